@@ -41,6 +41,11 @@ public final class OnnxModel {
         return new OnnxModel(model.toBuilder(), new ExternalData(null), Map.of());
     }
 
+    /** An independent copy that still resolves the same external data. */
+    public OnnxModel copy() {
+        return new OnnxModel(proto.build().toBuilder(), externalData, sourceLayout);
+    }
+
     public ModelProto.Builder proto() {
         return proto;
     }

@@ -1,0 +1,129 @@
+package io.modelpress.core.stats;
+
+import ai.onnx.proto.OnnxMl.NodeProto;
+import io.modelpress.core.onnx.Nodes;
+import io.modelpress.core.onnx.ShapeInference;
+
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/**
+ * Multiply-accumulate counts of the compute-heavy operators, one rule per operator type. Quantized and fused forms
+ * count the same MACs as their float originals, so a model and its compressed version compare like for like.
+ */
+final class MacCounter {
+    /** Returns a node's MACs given known shapes, or empty when a needed shape is unknown. */
+    interface Rule {
+        OptionalLong macs(NodeProto node, ShapeInference.Shapes shapes);
+
+        /** Values whose shapes this rule needs. */
+        List<String> needs(NodeProto node);
+    }
+
+    /** MACs of a convolution: every output element sums over one filter (Cin/group x kernel). */
+    private static Rule conv(int weightInput) {
+        return new Rule() {
+            public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
+                long[] out = s.of(n.getOutput(0));
+                long[] w = s.of(n.getInput(weightInput));
+                return out == null || w == null ? OptionalLong.empty() : OptionalLong.of(product(out, 0) * product(w, 1));
+            }
+
+            public List<String> needs(NodeProto n) {
+                return List.of(n.getOutput(0), n.getInput(weightInput));
+            }
+        };
+    }
+
+    /** MACs of a transposed convolution: every input element scatters over one filter. */
+    private static final Rule CONV_TRANSPOSE = new Rule() {
+        public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
+            long[] in = s.of(n.getInput(0));
+            long[] w = s.of(n.getInput(1));
+            return in == null || w == null ? OptionalLong.empty() : OptionalLong.of(product(in, 0) * product(w, 1));
+        }
+
+        public List<String> needs(NodeProto n) {
+            return List.of(n.getInput(0), n.getInput(1));
+        }
+    };
+
+    /** MACs of a matrix product: every output element sums over K, the last axis of A. */
+    private static Rule matmul(int aInput) {
+        return new Rule() {
+            public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
+                long[] out = s.of(n.getOutput(0));
+                long[] a = s.of(n.getInput(aInput));
+                if (out == null || a == null || a.length == 0) {
+                    return OptionalLong.empty();
+                }
+                return OptionalLong.of(product(out, 0) * a[a.length - 1]);
+            }
+
+            public List<String> needs(NodeProto n) {
+                return List.of(n.getOutput(0), n.getInput(aInput));
+            }
+        };
+    }
+
+    private static final Rule GEMM = new Rule() {
+        public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
+            long[] out = s.of(n.getOutput(0));
+            long[] a = s.of(n.getInput(0));
+            if (out == null || a == null || a.length != 2) {
+                return OptionalLong.empty();
+            }
+            long k = Nodes.intAttribute(n, "transA", 0) == 0 ? a[1] : a[0];
+            return OptionalLong.of(product(out, 0) * k);
+        }
+
+        public List<String> needs(NodeProto n) {
+            return List.of(n.getOutput(0), n.getInput(0));
+        }
+    };
+
+    private static final Rule MATMUL_NBITS = new Rule() {
+        public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
+            long[] out = s.of(n.getOutput(0));
+            long k = Nodes.intAttribute(n, "K", -1);
+            return out == null || k < 0 ? OptionalLong.empty() : OptionalLong.of(product(out, 0) * k);
+        }
+
+        public List<String> needs(NodeProto n) {
+            return List.of(n.getOutput(0));
+        }
+    };
+
+    /** Keyed by "domain:OpType" with the default domain written as "". */
+    static final Map<String, Rule> RULES = Map.ofEntries(
+            Map.entry(":Conv", conv(1)),
+            Map.entry(":ConvInteger", conv(1)),
+            Map.entry(":QLinearConv", conv(3)),
+            Map.entry("com.microsoft:FusedConv", conv(1)),
+            Map.entry(":ConvTranspose", CONV_TRANSPOSE),
+            Map.entry(":MatMul", matmul(0)),
+            Map.entry(":MatMulInteger", matmul(0)),
+            Map.entry(":QLinearMatMul", matmul(0)),
+            Map.entry("com.microsoft:DynamicQuantizeMatMul", matmul(0)),
+            Map.entry("com.microsoft:MatMulIntegerToFloat", matmul(0)),
+            Map.entry("com.microsoft:FusedMatMul", matmul(0)),
+            Map.entry(":Gemm", GEMM),
+            Map.entry("com.microsoft:MatMulNBits", MATMUL_NBITS));
+
+    static Rule ruleFor(NodeProto node) {
+        String domain = node.getDomain().equals("ai.onnx") ? "" : node.getDomain();
+        return RULES.get(domain + ":" + node.getOpType());
+    }
+
+    private MacCounter() {
+    }
+
+    static long product(long[] dims, int from) {
+        long p = 1;
+        for (int i = from; i < dims.length; i++) {
+            p = Math.multiplyExact(p, Math.max(dims[i], 0));
+        }
+        return p;
+    }
+}
