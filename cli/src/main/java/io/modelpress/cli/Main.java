@@ -1,0 +1,63 @@
+package io.modelpress.cli;
+
+import io.modelpress.core.ModelPressException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/**
+ * The {@code modelpress} command. Exit codes: 0 success, 2 bad input (unusable model, data, recipe or arguments),
+ * 1 anything else (I/O trouble, internal errors). Errors are one readable line on stderr; {@code --debug} adds the
+ * stack trace for bug reports.
+ */
+@Command(name = "modelpress", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Make ONNX models smaller and faster, and prove the accuracy is kept.",
+        subcommands = {InspectCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    public static final int BAD_INPUT = 2;
+    public static final int FAILURE = 1;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(String[] args) {
+        System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command line with the given streams (tests use this instead of main). */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        boolean debug = java.util.Arrays.asList(args).contains("--debug");
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (debug) {
+                ex.printStackTrace(err);
+            }
+            if (ex instanceof ModelPressException mpe) {
+                err.println("error: " + mpe.getMessage() + " [" + mpe.code() + "]");
+                err.flush();
+                return mpe.permanent() ? BAD_INPUT : FAILURE;
+            }
+            err.println("internal error: " + ex + (debug ? "" : " (run with --debug for details)"));
+            err.flush();
+            return FAILURE;
+        });
+        return cli.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"modelpress " + (v == null ? "dev" : v)};
+        }
+    }
+}
