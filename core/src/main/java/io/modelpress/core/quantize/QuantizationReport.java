@@ -1,0 +1,88 @@
+package io.modelpress.core.quantize;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Per-node account of what a quantization pass did, for report.json and the CLI. */
+public final class QuantizationReport {
+    /**
+     * @param scheme e.g. "int8 per-channel symmetric weights, dynamic uint8 activations"; null for skipped nodes
+     * @param reason why a node was skipped or kept in float; null when quantized
+     */
+    public record Entry(String node, String opType, boolean quantized, String scheme, float minScale, float maxScale, String reason) {
+    }
+
+    private final String mode;
+    private final List<Entry> entries = new ArrayList<>();
+    private final Map<String, String> notes = new TreeMap<>();
+
+    public QuantizationReport(String mode) {
+        this.mode = mode;
+    }
+
+    public void quantized(String node, String opType, String scheme, float[] scales) {
+        float min = Float.POSITIVE_INFINITY;
+        float max = Float.NEGATIVE_INFINITY;
+        for (float s : scales) {
+            min = Math.min(min, s);
+            max = Math.max(max, s);
+        }
+        entries.add(new Entry(node, opType, true, scheme, min, max, null));
+    }
+
+    public void skipped(String node, String opType, String reason) {
+        entries.add(new Entry(node, opType, false, null, Float.NaN, Float.NaN, reason));
+    }
+
+    /** Pass-level facts (e.g. "opset" -> "upgraded 11 -> 13", "smoothquant_alpha" -> "0.7"). */
+    public void note(String key, String value) {
+        notes.put(key, value);
+    }
+
+    public String mode() {
+        return mode;
+    }
+
+    public List<Entry> entries() {
+        return Collections.unmodifiableList(entries);
+    }
+
+    public Map<String, String> notes() {
+        return Collections.unmodifiableMap(notes);
+    }
+
+    public long quantizedCount() {
+        return entries.stream().filter(Entry::quantized).count();
+    }
+
+    public ObjectNode toJson() {
+        ObjectNode json = JsonNodeFactory.instance.objectNode();
+        json.put("mode", mode);
+        json.put("quantized_nodes", quantizedCount());
+        json.put("skipped_nodes", entries.size() - quantizedCount());
+        ObjectNode notesNode = json.putObject("notes");
+        notes.forEach(notesNode::put);
+        ArrayNode nodes = json.putArray("nodes");
+        for (Entry e : entries) {
+            ObjectNode n = nodes.addObject();
+            n.put("node", e.node());
+            n.put("op", e.opType());
+            n.put("quantized", e.quantized());
+            if (e.quantized()) {
+                n.put("scheme", e.scheme());
+                n.put("scale_min", e.minScale());
+                n.put("scale_max", e.maxScale());
+            } else {
+                n.put("reason", e.reason());
+            }
+        }
+        return json;
+    }
+}

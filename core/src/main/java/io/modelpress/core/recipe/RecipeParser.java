@@ -1,0 +1,377 @@
+package io.modelpress.core.recipe;
+
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.SequenceNode;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Parses and validates recipe YAML. Every problem is reported with its line and column, its path in the recipe
+ * (e.g. {@code stages[1].quantize.mode}) and what was expected; all problems are reported at once.
+ */
+public final class RecipeParser {
+    private static final int MAX_RECIPE_CHARS = 1 << 20;
+    private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
+
+    private final String sourceName;
+    private final List<String> errors = new ArrayList<>();
+
+    private RecipeParser(String sourceName) {
+        this.sourceName = sourceName;
+    }
+
+    public static Recipe parse(Path file) {
+        String text;
+        try {
+            if (Files.size(file) > MAX_RECIPE_CHARS) {
+                throw new ModelPressException(ErrorCode.BAD_RECIPE, file.getFileName().toString(), "is larger than 1 MiB; not a recipe");
+            }
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, file.toString(), "recipe file does not exist");
+        } catch (IOException e) {
+            throw new ModelPressException(ErrorCode.BAD_RECIPE, file.toString(), "cannot be read: " + e.getMessage(), e);
+        }
+        return parse(text, file.getFileName().toString());
+    }
+
+    public static Recipe parse(String yaml, String sourceName) {
+        return new RecipeParser(sourceName).run(yaml);
+    }
+
+    private Recipe run(String yaml) {
+        if (yaml.length() > MAX_RECIPE_CHARS) {
+            throw new ModelPressException(ErrorCode.BAD_RECIPE, sourceName, "is larger than 1 MiB; not a recipe");
+        }
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowDuplicateKeys(false);
+        options.setMaxAliasesForCollections(20);
+        options.setCodePointLimit(MAX_RECIPE_CHARS);
+        options.setNestingDepthLimit(20);
+        Node root;
+        try {
+            root = new Yaml(new SafeConstructor(options)).compose(new StringReader(yaml));
+        } catch (MarkedYAMLException e) {
+            Mark m = e.getProblemMark();
+            throw new ModelPressException(ErrorCode.BAD_RECIPE, where(m), "is not valid YAML: " + e.getProblem());
+        } catch (YAMLException e) {
+            throw new ModelPressException(ErrorCode.BAD_RECIPE, sourceName, "is not valid YAML: " + e.getMessage());
+        }
+        if (!(root instanceof MappingNode top)) {
+            throw new ModelPressException(ErrorCode.BAD_RECIPE, sourceName,
+                    "must be a mapping with 'stages' (and optionally 'name', 'description', 'tuning')");
+        }
+        String name = null;
+        List<StageSpec> stages = new ArrayList<>();
+        Map<String, Object> tuning = defaults(RecipeSchema.TUNING, null);
+        boolean sawStages = false;
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (NodeTuple t : top.getValue()) {
+            String key = scalarKey(t, "");
+            if (key == null) {
+                continue;
+            }
+            if (!seen.add(key)) {
+                error(t.getKeyNode(), key, "is given twice");
+                continue;
+            }
+            Node value = t.getValueNode();
+            switch (key) {
+                case "name", "description" -> {
+                    Object v = convert(Param.string(key, null, ""), value, key);
+                    if ("name".equals(key)) {
+                        name = (String) v;
+                    }
+                }
+                case "stages" -> {
+                    sawStages = true;
+                    parseStages(value, stages);
+                }
+                case "tuning" -> tuning = parseParams(RecipeSchema.TUNING, value, "tuning", null);
+                default -> error(t.getKeyNode(), key, "unknown key; expected one of: name, description, stages, tuning");
+            }
+        }
+        if (!sawStages) {
+            error(top, "stages", "is missing: a recipe needs a list of stages");
+        } else if (stages.isEmpty() && errors.isEmpty()) {
+            error(top, "stages", "is empty: a recipe needs at least one stage");
+        }
+        if (!errors.isEmpty()) {
+            throw new ModelPressException(ErrorCode.BAD_RECIPE, sourceName, (errors.size() == 1 ? "has a problem:\n  " : "has "
+                    + errors.size() + " problems:\n  ") + String.join("\n  ", errors));
+        }
+        Recipe.Tuning parsedTuning = new Recipe.Tuning((String) tuning.get("on_gate_failure"),
+                ((Number) tuning.get("max_attempts")).intValue(), parseDuration((String) tuning.get("time_budget")));
+        return new Recipe(name == null ? sourceName.replaceFirst("\\.ya?ml$", "") : name, stages, parsedTuning, yaml);
+    }
+
+    private void parseStages(Node value, List<StageSpec> stages) {
+        if (!(value instanceof SequenceNode list)) {
+            error(value, "stages", "must be a list, e.g.\n    stages:\n      - quantize: { mode: dynamic }");
+            return;
+        }
+        int index = 0;
+        for (Node item : list.getValue()) {
+            index++;
+            String path = "stages[" + (index - 1) + "]";
+            if (!(item instanceof MappingNode stage) || stage.getValue().size() != 1) {
+                error(item, path, "must be a mapping with exactly one stage type, e.g. '- quantize: { mode: dynamic }'");
+                continue;
+            }
+            NodeTuple t = stage.getValue().get(0);
+            String type = scalarKey(t, path);
+            if (type == null) {
+                continue;
+            }
+            Map<String, Param> schema = RecipeSchema.STAGES.get(type);
+            if (schema == null) {
+                if (RecipeSchema.PLANNED.contains(type)) {
+                    error(t.getKeyNode(), path + "." + type, "this stage type is not available in this version yet; available: "
+                            + String.join(", ", RecipeSchema.STAGES.keySet()));
+                } else {
+                    error(t.getKeyNode(), path + "." + type, "unknown stage type; expected one of: "
+                            + String.join(", ", RecipeSchema.STAGES.keySet()));
+                }
+                continue;
+            }
+            String mode = modeOf(type, t.getValueNode(), path + "." + type);
+            Map<String, Object> params = parseParams(schema, t.getValueNode(), path + "." + type, mode);
+            if ("quantize".equals(type)) {
+                normaliseQuantize(params, mode);
+            }
+            stages.add(new StageSpec(index, type, params));
+        }
+    }
+
+    /** The quantize stage's mode, needed first because it decides which other keys apply; null if absent or invalid. */
+    private String modeOf(String type, Node params, String path) {
+        if (!"quantize".equals(type)) {
+            return null;
+        }
+        if (params instanceof MappingNode m) {
+            for (NodeTuple t : m.getValue()) {
+                if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals("mode")) {
+                    // an invalid value is reported when the parameters are parsed
+                    return t.getValueNode() instanceof ScalarNode v && RecipeSchema.QUANTIZE.get("mode").choices().contains(v.getValue())
+                            ? v.getValue() : null;
+                }
+            }
+        }
+        error(params, path + ".mode", "is required: one of dynamic, static, weight-only");
+        return null;
+    }
+
+    private static void normaliseQuantize(Map<String, Object> params, String mode) {
+        Object weights = params.get("weights");
+        if ("int8-per-channel".equals(weights) || "int8-per-tensor".equals(weights)) {
+            params.put("granularity", ((String) weights).substring(5));
+            params.put("weights", "int8");
+        } else if (weights == null) {
+            params.put("weights", "weight-only".equals(mode) ? "int4" : "int8");
+        }
+    }
+
+    private Map<String, Object> defaults(Map<String, Param> schema, String mode) {
+        Map<String, Object> values = new LinkedHashMap<>();
+        for (Param p : schema.values()) {
+            if (mode == null || p.modes().isEmpty() || p.modes().contains(mode)) {
+                values.put(p.name(), p.defaultValue());
+            }
+        }
+        return values;
+    }
+
+    private Map<String, Object> parseParams(Map<String, Param> schema, Node node, String path, String mode) {
+        Map<String, Object> values = defaults(schema, mode);
+        if (node instanceof ScalarNode s && (s.getValue().isEmpty() || s.getValue().equals("null") || s.getValue().equals("~"))) {
+            return values; // "- eval:" with no parameters
+        }
+        if (!(node instanceof MappingNode mapping)) {
+            error(node, path, "must be a mapping of parameters");
+            return values;
+        }
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (NodeTuple t : mapping.getValue()) {
+            String key = scalarKey(t, path);
+            if (key == null) {
+                continue;
+            }
+            if (!seen.add(key)) {
+                error(t.getKeyNode(), path + "." + key, "is given twice");
+                continue;
+            }
+            Param param = schema.get(key);
+            String keyPath = path + "." + key;
+            if (param == null) {
+                error(t.getKeyNode(), keyPath, "unknown key; expected one of: " + String.join(", ", schema.keySet()));
+                continue;
+            }
+            if (mode != null && !param.modes().isEmpty() && !param.modes().contains(mode)) {
+                error(t.getKeyNode(), keyPath, "applies only to mode: " + String.join(", ", param.modes().stream().sorted().toList())
+                        + " (this stage is mode: " + mode + ")");
+                continue;
+            }
+            Object value = convert(param, t.getValueNode(), keyPath);
+            if (value != null) {
+                values.put(key, value);
+            }
+        }
+        return values;
+    }
+
+    private Object convert(Param param, Node node, String path) {
+        if (param.kind() == Param.Kind.OBJECT) {
+            Map<String, Object> object = parseParams(param.fields(), node, path, null);
+            object.values().removeIf(java.util.Objects::isNull);
+            return object;
+        }
+        if (param.kind() == Param.Kind.STRING_LIST || param.kind() == Param.Kind.CHOICE_LIST) {
+            return convertList(param, node, path);
+        }
+        if (!(node instanceof ScalarNode scalar)) {
+            return bad(node, path, param, "a " + (node instanceof SequenceNode ? "list" : "mapping"));
+        }
+        String text = scalar.getValue().trim();
+        switch (param.kind()) {
+            case CHOICE -> {
+                if (param.choices().contains(text)) {
+                    return text;
+                }
+                return bad(node, path, param, "'" + text + "'");
+            }
+            case BOOLEAN -> {
+                if (text.equals("true") || text.equals("false")) {
+                    return Boolean.parseBoolean(text);
+                }
+                return bad(node, path, param, "'" + text + "'");
+            }
+            case STRING -> {
+                return scalar.getValue();
+            }
+            case DURATION -> {
+                if (DURATION.matcher(text).matches()) {
+                    return text;
+                }
+                return bad(node, path, param, "'" + text + "'");
+            }
+            case INTEGER -> {
+                try {
+                    long v = Long.parseLong(text.replace("_", ""));
+                    if (v >= param.min() && v <= param.max()) {
+                        return v;
+                    }
+                } catch (NumberFormatException ignored) {
+                    // reported below
+                }
+                return bad(node, path, param, "'" + text + "'");
+            }
+            case NUMBER, NUMBER_OR_FALSE -> {
+                if (param.kind() == Param.Kind.NUMBER_OR_FALSE && text.equals("false")) {
+                    return Boolean.FALSE;
+                }
+                try {
+                    double v = Double.parseDouble(text);
+                    if (v >= param.min() && v <= param.max() && !Double.isNaN(v)) {
+                        return v;
+                    }
+                } catch (NumberFormatException ignored) {
+                    // reported below
+                }
+                return bad(node, path, param, "'" + text + "'");
+            }
+            default -> throw new IllegalStateException(param.kind().name());
+        }
+    }
+
+    private Object convertList(Param param, Node node, String path) {
+        List<Node> items;
+        if (node instanceof SequenceNode seq) {
+            items = seq.getValue();
+        } else if (node instanceof ScalarNode) {
+            items = List.of(node); // a single value where a list is expected is accepted as a list of one
+        } else {
+            return bad(node, path, param, "a mapping");
+        }
+        List<String> values = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            Node item = items.get(i);
+            String itemPath = path + "[" + i + "]";
+            if (!(item instanceof ScalarNode s)) {
+                bad(item, itemPath, param, "a nested structure");
+                continue;
+            }
+            if (param.kind() == Param.Kind.CHOICE_LIST && !param.choices().contains(s.getValue())) {
+                bad(item, itemPath, param, "'" + s.getValue() + "'");
+                continue;
+            }
+            if (path.endsWith(".patterns")) {
+                try {
+                    Pattern.compile(s.getValue());
+                } catch (PatternSyntaxException e) {
+                    error(item, itemPath, "is not a valid regular expression: " + e.getDescription());
+                    continue;
+                }
+            }
+            values.add(s.getValue());
+        }
+        return values;
+    }
+
+    private Object bad(Node node, String path, Param param, String found) {
+        error(node, path, "expected " + param.expected() + ", found " + found);
+        return null;
+    }
+
+    private String scalarKey(NodeTuple t, String path) {
+        if (t.getKeyNode() instanceof ScalarNode k) {
+            return k.getValue();
+        }
+        error(t.getKeyNode(), path, "keys must be plain names");
+        return null;
+    }
+
+    private void error(Node node, String path, String message) {
+        errors.add(where(node.getStartMark()) + " " + path + ": " + message);
+    }
+
+    private String where(Mark mark) {
+        return mark == null ? sourceName : sourceName + ":" + (mark.getLine() + 1) + ":" + (mark.getColumn() + 1);
+    }
+
+    static Duration parseDuration(String text) {
+        Matcher m = DURATION.matcher(text.trim());
+        if (!m.matches()) {
+            throw new IllegalArgumentException(text);
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            default -> Duration.ofHours(n);
+        };
+    }
+}

@@ -1,0 +1,87 @@
+package io.modelpress.core.recipe;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Every stage type a recipe may name and the keys each accepts. This is the single source for validation, defaults
+ * and docs/recipes.md. Stage types whose passes are not built yet are listed in {@link #PLANNED} so that recipes using
+ * them fail with an honest message rather than "unknown".
+ */
+public final class RecipeSchema {
+    private RecipeSchema() {
+    }
+
+    private static Param selection(String name) {
+        return Param.object(name, "nodes to " + name + ": by node name, operator type, or name pattern (regular expression)",
+                Param.strings("nodes", "node names"), Param.strings("ops", "operator types, e.g. MatMul"),
+                Param.strings("patterns", "regular expressions matched against whole node names"));
+    }
+
+    public static final Map<String, Param> QUANTIZE = params(
+            Param.choice("mode", null, "dynamic: int8 weights, activations quantized at run time; static: QDQ int8 "
+                    + "calibrated on data; weight-only: block-wise int4/int8 MatMul weights", "dynamic", "static", "weight-only"),
+            Param.choice("weights", null, "weight type (default int8; int4 for weight-only)", "int8", "uint8", "int4", "uint4",
+                    "int8-per-channel", "int8-per-tensor"),
+            Param.choice("granularity", "per-channel", "one scale per output channel, or one per tensor", "per-channel", "per-tensor")
+                    .onlyIn("dynamic", "static"),
+            Param.bool("symmetric_weights", true, "zero point at the middle of the range"),
+            Param.bool("embeddings", true, "also quantize Gather embedding tables to 8 bit").onlyIn("dynamic"),
+            Param.numberOrFalse("smoothquant", 0, 1, 0.5, "SmoothQuant migration strength alpha, or false").onlyIn("dynamic", "static"),
+            Param.integer("keep_float", 0, 10_000, 0L, "leave this many of the most sensitive MatMul/Gemm nodes in float").onlyIn("dynamic", "static"),
+            Param.choice("activations", "uint8", "activation type", "uint8", "int8").onlyIn("static"),
+            Param.bool("symmetric_activations", false, "symmetric activation ranges").onlyIn("static"),
+            Param.choice("calibration", "percentile", "how activation ranges are chosen from calibration data",
+                    "minmax", "percentile", "entropy", "mse").onlyIn("static"),
+            Param.number("percentile", 90, 100, 99.999, "percentile of |activation| kept, for calibration: percentile").onlyIn("static"),
+            Param.integer("calibration_samples", 1, 1_000_000, 256L, "samples of the data used for calibration").onlyIn("static", "dynamic"),
+            Param.bool("fold_batchnorm", true, "fold BatchNormalization into the preceding Conv first").onlyIn("static"),
+            Param.integer("block_size", 16, 256, 32L, "values per scale along K (power of two)").onlyIn("weight-only"),
+            Param.integer("accuracy_level", 0, 4, 4L, "MatMulNBits compute type: 0 default, 1 fp32, 2 fp16, 3 bf16, 4 int8").onlyIn("weight-only"),
+            selection("include"),
+            selection("exclude"));
+
+    public static final Map<String, Param> CONVERT = params(
+            Param.choice("to", "fp16", "target float type", "fp16"),
+            Param.bool("keep_io_types", true, "keep float32 model inputs and outputs (casts at the edges)"),
+            selection("include"),
+            selection("exclude"));
+
+    public static final Map<String, Param> EVAL = params(
+            Param.choices("metrics", List.of("accuracy", "agreement", "cosine", "mse", "kl", "latency", "size"),
+                    "what to measure against the original model", "accuracy", "agreement", "cosine", "mse", "kl", "latency", "size"),
+            Param.integer("batch", 1, 4096, 32L, "batch size for fidelity and batched latency"),
+            Param.integer("samples", 1, 10_000_000, 1000L, "most samples of the data to evaluate"),
+            Param.object("gate", "minimum quality the compressed model must keep; a run that misses it fails",
+                    Param.number("min_cosine", -1, 1, null, "lowest acceptable mean output cosine to the original"),
+                    Param.number("min_cosine_worst", -1, 1, null, "lowest acceptable per-sample output cosine"),
+                    Param.number("max_accuracy_drop", 0, 100, null, "top-1 accuracy points the model may lose"),
+                    Param.number("min_agreement", 0, 1, null, "lowest fraction of samples with the original's top-1 answer"),
+                    Param.number("max_latency_ratio", 0, 100, null, "compressed / original batch latency (p50), at most"),
+                    Param.number("min_compression_ratio", 0, 1000, null, "original / compressed file size, at least")));
+
+    public static final Map<String, Param> TUNING = params(
+            Param.choice("on_gate_failure", "fail", "fail the run, or retry the compression stages with gentler settings",
+                    "fail", "backoff"),
+            Param.integer("max_attempts", 1, 10, 1L, "attempts in all when backing off"),
+            Param.duration("time_budget", "30m", "wall-clock budget for the whole run"));
+
+    /** Stage types and their parameters. */
+    public static final Map<String, Map<String, Param>> STAGES = Map.of(
+            "quantize", QUANTIZE,
+            "convert", CONVERT,
+            "eval", EVAL);
+
+    /** Stage types of the design that this version does not implement yet. */
+    public static final Set<String> PLANNED = Set.of("prune", "distill");
+
+    private static Map<String, Param> params(Param... params) {
+        Map<String, Param> map = new LinkedHashMap<>();
+        for (Param p : params) {
+            map.put(p.name(), p);
+        }
+        return java.util.Collections.unmodifiableMap(map);
+    }
+}
