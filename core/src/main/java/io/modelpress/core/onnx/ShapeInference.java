@@ -14,14 +14,10 @@ import ai.onnxruntime.TensorInfo;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -127,41 +123,32 @@ public final class ShapeInference {
                 shapeOutputs.put(shapeName, w);
             }
         }
-        Path dir = null;
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         Map<String, long[]> result = new HashMap<>();
-        try {
-            dir = Files.createTempDirectory("modelpress-shapes");
-            Path file = dir.resolve("probe.onnx");
-            probe.write(file);
-            try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-                options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
-                options.setIntraOpNumThreads(1);
-                try (OrtSession session = env.createSession(file.toString(), options)) {
-                    Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
-                    try {
-                        for (ValueShape input : inputs) {
-                            feeds.put(input.name(), zeros(env, session.getInputInfo().get(input.name()), input, assumed));
-                        }
-                        try (OrtSession.Result run = session.run(feeds, shapeOutputs.keySet())) {
-                            for (Map.Entry<String, OnnxValue> e : run) {
-                                if (e.getValue() instanceof OnnxTensor t) {
-                                    result.put(shapeOutputs.get(e.getKey()), (long[]) t.getValue());
-                                }
+        try (TemporaryModel file = new TemporaryModel(probe);
+             OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+            options.setIntraOpNumThreads(1);
+            try (OrtSession session = env.createSession(file.file().toString(), options)) {
+                Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+                try {
+                    for (ValueShape input : inputs) {
+                        feeds.put(input.name(), zeros(env, session.getInputInfo().get(input.name()), input, assumed));
+                    }
+                    try (OrtSession.Result run = session.run(feeds, shapeOutputs.keySet())) {
+                        for (Map.Entry<String, OnnxValue> e : run) {
+                            if (e.getValue() instanceof OnnxTensor t) {
+                                result.put(shapeOutputs.get(e.getKey()), (long[]) t.getValue());
                             }
                         }
-                    } finally {
-                        feeds.values().forEach(OnnxTensor::close);
                     }
+                } finally {
+                    feeds.values().forEach(OnnxTensor::close);
                 }
             }
             return result;
         } catch (OrtException e) {
             throw new ModelPressException(ErrorCode.RUNTIME_ERROR, "model", "ONNX Runtime could not run the model to infer shapes: " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new ModelPressException(ErrorCode.IO_ERROR, "model", "cannot write a temporary model: " + e.getMessage(), e);
-        } finally {
-            deleteTree(dir);
         }
     }
 
@@ -180,16 +167,5 @@ public final class ShapeInference {
         int bytes = (int) Math.max(1, count * Math.max(1, tensorInfo.type.size));
         ByteBuffer buffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
         return OnnxTensor.createTensor(env, buffer, dims, tensorInfo.type);
-    }
-
-    private static void deleteTree(Path dir) {
-        if (dir == null) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // temp files only
-        }
     }
 }
