@@ -5,13 +5,13 @@ package io.modelpress.devstack;
  * the port or file involved and, for a crashed start, quotes the exit code and the last lines of the service's log.
  */
 public final class DevStackException extends RuntimeException {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  public DevStackException(String message) {
-    super(message);
-  }
+    public DevStackException(String message) {
+        super(message);
+    }
 
-  public DevStackException(String message, Throwable cause) {
-    super(message, cause);
-  }
+    public DevStackException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -14,37 +14,39 @@ import java.util.Arrays;
  */
 public final class ExitWithParent {
 
-  private ExitWithParent() {}
+    private ExitWithParent() {}
 
-  public static void main(String[] args) throws Throwable {
-    if (args.length == 0) {
-      System.err.println("usage: ExitWithParent <main class> [arguments...]");
-      System.exit(2);
+    public static void main(String[] args) throws ReflectiveOperationException {
+        if (args.length == 0) {
+            System.err.println("usage: ExitWithParent <main class> [arguments...]");
+            System.exit(2);
+        }
+        Thread watcher = new Thread(ExitWithParent::exitAtEndOfInput, "exit-with-parent");
+        watcher.setDaemon(true);
+        watcher.start();
+        try {
+            Class.forName(args[0])
+                    .getMethod("main", String[].class)
+                    .invoke(null, (Object) Arrays.copyOfRange(args, 1, args.length));
+        } catch (InvocationTargetException e) {
+            // Exit at once: threads the service started before failing could otherwise keep the JVM alive.
+            e.getCause().printStackTrace();
+            System.exit(1);
+        }
     }
-    Thread watcher = new Thread(ExitWithParent::exitAtEndOfInput, "exit-with-parent");
-    watcher.setDaemon(true);
-    watcher.start();
-    try {
-      Class.forName(args[0])
-          .getMethod("main", String[].class)
-          .invoke(null, (Object) Arrays.copyOfRange(args, 1, args.length));
-    } catch (InvocationTargetException e) {
-      throw e.getCause();
-    }
-  }
 
-  private static void exitAtEndOfInput() {
-    InputStream in = System.in;
-    byte[] buffer = new byte[256];
-    try {
-      while (in.read(buffer) >= 0) {
-        // the parent never writes; anything it does is ignored
-      }
-    } catch (IOException e) {
-      // a broken pipe means the same as end of input
+    private static void exitAtEndOfInput() {
+        InputStream in = System.in;
+        byte[] buffer = new byte[256];
+        try {
+            while (in.read(buffer) >= 0) {
+                // the parent never writes; anything it does is ignored
+            }
+        } catch (IOException e) {
+            // a broken pipe means the same as end of input
+        }
+        System.err.println("devstack: the parent JVM has gone; shutting down");
+        // System.exit runs the service's shutdown hooks, so it stops cleanly.
+        System.exit(0);
     }
-    System.err.println("devstack: the parent JVM has gone; shutting down");
-    // System.exit runs the service's shutdown hooks, so it stops cleanly.
-    System.exit(0);
-  }
 }

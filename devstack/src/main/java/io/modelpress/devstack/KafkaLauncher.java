@@ -12,21 +12,29 @@ import kafka.tools.StorageTool;
  */
 public final class KafkaLauncher {
 
-  private KafkaLauncher() {}
+    private KafkaLauncher() {}
 
-  public static void main(String[] args) {
-    if (args.length != 2) {
-      System.err.println("usage: KafkaLauncher <server.properties> <cluster id>");
-      System.exit(2);
+    public static void main(String[] args) {
+        if (args.length != 2) {
+            System.err.println("usage: KafkaLauncher <server.properties> <cluster id>");
+            System.exit(2);
+        }
+        String config = args[0];
+        String clusterId = args[1];
+        int formatted;
+        try {
+            formatted = StorageTool.execute(
+                    new String[] {"format", "--config", config, "--cluster-id", clusterId, "--ignore-formatted"},
+                    System.out);
+        } catch (Exception e) {
+            e.printStackTrace();
+            formatted = 1;
+        }
+        if (formatted != 0) {
+            // the last line of the log, which is what a failed start quotes first
+            System.err.println("devstack: formatting the Kafka storage (log.dirs in " + config + ") failed");
+            System.exit(formatted);
+        }
+        Kafka.main(new String[] {config});
     }
-    String config = args[0];
-    String clusterId = args[1];
-    int formatted = StorageTool.execute(
-        new String[] {"format", "--config", config, "--cluster-id", clusterId, "--ignore-formatted"}, System.out);
-    if (formatted != 0) {
-      System.err.println("devstack: formatting the Kafka storage failed with code " + formatted);
-      System.exit(formatted);
-    }
-    Kafka.main(new String[] {config});
-  }
 }

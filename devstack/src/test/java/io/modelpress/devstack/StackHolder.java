@@ -6,19 +6,19 @@ package io.modelpress.devstack;
  */
 public final class StackHolder {
 
-  private StackHolder() {}
+    private StackHolder() {}
 
-  public static void main(String[] args) throws InterruptedException {
-    switch (args[0]) {
-      case "own" -> DevStack.startForTests();
-      case "shared" -> DevStack.shared();
-      default -> throw new IllegalArgumentException("mode must be own or shared: " + args[0]);
+    public static void main(String[] args) throws InterruptedException {
+        switch (args[0]) {
+            case "own" -> DevStack.startForTests();
+            case "shared" -> DevStack.shared();
+            default -> throw new IllegalArgumentException("mode must be own or shared: " + args[0]);
+        }
+        ProcessHandle.current().children().forEach(child -> System.out.println("PID " + child.pid()));
+        System.out.println("READY");
+        System.out.flush();
+        if (args[0].equals("own")) {
+            Thread.sleep(Long.MAX_VALUE);
+        }
     }
-    ProcessHandle.current().children().forEach(child -> System.out.println("PID " + child.pid()));
-    System.out.println("READY");
-    System.out.flush();
-    if (args[0].equals("own")) {
-      Thread.sleep(Long.MAX_VALUE);
-    }
-  }
 }
