@@ -1,0 +1,29 @@
+package io.modelpress.core.stage;
+
+import io.modelpress.core.recipe.StageSpec;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Everything a stage needs, the same whether it runs in the CLI or in a pipeline worker.
+ *
+ * @param input     the model this stage works on (the previous stage's output)
+ * @param original  the run's original model: the reference for evaluation and the teacher for distillation
+ * @param data      sample data files (npz/npy, IDX, JSONL); may be empty
+ * @param tokenizer tokenizer.json for text data, or null (then the one beside the original model, if any)
+ * @param workDir   an empty folder the stage owns; it writes its output model there as {@code model.onnx}
+ * @param threads   ONNX Runtime intra-op threads the stage may use
+ */
+public record StageContext(StageSpec spec, Path input, Path original, List<Path> data, Path tokenizer, Path workDir,
+                           int threads, ProgressListener progress) {
+    public StageContext {
+        data = List.copyOf(data);
+        progress = progress == null ? ProgressListener.NONE : progress;
+    }
+
+    /** Where a stage that produces a model writes it. */
+    public Path outputModel() {
+        return workDir.resolve("model.onnx");
+    }
+}

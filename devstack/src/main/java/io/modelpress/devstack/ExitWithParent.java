@@ -1,0 +1,52 @@
+package io.modelpress.devstack;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.reflect.InvocationTargetException;
+import java.util.Arrays;
+
+/**
+ * Runs another main class and exits when this process's standard input reaches its end. The JVM that starts a
+ * tied child keeps the write end of that pipe open; the operating system closes it when that JVM ends, even by
+ * SIGKILL or a crash, so a test run never leaves a broker behind.
+ *
+ * <p>Usage: {@code ExitWithParent <main class> [arguments...]}
+ */
+public final class ExitWithParent {
+
+    private ExitWithParent() {}
+
+    public static void main(String[] args) throws ReflectiveOperationException {
+        if (args.length == 0) {
+            System.err.println("usage: ExitWithParent <main class> [arguments...]");
+            System.exit(2);
+        }
+        Thread watcher = new Thread(ExitWithParent::exitAtEndOfInput, "exit-with-parent");
+        watcher.setDaemon(true);
+        watcher.start();
+        try {
+            Class.forName(args[0])
+                    .getMethod("main", String[].class)
+                    .invoke(null, (Object) Arrays.copyOfRange(args, 1, args.length));
+        } catch (InvocationTargetException e) {
+            // Exit at once: threads the service started before failing could otherwise keep the JVM alive.
+            e.getCause().printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    private static void exitAtEndOfInput() {
+        InputStream in = System.in;
+        byte[] buffer = new byte[256];
+        try {
+            while (in.read(buffer) >= 0) {
+                // the parent never writes; anything it does is ignored
+            }
+        } catch (IOException e) {
+            // a broken pipe means the same as end of input
+        }
+        System.err.println("devstack: the parent JVM has gone; shutting down");
+        // System.exit runs the service's shutdown hooks, so it stops cleanly.
+        System.exit(0);
+    }
+}
