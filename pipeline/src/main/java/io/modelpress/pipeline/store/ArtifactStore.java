@@ -199,7 +199,7 @@ public final class ArtifactStore implements AutoCloseable {
             return target;
         } catch (Exception e) {
             deleteQuietly(partial);
-            throw StoreErrors.classify(e, place, "cannot be downloaded to " + target);
+            throw StoreErrors.classify(e, place, "cannot be downloaded");
         }
     }
 
