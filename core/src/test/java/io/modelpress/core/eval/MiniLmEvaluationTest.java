@@ -93,6 +93,23 @@ class MiniLmEvaluationTest {
         assertThat(json.has("notes")).as("nothing to note for an embedding model without labels: %s", json.get("notes")).isFalse();
     }
 
+    @Test
+    void textDataFindsTheTokenizerBesideTheModelAndAModelAgreesWithItself() {
+        assertThat(tokenizer).isEqualTo(fp32.resolveSibling("tokenizer.json"));
+        EvaluationReport alone = Evaluator.run(EvaluationRequest.of(quantized, sentences)
+                .withDataOptions(DataOptions.DEFAULT.withLimit(8)).withTiming(0, 0));
+        assertThat(alone.samples()).isEqualTo(8);
+        assertThat(alone.outputs()).isEmpty();
+        assertThat(alone.timings()).isNull();
+
+        EvaluationReport self = Evaluator.run(EvaluationRequest.of(fp32, sentences).withReference(fp32)
+                .withDataOptions(DataOptions.DEFAULT.withLimit(40)).withBatchSize(16).withTiming(0, 0));
+        EvaluationReport.OutputMetrics hidden = self.outputs().get("last_hidden_state");
+        assertThat(hidden.cosine().worst()).isGreaterThan(0.99999);
+        assertThat(hidden.tokenCosine().worst()).isGreaterThan(0.99999);
+        assertThat(hidden.mse().worst()).isLessThan(1e-9);
+    }
+
     /**
      * The same metric computed without the evaluator: DJL tokenizer, plain ONNX Runtime sessions, batches of 32 padded
      * to their longest sentence, mean pooling over the attention mask, cosine per sentence.

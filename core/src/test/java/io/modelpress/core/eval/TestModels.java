@@ -33,6 +33,12 @@ final class TestModels {
      */
     static Path linear(Path file, String inputName, long[] inputDims, String outputName, float[] weights, float[] bias,
                        boolean fp16Output, boolean external) throws Exception {
+        return linear(file, inputName, inputDims, outputName, weights, bias, fp16Output, external, false);
+    }
+
+    /** As above; {@code withScores} also exposes the pre-bias product as a second output, "scores". */
+    static Path linear(Path file, String inputName, long[] inputDims, String outputName, float[] weights, float[] bias,
+                       boolean fp16Output, boolean external, boolean withScores) throws Exception {
         int classes = bias.length;
         int features = weights.length / classes;
         List<NodeProto> nodes = new ArrayList<>();
@@ -46,13 +52,15 @@ final class TestModels {
                     .addAttribute(AttributeProto.newBuilder().setName("to").setType(AttributeProto.AttributeType.INT)
                             .setI(DataType.FLOAT16.onnxId())).build());
         }
-        GraphProto graph = GraphProto.newBuilder().setName("linear")
+        GraphProto.Builder graph = GraphProto.newBuilder().setName("linear")
                 .addAllNode(nodes)
                 .addInitializer(Tensors.ofFloats("W", new long[] {features, classes}, weights))
                 .addInitializer(Tensors.ofFloats("B", new long[] {classes}, bias))
                 .addInput(valueInfo(inputName, DataType.FLOAT, inputDims))
-                .addOutput(valueInfo(outputName, fp16Output ? DataType.FLOAT16 : DataType.FLOAT, new long[] {inputDims[0], classes}))
-                .build();
+                .addOutput(valueInfo(outputName, fp16Output ? DataType.FLOAT16 : DataType.FLOAT, new long[] {inputDims[0], classes}));
+        if (withScores) {
+            graph.addOutput(valueInfo("scores", DataType.FLOAT, new long[] {inputDims[0], classes}));
+        }
         ModelProto model = ModelProto.newBuilder().setIrVersion(8).setProducerName("modelpress-test")
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(13)).setGraph(graph).build();
         Files.createDirectories(file.toAbsolutePath().getParent());
