@@ -234,12 +234,8 @@ final class NpyArray implements AutoCloseable {
         }
     }
 
-    /** Reads the next sample of a label array (one integer class index per sample). */
+    /** Reads the next sample of a label array, which holds one integer class index per sample. */
     long readLabel() {
-        if (sampleElements != 1) {
-            throw new ModelPressException(ErrorCode.DATA_MISMATCH, where(), "must hold one class index per sample, shape [N] or [N,1], but has shape "
-                    + HostArray.shapeString(shape));
-        }
         long index = samplesRead;
         fillSample();
         if (!dtype.floating) {

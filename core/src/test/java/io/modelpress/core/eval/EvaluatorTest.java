@@ -63,7 +63,7 @@ class EvaluatorTest {
             for (int f = 0; f < FEATURES; f++) {
                 sum += (double) x[sample * FEATURES + f] * w[f * b.length + c];
             }
-            out[c] = (float) ((float) sum + b[c]);
+            out[c] = (float) sum + b[c];
         }
         return out;
     }
