@@ -8,6 +8,7 @@ import io.modelpress.core.ModelPressException;
 import io.modelpress.core.TempFiles;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.recipe.Recipe;
+import io.modelpress.core.recipe.Recipes;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.stage.ProgressListener;
 import io.modelpress.core.stage.StageContext;
@@ -49,6 +50,38 @@ public final class Compressor {
     private Compressor() {
     }
 
+    /** The headline numbers: sizes, latency and fidelity of the output against the input. */
+    static ObjectNode summary(Path input, Path output, ObjectNode evaluation) {
+        ObjectNode summary = JsonNodeFactory.instance.objectNode();
+        long inBytes = OnnxModel.fileBytes(input);
+        long outBytes = OnnxModel.fileBytes(output);
+        summary.put("input_bytes", inBytes);
+        summary.put("output_bytes", outBytes);
+        summary.put("compression_ratio", (double) inBytes / outBytes);
+        if (evaluation == null) {
+            return summary;
+        }
+        copy(evaluation, "accuracy", summary, "accuracy");
+        copy(evaluation, "reference_accuracy", summary, "input_accuracy");
+        copy(evaluation, "agreement", summary, "agreement");
+        if (evaluation.get("outputs") instanceof ObjectNode outputs && outputs.size() > 0) {
+            var first = outputs.fields().next();
+            summary.put("output_compared", first.getKey());
+            copy((ObjectNode) first.getValue(), "cosine", summary, "cosine");
+        }
+        copy(evaluation, "latency_ms", summary, "latency_ms");
+        copy(evaluation, "reference_latency_ms", summary, "input_latency_ms");
+        copy(evaluation, "samples", summary, "samples");
+        copy(evaluation, "notes", summary, "notes");
+        return summary;
+    }
+
+    private static void copy(ObjectNode from, String key, ObjectNode to, String as) {
+        if (from.has(key)) {
+            to.set(as, from.get(key));
+        }
+    }
+
     public static Result run(Request request, Listener listener) {
         OnnxModel.read(request.model()); // fail fast, before any work, on a model that cannot be used
         Path work = TempFiles.createDirectory("modelpress-compress-");
@@ -61,8 +94,14 @@ public final class Compressor {
             json.put("started", Instant.now().toString());
             ArrayNode stages = json.putArray("stages");
             String gateFailure = null;
-            for (StageSpec spec : request.recipe().stages()) {
-                listener.stageStarted(spec, request.recipe().stages().size());
+            List<StageSpec> plan = new java.util.ArrayList<>(request.recipe().stages());
+            if (plan.stream().noneMatch(st -> st.type().equals("eval"))) {
+                // every compression ends with the evidence: input versus output
+                plan.add(Recipes.finalEvaluation(plan.size() + 1));
+            }
+            ObjectNode lastEvaluation = null;
+            for (StageSpec spec : plan) {
+                listener.stageStarted(spec, plan.size());
                 Path stageDir = Files.createDirectories(work.resolve(spec.label()));
                 ProgressListener progress = (fraction, message) -> listener.progress(spec, fraction, message);
                 StageContext context = new StageContext(spec, current, request.model(), request.data(), request.tokenizer(),
@@ -76,6 +115,9 @@ public final class Compressor {
                 stageJson.put("seconds", took.toMillis() / 1000.0);
                 stageJson.set("report", outcome.report());
                 current = outcome.model();
+                if (spec.type().equals("eval")) {
+                    lastEvaluation = outcome.report();
+                }
                 if (!outcome.gatePassed()) {
                     stageJson.put("gate_failure", outcome.gateFailure());
                     if (gateFailure == null) {
@@ -86,6 +128,7 @@ public final class Compressor {
             Path outModel = request.outDir().resolve("model.onnx");
             OnnxModel.read(current).write(outModel);
             json.put("output", outModel.toString());
+            json.set("summary", summary(request.model(), outModel, lastEvaluation));
             json.put("finished", Instant.now().toString());
             json.put("gate", gateFailure == null ? "passed" : "failed");
             if (gateFailure != null) {

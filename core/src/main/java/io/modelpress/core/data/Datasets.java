@@ -29,7 +29,7 @@ public final class Datasets {
     }
 
     /**
-     * Opens {@code path} to feed a model with the given inputs (in the model's order, as from a model session).
+     * Opens {@code path} to feed a model (a null path gives seeded synthetic inputs, see SyntheticDataset) with the given inputs (in the model's order, as from a model session).
      *
      * @throws ModelPressException BAD_DATA for unreadable files, DATA_MISMATCH when the data does not fit the inputs,
      *                             BAD_ARGUMENT for a missing file or tokenizer
@@ -37,6 +37,9 @@ public final class Datasets {
     public static Dataset open(Path path, List<ValueShape> modelInputs, DataOptions options) {
         if (modelInputs.isEmpty()) {
             throw new ModelPressException(ErrorCode.DATA_MISMATCH, "model", "has no inputs to feed data to");
+        }
+        if (path == null) {
+            return new SyntheticDataset(modelInputs, options.limit() == Long.MAX_VALUE ? SyntheticDataset.DEFAULT_SAMPLES : options.limit());
         }
         Dataset dataset = switch (formatOf(path)) {
             case NPY -> NumpyDataset.openNpy(path, modelInputs);

@@ -12,7 +12,8 @@ import java.util.function.LongConsumer;
  *
  * @param model          the ONNX model to evaluate
  * @param reference      the model to compare with (usually the original before compression), or null
- * @param data           a data file or folder (see {@link io.modelpress.core.data.Datasets})
+ * @param data           a data file or folder (see {@link io.modelpress.core.data.Datasets}); null for seeded synthetic
+ *                       inputs (timing and a rough comparison only: the report notes it)
  * @param dataOptions    tokenizer, maximum tokens, IDX split, sample limit. For text data without a tokenizer,
  *                       {@code tokenizer.json} beside the model is used
  * @param batchSize      batch size for the metrics pass and for the batch-N latency (default 32; a model whose batch
@@ -33,9 +34,6 @@ public record EvaluationRequest(Path model, Path reference, Path data, DataOptio
     public EvaluationRequest {
         if (model == null) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "model", "must be given");
-        }
-        if (data == null) {
-            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "data", "must be given");
         }
         if (batchSize < 1) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "batch size", "must be at least 1, not " + batchSize);

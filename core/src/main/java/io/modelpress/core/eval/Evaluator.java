@@ -30,6 +30,9 @@ public final class Evaluator {
 
     public static EvaluationReport run(EvaluationRequest request) {
         List<String> notes = new ArrayList<>();
+        if (request.data() == null) {
+            notes.add("no data given: measured on synthetic random inputs; fidelity numbers are indicative only");
+        }
         EvaluationReport.Size size = ModelFiles.measure(request.model());
         EvaluationReport.Size referenceSize = request.reference() == null ? null : ModelFiles.measure(request.reference());
         DataOptions dataOptions = withDefaultTokenizer(request);

@@ -2,8 +2,6 @@ package io.modelpress.core.eval;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
-import io.modelpress.core.onnx.ExternalData;
-import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.OnnxModel;
 
 import java.io.IOException;
@@ -24,13 +22,7 @@ final class ModelFiles {
     static EvaluationReport.Size measure(Path model) {
         Set<Path> files = new LinkedHashSet<>();
         files.add(model.toAbsolutePath().normalize());
-        OnnxModel parsed = OnnxModel.read(model);
-        ExternalData external = parsed.externalData();
-        Graphs.forEachTensor(parsed.proto().getGraph(), (path, owner, tensor) -> {
-            if (ExternalData.isExternal(tensor)) {
-                files.add(external.resolve(ExternalData.refOf(tensor).location(), tensor.getName()));
-            }
-        });
+        files.addAll(OnnxModel.read(model).externalFiles());
         long bytes = 0;
         long compressed = 0;
         for (Path file : files) {

@@ -175,7 +175,8 @@ public final class ModelSession implements AutoCloseable {
         }
     }
 
-    private static OnnxTensor toTensor(OrtEnvironment env, HostArray array) throws OrtException {
+    /** An ONNX Runtime tensor over the array's data; the caller closes it. */
+    public static OnnxTensor toTensor(OrtEnvironment env, HostArray array) throws OrtException {
         long[] shape = array.shape();
         Buffer buffer = array.buffer();
         return switch (array.type()) {
