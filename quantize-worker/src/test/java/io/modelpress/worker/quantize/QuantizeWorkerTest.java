@@ -8,10 +8,12 @@ import io.modelpress.pipeline.events.CloudEvents;
 import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.StageRequest;
 import io.modelpress.pipeline.events.StageResult;
+import io.modelpress.pipeline.kafka.StageRecords;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.testing.StageRequests;
 import io.modelpress.pipeline.testing.Topic;
 import io.quarkus.test.common.WithTestResource;
+import io.smallrye.reactive.messaging.kafka.KafkaClientService;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -37,6 +39,9 @@ class QuantizeWorkerTest {
 
     @Inject
     ArtifactStore store;
+
+    @Inject
+    KafkaClientService kafkaClients;
 
     @TempDir
     Path dir;
@@ -97,12 +102,31 @@ class QuantizeWorkerTest {
         });
     }
 
+    @Test
+    void unreadableRequestsGoToTheirTopicsDeadLetterTopic() {
+        String key = StageRequests.newRunId();
+        byte[] garbage = "{\"run_id\": 42, oops".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Topic.send(bootstrap(), Topics.stage("convert"), key, garbage);
+
+        List<ConsumerRecord<String, byte[]>> dead = Topic.read(bootstrap(), Topics.deadLetters("convert"), key, r -> !r.isEmpty(), WAIT);
+        assertThat(dead).singleElement().satisfies(record -> {
+            assertThat(record.value()).isEqualTo(garbage);
+            assertThat(Topic.header(record, StageRecords.DEAD_LETTER_REASON)).contains("not a usable StageRequest");
+            assertThat(Topic.header(record, StageRecords.DEAD_LETTER_TOPIC)).isEqualTo(Topics.stage("convert"));
+        });
+        given().when().get("/q/health").then().statusCode(200).body("status", equalTo("UP"));
+    }
+
     /**
      * A stage that runs longer than max.poll.interval.ms (3 s in the test profile) must not cost the consumer its
      * partitions: a rebalance would redeliver the request and run it again, or re-publish its result.
      */
     @Test
     void aStageLongerThanThePollIntervalRunsOnce() throws IOException {
+        Map<String, ?> consumer = kafkaClients.getConsumer("requests").configuration();
+        assertThat(consumer.get("max.poll.interval.ms")).hasToString("3000");
+        assertThat(consumer.get("max.poll.records")).hasToString("1");
+        assertThat(consumer.get("group.id")).hasToString("modelpress-quantize-worker");
         StageRequest slow = send("quantize", Map.of("note", "slow", "steps", 5, "step_ms", 1500));
         // the topic has one partition, so once this later request is answered, any redelivery of the slow one would have been handled
         StageRequest next = send("quantize", Map.of("note", "after-slow"));
