@@ -66,9 +66,12 @@ class HandoffBench {
             }
         }
         lines.add("");
-        lines.add("round  store.put_ms  plain_sdk_put_ms  sha256_pass_ms  store.get_ms  (same file, 16 MiB parts)");
-        try (ArtifactStore store = new ArtifactStore(S3Settings.of(endpoints.s3Endpoint(), endpoints.s3AccessKey(),
-                endpoints.s3SecretKey(), endpoints.bucket()));
+        long partSize = Long.getLong("modelpress.bench.part-mib", S3Settings.DEFAULT_PART_SIZE >> 20) << 20;
+        S3Settings defaults = S3Settings.of(endpoints.s3Endpoint(), endpoints.s3AccessKey(), endpoints.s3SecretKey(), endpoints.bucket());
+        S3Settings settings = new S3Settings(defaults.endpoint(), defaults.accessKey(), defaults.secretKey(), defaults.bucket(),
+                defaults.region(), partSize, defaults.connectTimeout(), defaults.ioTimeout());
+        lines.add("round  store.put_ms  plain_sdk_put_ms  sha256_pass_ms  store.get_ms  (same file, " + (partSize >> 20) + " MiB parts)");
+        try (ArtifactStore store = new ArtifactStore(settings);
              MinioClient plain = MinioClient.builder().endpoint(endpoints.s3Endpoint())
                      .credentials(endpoints.s3AccessKey(), endpoints.s3SecretKey()).region("us-east-1").build()) {
             for (int round = 1; round <= ROUNDS; round++) {
@@ -77,7 +80,7 @@ class HandoffBench {
                 long t1 = System.nanoTime();
                 try (InputStream in = Files.newInputStream(model)) {
                     plain.putObject(PutObjectArgs.builder().bucket(endpoints.bucket()).object("bench/plain-put.onnx")
-                            .stream(in, Files.size(model), S3Settings.DEFAULT_PART_SIZE).build());
+                            .stream(in, Files.size(model), partSize).build());
                 }
                 long t2 = System.nanoTime();
                 Sha256.of(model);
