@@ -39,7 +39,8 @@ import java.util.function.Supplier;
  * backoff, then the request goes to the dead-letter topic and the result is FAILED (retryable=false). The folder
  * is removed however the attempt ends. See pipeline/README.md.
  *
- * <p>Not thread-safe per request; one instance may serve several threads (it keeps no per-request state).
+ * <p>Thread-safe: it keeps no per-request state. The services hand it one request at a time per replica, because a
+ * stage uses all the threads it is given.
  */
 public final class StageWorker {
     /** File names under an attempt's output prefix. */
