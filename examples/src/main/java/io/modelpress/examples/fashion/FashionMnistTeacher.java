@@ -27,6 +27,9 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.StringStringEntryProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.eval.EvaluationRequest;
+import io.modelpress.core.eval.Evaluator;
 import io.modelpress.core.ReferenceModels;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.examples.fashion.FashionMnist.Split;
@@ -247,7 +250,8 @@ public final class FashionMnistTeacher {
 
             double djlAccuracy = djlAccuracy(model.getBlock(), options.dataDir());
             export(model.getBlock(), options, djlAccuracy, out);
-            double onnxAccuracy = OnnxAccuracy.of(out, options.dataDir(), EVAL_BATCH);
+            double onnxAccuracy = Evaluator.run(EvaluationRequest.of(out, options.dataDir())
+                    .withDataOptions(DataOptions.DEFAULT.withSplit("test")).withBatchSize(EVAL_BATCH).withTiming(0, 0)).accuracy();
             double gapPoints = 100 * Math.abs(djlAccuracy - onnxAccuracy);
             if (gapPoints > MAX_ACCURACY_GAP_POINTS) {
                 throw new ModelPressException(ErrorCode.INTERNAL, "model " + out, String.format(Locale.ROOT,
@@ -287,7 +291,7 @@ public final class FashionMnistTeacher {
                     NDArray images = scope.create(batch.pixels, new Shape(batch.size, 1, FashionMnist.SIDE, FashionMnist.SIDE));
                     float[] logits = block.forward(new ParameterStore(scope, false), new NDList(images), false)
                             .singletonOrThrow().toFloatArray();
-                    correct[0] += OnnxAccuracy.countCorrect(logits, batch.labels, batch.size);
+                    correct[0] += countCorrect(logits, batch.labels, batch.size);
                     total[0] += batch.size;
                 }
             });
@@ -332,5 +336,23 @@ public final class FashionMnistTeacher {
             order[i] = order[j];
             order[j] = t;
         }
+    }
+
+    /** How many rows of {@code logits} ([count, 10], row-major) have their maximum at the label. */
+    static int countCorrect(float[] logits, int[] labels, int count) {
+        int classes = logits.length / count;
+        int correct = 0;
+        for (int row = 0; row < count; row++) {
+            int best = 0;
+            for (int c = 1; c < classes; c++) {
+                if (logits[row * classes + c] > logits[row * classes + best]) {
+                    best = c;
+                }
+            }
+            if (best == labels[row]) {
+                correct++;
+            }
+        }
+        return correct;
     }
 }
