@@ -103,14 +103,11 @@ public final class ValueTypes {
     }
 
     private static Optional<DataType> dataType(TensorInfo info) {
-        // ORT's element type enum uses the ONNX TensorProto.DataType numbers
-        int id = info.onnxType.value;
-        if (id == 0) {
-            return Optional.empty();
-        }
+        // the Java enum numbers its constants its own way, but names them after the ONNX element types
+        String name = info.onnxType.name().replace("ONNX_TENSOR_ELEMENT_DATA_TYPE_", "");
         try {
-            return Optional.of(DataType.fromOnnx(id));
-        } catch (ModelPressException typeNewerThanThisTool) {
+            return Optional.of(DataType.valueOf(name));
+        } catch (IllegalArgumentException undefinedOrNewerThanThisTool) {
             return Optional.empty();
         }
     }
