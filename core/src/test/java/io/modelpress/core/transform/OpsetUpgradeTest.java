@@ -143,6 +143,13 @@ class OpsetUpgradeTest {
                 List.of("x", "grid"), List.of("y"), Nodes.attr("mode", "bilinear"))),
                 List.of(Tensors.ofFloats("grid", new long[] {1, 2, 2, 2}, new float[] {-0.5f, -0.5f, 0.3f, 0.1f, 0.9f, -0.2f, 0, 0})),
                 List.of("y")));
+        cases.add(single("Resize by sizes with empty roi and scales", 11, new long[] {1, 1, 2, 4}, op("Resize",
+                        List.of("x", "roi", "scales", "sizes"), List.of("y"), Nodes.attr("mode", "linear")),
+                Tensors.ofFloats("roi", new long[] {0}, new float[0]), Tensors.ofFloats("scales", new long[] {0}, new float[0]),
+                Tensors.ofLongs("sizes", new long[] {4}, new long[] {1, 1, 3, 6})));
+        cases.add(single("DFT default axis", 17, new long[] {2, 8, 1}, op("DFT", List.of("x"), List.of("y"))));
+        cases.add(single("DFT inverse on axis 1 of a complex signal", 17, new long[] {1, 6, 2}, op("DFT", List.of("x"), List.of("y"),
+                Nodes.attr("axis", 1L), Nodes.attr("inverse", 1L))));
         return cases.stream();
     }
 
