@@ -32,13 +32,13 @@ import java.util.stream.Stream;
  * One case of the ONNX backend test data ({@code model.onnx} with {@code test_data_set_N/input_K.pb} TensorProto
  * files), fed to ONNX Runtime directly.
  */
-record OnnxTestCase(Path dir, List<Map<String, TensorProto>> inputSets) {
-    static final Path CORPUS = Path.of("/usr/share/libonnx-testdata/data");
+public record OnnxTestCase(Path dir, List<Map<String, TensorProto>> inputSets) {
+    public static final Path CORPUS = Path.of("/usr/share/libonnx-testdata/data");
     /** uint16, uint32, uint64: element types without a Java tensor factory in ONNX Runtime. */
     private static final Set<Integer> UNSIGNED_WIDE = Set.of(DataType.UINT16.onnxId(), DataType.UINT32.onnxId(), DataType.UINT64.onnxId());
 
     /** Every case under the corpus folders, in a stable order. */
-    static List<Path> all() throws IOException {
+    public static List<Path> all() throws IOException {
         List<Path> dirs = new ArrayList<>();
         for (String group : List.of("node", "pytorch-converted", "pytorch-operator", "simple")) {
             Path g = CORPUS.resolve(group);
@@ -52,7 +52,7 @@ record OnnxTestCase(Path dir, List<Map<String, TensorProto>> inputSets) {
     }
 
     /** Reads the test inputs, named after the model's graph inputs (the files' own names are often empty). */
-    static OnnxTestCase load(Path dir, OnnxModel model) throws IOException {
+    public static OnnxTestCase load(Path dir, OnnxModel model) throws IOException {
         Set<String> initializers = new HashSet<>();
         model.graph().getInitializerList().forEach(t -> initializers.add(t.getName()));
         List<String> inputNames = new ArrayList<>();
@@ -86,10 +86,10 @@ record OnnxTestCase(Path dir, List<Map<String, TensorProto>> inputSets) {
     }
 
     /** A model's outputs for one input set, each rendered comparable: floats as arrays, the rest as text. */
-    record Outputs(Map<String, Object> values) {
+    public record Outputs(Map<String, Object> values) {
     }
 
-    static List<Outputs> run(Path model, List<Map<String, TensorProto>> inputSets) throws OrtException {
+    public static List<Outputs> run(Path model, List<Map<String, TensorProto>> inputSets) throws OrtException {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         List<Outputs> all = new ArrayList<>();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
@@ -160,7 +160,7 @@ record OnnxTestCase(Path dir, List<Map<String, TensorProto>> inputSets) {
         return value.getType() + ":" + String.valueOf(value.getValue());
     }
 
-    record FloatValues(String shape, double[] values) {
+    public record FloatValues(String shape, double[] values) {
     }
 
     private static double[] toArray(java.nio.FloatBuffer b) {
@@ -194,7 +194,7 @@ record OnnxTestCase(Path dir, List<Map<String, TensorProto>> inputSets) {
     }
 
     /** Null when equal (floats within a relative 1e-5, NaN matching NaN), else what differs. */
-    static String difference(Outputs expected, Outputs actual) {
+    public static String difference(Outputs expected, Outputs actual) {
         if (!expected.values().keySet().equals(actual.values().keySet())) {
             return "outputs " + expected.values().keySet() + " vs " + actual.values().keySet();
         }

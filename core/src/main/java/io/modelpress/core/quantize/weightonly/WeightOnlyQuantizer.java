@@ -239,6 +239,7 @@ public final class WeightOnlyQuantizer {
                 }
                 bias = names.fresh(c + "_beta");
                 scope.graph().addInitializer(Tensors.ofFloats(bias, Tensors.dims(scaledC), values));
+                replaced.put(c, constantC.get().scope());
             }
             report.quantized(Graphs.nodeLabel(node), "Gemm", scheme("MatMulNBits" + (c.isEmpty() ? "" : " + Add")), r.quantized().scales());
             if (c.isEmpty()) {
