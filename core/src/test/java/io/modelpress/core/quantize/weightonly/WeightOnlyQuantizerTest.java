@@ -182,6 +182,30 @@ class WeightOnlyQuantizerTest {
     }
 
     @Test
+    void ir3ModelsListingWeightsAsInputsAreQuantizedAndTheirInputsDropped() {
+        ai.onnx.proto.OnnxMl.ModelProto mlp = SmallModels.mlp(64, 32, 16, false, 4);
+        GraphProto.Builder g = mlp.getGraph().toBuilder();
+        for (TensorProto t : mlp.getGraph().getInitializerList()) {
+            Object[] dims = t.getDimsList().toArray();
+            g.addInput(Nodes.tensorInfo(t.getName(), DataType.FLOAT, dims)); // IR 3: every initializer is an input
+        }
+        OnnxModel model = OnnxModel.of(mlp.toBuilder().setIrVersion(3).setGraph(g).build());
+        Path original = dir.resolve("ir3.onnx");
+        model.write(original);
+        QuantizationReport report = WeightOnlyQuantizer.quantize(model, stage("weights: int8, block_size: 32, accuracy_level: 0"));
+        Path quantized = dir.resolve("ir3-q.onnx");
+        model.write(quantized);
+
+        assertThat(report.quantizedCount()).isEqualTo(2);
+        assertThat(model.graph().getInputList()).extracting(ai.onnx.proto.OnnxMl.ValueInfoProto::getName)
+                .containsExactly("x", "b1", "b2");
+        assertThat(model.proto().getIrVersion()).isEqualTo(4);
+        Map<String, Object> feeds = Map.of("x", new Ort.Floats(SmallModels.random(new Random(6), 2 * 64, 1f), 2, 64));
+        assertThat(relativeL2(Ort.runFirstOutput(quantized, feeds), Ort.runFirstOutput(original, feeds))).isLessThan(0.01);
+        OnnxChecker.assertValid(quantized);
+    }
+
+    @Test
     void recipeValuesThatMatMulNBitsCannotTakeAreBadRecipes() {
         OnnxModel model = OnnxModel.of(SmallModels.mlp(64, 32, 8, false, 1));
         assertThatThrownBy(() -> WeightOnlyQuantizer.quantize(model, stage("weights: int8-per-channel")))
