@@ -25,12 +25,14 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 
 /**
  * Converts a model's float32 weights and computation to float16. Every float32 value of the main graph gets the
@@ -83,7 +85,7 @@ public final class Float16Converter {
         Precision produced;
         /** Type the original name carries after conversion. */
         Precision home;
-        final Set<Precision> wanted = java.util.EnumSet.noneOf(Precision.class);
+        final Set<Precision> wanted = EnumSet.noneOf(Precision.class);
         boolean graphOutput;
         /** Name under which each type is available. */
         final Map<Precision, String> names = new EnumMap<>(Precision.class);
@@ -399,7 +401,7 @@ public final class Float16Converter {
             return Tensors.raw(name, DataType.FLOAT16, Tensors.dims(t), half.flip());
         }
 
-        private void retype(List<ValueInfoProto> infos, java.util.function.BiConsumer<Integer, ValueInfoProto> set) {
+        private void retype(List<ValueInfoProto> infos, BiConsumer<Integer, ValueInfoProto> set) {
             for (int i = 0; i < infos.size(); i++) {
                 Value v = values.get(infos.get(i).getName());
                 if (v != null && v.home == Precision.FP16 && infos.get(i).getType().hasTensorType()) {

@@ -13,8 +13,10 @@ import io.modelpress.core.onnx.OnnxModel;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -126,8 +128,8 @@ public final class OpsetUpgrade {
         }
     }
 
-    private static void removeUnusedConstants(GraphProto.Builder main, java.util.Set<String> created) {
-        java.util.Set<String> used = new java.util.HashSet<>();
+    private static void removeUnusedConstants(GraphProto.Builder main, Set<String> created) {
+        Set<String> used = new HashSet<>();
         Graphs.forEachGraph(main.build(), (path, g) -> {
             g.getNodeList().forEach(n -> used.addAll(n.getInputList()));
             g.getOutputList().forEach(o -> used.add(o.getName()));
@@ -135,7 +137,7 @@ public final class OpsetUpgrade {
         removeConstants(main, created, used);
     }
 
-    private static void removeConstants(GraphProto.Builder graph, java.util.Set<String> created, java.util.Set<String> used) {
+    private static void removeConstants(GraphProto.Builder graph, Set<String> created, Set<String> used) {
         for (int i = graph.getNodeCount() - 1; i >= 0; i--) {
             NodeProto node = graph.getNode(i);
             if (node.getOpType().equals("Constant") && created.contains(node.getOutput(0)) && !used.contains(node.getOutput(0))) {

@@ -14,9 +14,11 @@ import io.modelpress.core.onnx.Weights;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /** What a {@link NodeConverter} may ask about the model while one opset step is applied. */
 final class UpgradeContext {
@@ -27,9 +29,9 @@ final class UpgradeContext {
     private final Deque<String> paths = new ArrayDeque<>();
     private Map<String, ValueTypes.TensorType> inferred;
     /** Outputs of Resize nodes made from Upsample, whose scales are >= 1 by Upsample's definition. */
-    private final java.util.Set<String> upsampling = new java.util.HashSet<>();
+    private final Set<String> upsampling = new HashSet<>();
     /** Constants this upgrade added; a later step may stop reading them (Resize's empty roi from opset 13 on). */
-    private final java.util.Set<String> createdConstants = new java.util.HashSet<>();
+    private final Set<String> createdConstants = new HashSet<>();
     private int opset;
 
     UpgradeContext(OnnxModel original, UniqueNames names) {
@@ -60,7 +62,7 @@ final class UpgradeContext {
         return paths.getLast();
     }
 
-    java.util.Set<String> createdConstants() {
+    Set<String> createdConstants() {
         return createdConstants;
     }
 

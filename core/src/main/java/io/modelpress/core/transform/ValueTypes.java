@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
+import ai.onnxruntime.OrtLoggingLevel;
 
 /**
  * Element type and rank of the tensor values of a graph. Declared types (inputs, outputs, value_info, initializers,
@@ -92,7 +93,7 @@ public final class ValueTypes {
              OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
             options.setIntraOpNumThreads(1);
-            options.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+            options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             try (OrtSession session = OrtEnvironment.getEnvironment().createSession(file.file().toString(), options)) {
                 Map<String, NodeInfo> infos;
                 try {

@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Weight-only quantization for ONNX Runtime: activations stay float, constant weights are stored as block-wise 4- or
@@ -357,7 +358,7 @@ public final class WeightOnlyQuantizer {
          * @param lineCount  lines
          */
         private Replacement replacement(Constant weight, String variant, int lineLength, int lineCount,
-                                        java.util.function.Supplier<float[]> lines) {
+                                        Supplier<float[]> lines) {
             String name = weight.tensor().getName();
             String key = name + "|" + variant;
             Replacement existing = done.get(key);
