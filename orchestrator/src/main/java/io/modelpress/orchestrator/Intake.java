@@ -2,29 +2,19 @@ package io.modelpress.orchestrator;
 
 import io.modelpress.core.ModelPressException;
 import io.modelpress.pipeline.events.BucketEvent;
-import io.modelpress.pipeline.events.CloudEvents;
-import io.modelpress.pipeline.store.ArtifactStore;
-import io.modelpress.pipeline.store.StoredObject;
-import io.quarkus.scheduler.Scheduled;
-import io.quarkus.scheduler.ScheduledExecution;
-import io.smallrye.reactive.messaging.MutinyEmitter;
 import io.smallrye.reactive.messaging.annotations.Blocking;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import jakarta.inject.Singleton;
-import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 import org.jboss.logging.Logger;
 
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Where runs come from: S3 event notifications on {@code modelpress.bucket-events} (MinIO publishes them natively)
- * and, for S3 servers that cannot notify, a poller that lists the intake prefix and publishes the same notification
- * for every model that has no run yet. Both paths end in {@link RunEngine#onBucketEvent}, which maps an object
- * version to one run id, so an object seen by both, or seen again after a restart, still starts one run.
+ * Consumes {@code modelpress.bucket-events}: S3 event notifications as MinIO publishes them natively, or as
+ * {@link BucketPoller} publishes them for S3 servers that cannot notify. Each ends in {@link RunEngine#onBucketEvent},
+ * which maps an object version to one run id, so an object announced twice, by both, or again after a restart, still
+ * starts one run.
  */
 @ApplicationScoped
 public class Intake {
@@ -33,24 +23,19 @@ public class Intake {
     @Inject
     RunEngine engine;
 
-    @Inject
-    RunStore runs;
-
-    @Inject
-    ArtifactStore store;
-
-    @Inject
-    @Channel("bucket-events-out")
-    MutinyEmitter<byte[]> events;
-
-    /** Run ids this process has announced: the poller does not repeat itself while the event is on its way. */
-    private final Set<String> announced = ConcurrentHashMap.newKeySet();
-
+    /**
+     * Handles one notification. A failure is logged and the notification skipped rather than stopping intake; the
+     * poller announces an object again when no run came of it.
+     */
     @Incoming("bucket-events")
     @Blocking
     public void onNotification(byte[] json) {
         for (BucketEvent event : parse(json)) {
-            engine.onBucketEvent(event);
+            try {
+                engine.onBucketEvent(event);
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "Bucket event for %s could not be handled", event.key());
+            }
         }
     }
 
@@ -60,52 +45,6 @@ public class Intake {
         } catch (ModelPressException e) {
             LOG.warnf("Skipping a bucket notification: %s", e.getMessage());
             return List.of();
-        }
-    }
-
-    @Scheduled(identity = "bucket-poller", every = "${modelpress.intake.poller.interval:5s}",
-            concurrentExecution = Scheduled.ConcurrentExecution.SKIP, skipExecutionIf = PollerOff.class)
-    void poll() {
-        if (!runs.restored()) {
-            return;
-        }
-        String prefix = engine.intakePrefix();
-        List<StoredObject> objects;
-        try {
-            objects = store.list(prefix);
-        } catch (ModelPressException e) {
-            LOG.warnf("Bucket poller cannot list %s: %s", prefix, e.getMessage());
-            return;
-        }
-        int published = 0;
-        for (StoredObject object : objects) {
-            if (Drop.of(prefix, object.key()).isEmpty()) {
-                continue;
-            }
-            String runId = RunEngine.runIdFor(store.bucket(), object.key(), null, object.etag(), object.bytes());
-            if (runs.get(runId).isPresent() || !announced.add(runId)) {
-                continue;
-            }
-            BucketEvent event = new BucketEvent("s3:ObjectCreated:Put", store.bucket(), object.key(), object.bytes(),
-                    object.etag(), null, object.lastModified());
-            events.sendMessageAndAwait(KafkaMessages.message(null, event.kafkaKey(), event.toNotificationJson(),
-                    CloudEvents.BUCKET_EVENT));
-            published++;
-        }
-        if (published > 0) {
-            LOG.infof("Bucket poller published %d new object%s under %s", published, published == 1 ? "" : "s", prefix);
-        }
-    }
-
-    /** Skips polling when {@code modelpress.intake.poller.enabled=false} (a store that publishes notifications). */
-    @Singleton
-    public static class PollerOff implements Scheduled.SkipPredicate {
-        @Inject
-        OrchestratorConfig config;
-
-        @Override
-        public boolean test(ScheduledExecution execution) {
-            return !config.intake().poller().enabled();
         }
     }
 }

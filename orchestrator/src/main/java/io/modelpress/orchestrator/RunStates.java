@@ -42,9 +42,10 @@ final class RunStates {
 
     /** Inputs in place and recipe valid: RUNNING, every stage WAITING. */
     static RunState started(RunState run, Recipe recipe, Instant now) {
+        // a stage's index is its position in the recipe's list, from 0 (StageSpec.index() counts from 1)
         List<StageStatus> stages = new ArrayList<>();
         for (StageSpec spec : recipe.stages()) {
-            stages.add(new StageStatus(spec.index(), spec.type(), StageStatusValue.WAITING, 0, 0, null, null, null, null,
+            stages.add(new StageStatus(stages.size(), spec.type(), StageStatusValue.WAITING, 0, 0, null, null, null, null,
                     null, null, null));
         }
         return new RunState(run.runId(), run.name(), run.source(), State.RUNNING, recipe.name(), run.recipeYaml(),

@@ -12,7 +12,8 @@ import org.jboss.logging.Logger;
 /**
  * Consumes {@code modelpress.stage-results}. The offset of a result is committed only after this method returns,
  * that is after the state change it caused was written to the runs topic: a crash in between redelivers the result,
- * and the engine recognises it as already handled.
+ * and the engine recognises it as already handled. A result that cannot be handled is logged and skipped rather than
+ * stopping the consumer: its stage then runs into its deadline and is retried.
  */
 @ApplicationScoped
 public class StageResults {
@@ -31,6 +32,11 @@ public class StageResults {
             LOG.warnf("Skipping an unreadable stage result: %s", e.getMessage());
             return;
         }
-        engine.onResult(result);
+        try {
+            engine.onResult(result);
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "Result of %s stage %d attempt %d could not be handled", result.runId(), result.stageIndex(),
+                    result.attempt());
+        }
     }
 }
