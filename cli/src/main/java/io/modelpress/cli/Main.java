@@ -13,7 +13,7 @@ import java.io.PrintWriter;
  */
 @Command(name = "modelpress", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Make ONNX models smaller and faster, and prove the accuracy is kept.",
-        subcommands = {InspectCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InspectCommand.class, EvaluateCommand.class, CompressCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int BAD_INPUT = 2;
     public static final int FAILURE = 1;

@@ -16,6 +16,14 @@ public final class Topics {
         return STAGE_PREFIX + stageType;
     }
 
+    /** The stage type a stage topic carries: {@code modelpress.stage.quantize} -> {@code quantize}. */
+    public static String stageTypeOf(String topic) {
+        if (!topic.startsWith(STAGE_PREFIX) || topic.endsWith(".dlq")) {
+            throw new IllegalArgumentException(topic + " is not a stage request topic (" + STAGE_PREFIX + "<type>)");
+        }
+        return topic.substring(STAGE_PREFIX.length());
+    }
+
     /** Requests that failed past their retries, e.g. {@code modelpress.stage.quantize.dlq}. */
     public static String deadLetters(String stageType) {
         return stage(stageType) + ".dlq";

@@ -5,8 +5,16 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -73,6 +81,42 @@ public final class OnnxModel {
 
     public void write(Path file, ModelWriter.Options options) {
         ModelWriter.write(this, file, options);
+    }
+
+    /** The external data files the model's tensors live in (resolved safely), in first-use order. */
+    public Set<Path> externalFiles() {
+        Set<Path> files = new LinkedHashSet<>();
+        Graphs.forEachTensor(proto.getGraph(), (path, owner, tensor) -> {
+            if (ExternalData.isExternal(tensor)) {
+                files.add(externalData.resolve(ExternalData.refOf(tensor).location(), tensor.getName()));
+            }
+        });
+        return files;
+    }
+
+    /** Bytes on disk of a model file plus its external data files. */
+    public static long fileBytes(Path model) {
+        long total = 0;
+        try {
+            total += Files.size(model);
+            for (Path f : read(model).externalFiles()) {
+                total += Files.size(f);
+            }
+        } catch (IOException e) {
+            throw new ModelPressException(ErrorCode.IO_ERROR, "file " + model.getFileName(), "cannot be read: " + e.getMessage(), e);
+        }
+        return total;
+    }
+
+    /** The graph's real inputs (initializers listed as inputs by old exporters excluded), with declared shapes. */
+    public List<ValueShape> inputs() {
+        Set<String> initializers = new HashSet<>();
+        graph().getInitializerList().forEach(t -> initializers.add(t.getName()));
+        return graph().getInputList().stream().filter(v -> !initializers.contains(v.getName())).map(ValueShape::of).toList();
+    }
+
+    public List<ValueShape> outputs() {
+        return graph().getOutputList().stream().map(ValueShape::of).toList();
     }
 
     /** Opset version imported for a domain ("" and "ai.onnx" are the same), or 0 when not imported. */

@@ -72,7 +72,7 @@ public final class ShapeInference {
     public static Shapes infer(OnnxModel model, Collection<String> wanted, Map<String, Long> dimValues) {
         Map<String, long[]> shapes = declared(model);
         Map<String, Long> assumed = new LinkedHashMap<>();
-        List<ValueShape> inputs = graphInputs(model);
+        List<ValueShape> inputs = model.inputs();
         for (ValueShape input : inputs) {
             for (ValueShape.Dim d : input.dims()) {
                 if (!d.isFixed()) {
@@ -91,18 +91,6 @@ public final class ShapeInference {
             shapes.putAll(probe(model, missing, inputs, assumed));
         }
         return new Shapes(shapes, assumed);
-    }
-
-    static List<ValueShape> graphInputs(OnnxModel model) {
-        Set<String> initializers = new LinkedHashSet<>();
-        model.graph().getInitializerList().forEach(t -> initializers.add(t.getName()));
-        List<ValueShape> inputs = new ArrayList<>();
-        for (ValueInfoProto v : model.graph().getInputList()) {
-            if (!initializers.contains(v.getName())) {
-                inputs.add(ValueShape.of(v));
-            }
-        }
-        return inputs;
     }
 
     private static Map<String, long[]> probe(OnnxModel model, Set<String> wanted, List<ValueShape> inputs, Map<String, Long> assumed) {

@@ -31,6 +31,12 @@ public final class Recipes {
                 "is neither a file nor a built-in recipe; built-in recipes: " + String.join(", ", BUILT_IN));
     }
 
+    /** An eval stage with default parameters, appended when a recipe has none. */
+    public static StageSpec finalEvaluation(int index) {
+        StageSpec defaults = RecipeParser.parse("stages:\n  - eval: {}\n", "final-evaluation").stages().get(0);
+        return new StageSpec(index, "eval", defaults.params());
+    }
+
     public static Recipe builtIn(String name) {
         return RecipeParser.parse(builtInText(name), name + ".yaml");
     }

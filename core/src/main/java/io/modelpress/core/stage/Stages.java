@@ -9,7 +9,9 @@ import java.util.Set;
 
 /** The stage implementations by recipe stage type. Workers and the CLI find stages here and nowhere else. */
 public final class Stages {
-    private static final Map<String, Stage> STAGES = Map.of();
+    private static final Map<String, Stage> STAGES = Map.of(
+            "quantize", new QuantizeStage(Map.of()),
+            "eval", new EvalStage());
 
     private Stages() {
     }

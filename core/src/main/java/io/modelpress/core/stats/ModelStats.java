@@ -76,7 +76,6 @@ public record ModelStats(
         long[] zeros = {0};
         long[] floats = {0};
         Map<String, Long> bytesByType = new TreeMap<>();
-        Set<String> externalFiles = new HashSet<>();
         Graphs.forEachTensor(graph, (path, owner, t) -> {
             DataType type = DataType.of(t);
             long elements = Tensors.elementCount(t);
@@ -84,31 +83,22 @@ public record ModelStats(
             if (type != DataType.INT64 && type != DataType.BOOL && type != DataType.STRING) {
                 params[0] += elements;
             }
-            if (ExternalData.isExternal(t)) {
-                externalFiles.add(ExternalData.refOf(t).location());
-            }
             if (type.isFloatingPoint()) {
                 floats[0] += elements;
                 zeros[0] += countZeros(model, t, type);
             }
         });
         long externalBytes = 0;
-        for (String location : externalFiles) {
-            externalBytes += size(model.externalData().resolve(location, location));
+        for (Path external : model.externalFiles()) {
+            externalBytes += size(external);
         }
         MacTotals macs = countMacs(model, options);
         return new ModelStats(size(file), externalBytes, model.proto().getIrVersion(), opsets,
                 (model.proto().getProducerName() + " " + model.proto().getProducerVersion()).trim(),
-                inputs(model), graph.getOutputList().stream().map(ValueShape::of).toList(),
+                model.inputs(), model.outputs(),
                 Graphs.nodeCount(graph), sortByCount(ops), params[0], bytesByType,
                 floats[0] == 0 ? 0.0 : (double) zeros[0] / floats[0],
                 macs.total, macs.byOp, macs.assumed, macs.uncounted);
-    }
-
-    private static List<ValueShape> inputs(OnnxModel model) {
-        Set<String> initializers = new HashSet<>();
-        model.graph().getInitializerList().forEach(t -> initializers.add(t.getName()));
-        return model.graph().getInputList().stream().filter(v -> !initializers.contains(v.getName())).map(ValueShape::of).toList();
     }
 
     private static long countZeros(OnnxModel model, TensorProto t, DataType type) {

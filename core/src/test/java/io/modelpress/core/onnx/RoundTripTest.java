@@ -192,7 +192,7 @@ class RoundTripTest {
             }
             seen.addAll(node.getOutputList());
         }
-        List<ValueShape> inputs = ShapeInference.graphInputs(model);
+        List<ValueShape> inputs = model.inputs();
         assertThat(inputs).extracting(ValueShape::name).contains("input_ids", "attention_mask");
         assertThat(inputs.get(0).type()).isEqualTo(DataType.INT64);
         String firstMatMulWeight = model.graph().getNodeList().stream().filter(n -> n.getOpType().equals("MatMul"))

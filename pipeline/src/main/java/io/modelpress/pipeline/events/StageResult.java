@@ -7,7 +7,8 @@ import java.time.Instant;
 /**
  * What a worker says about a stage attempt: progress while it runs, then exactly one final SUCCEEDED or FAILED.
  *
- * @param output  the stage's output model (SUCCEEDED stages that produce a model), else null
+ * @param output  the model after this stage: the new model of a stage that transforms it, the input of a stage that
+ *                hands it on unchanged (eval); also set when a quality gate failed; null for other failures
  * @param metrics the stage's report (quantization report, evaluation metrics, gate verdict), else null
  * @param error   why it failed, else null
  */

@@ -74,6 +74,15 @@ public final class ArtifactStore implements AutoCloseable {
         return settings.bucket();
     }
 
+    /** Whether the bucket exists: a cheap round trip for readiness checks. */
+    public boolean bucketExists() {
+        try {
+            return client.bucketExists(BucketExistsArgs.builder().bucket(bucket()).build());
+        } catch (Exception e) {
+            throw StoreErrors.classify(e, "s3://" + bucket(), "cannot be reached");
+        }
+    }
+
     /** Creates the bucket unless it exists (safe to call from several processes at once). */
     public void ensureBucket() {
         String place = "s3://" + bucket();
@@ -199,7 +208,7 @@ public final class ArtifactStore implements AutoCloseable {
             return target;
         } catch (Exception e) {
             deleteQuietly(partial);
-            throw StoreErrors.classify(e, place, "cannot be downloaded to " + target);
+            throw StoreErrors.classify(e, place, "cannot be downloaded");
         }
     }
 

@@ -1,0 +1,141 @@
+package io.modelpress.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.modelpress.core.compress.Compressor;
+import io.modelpress.core.recipe.Recipe;
+import io.modelpress.core.recipe.Recipes;
+import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.stage.StageOutcome;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "compress", mixinStandardHelpOptions = true,
+        description = "Run a recipe's stages in-process and write model.onnx and report.json to the output folder. "
+                + "Exit code 3 when the recipe's quality gate fails (the outputs are still written).")
+final class CompressCommand implements Callable<Integer> {
+    static final int GATE_FAILED = 3;
+
+    @Parameters(paramLabel = "MODEL", description = "the .onnx file to compress")
+    Path model;
+
+    @Option(names = "--recipe", paramLabel = "R", defaultValue = Recipes.DEFAULT,
+            description = "a recipe file, or a built-in name: int8-dynamic (default), int8-static, int4-weight-only, fp16")
+    String recipe;
+
+    @Option(names = "--data", paramLabel = "D", description = "sample data for calibration and evaluation (npz/npy, IDX, JSONL text)")
+    List<Path> data = new ArrayList<>();
+
+    @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "tokenizer.json for text data (default: beside the model)")
+    Path tokenizer;
+
+    @Option(names = "--out", paramLabel = "DIR", required = true, description = "output folder")
+    Path out;
+
+    @Option(names = "--threads", paramLabel = "T", description = "ONNX Runtime intra-op threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--json", description = "print report.json's content instead of the summary")
+    boolean json;
+
+    @Option(names = "--debug", hidden = true)
+    boolean debug;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        Recipe parsed = Recipes.resolve(recipe);
+        PrintWriter err = spec.commandLine().getErr();
+        Path tokenizerJson = tokenizer != null ? tokenizer : besideModel();
+        int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threadCount),
+                json ? silent() : progressTo(err));
+        PrintWriter stdout = spec.commandLine().getOut();
+        if (json) {
+            stdout.println(Format.json(result.json()));
+        } else {
+            printSummary(stdout, result);
+        }
+        stdout.flush();
+        return result.gateFailure() == null ? 0 : GATE_FAILED;
+    }
+
+    private Path besideModel() {
+        Path candidate = model.toAbsolutePath().resolveSibling("tokenizer.json");
+        return java.nio.file.Files.isRegularFile(candidate) ? candidate : null;
+    }
+
+    private static Compressor.Listener silent() {
+        return new Compressor.Listener() {
+            public void stageStarted(StageSpec stage, int count) {
+            }
+
+            public void progress(StageSpec stage, double fraction, String message) {
+            }
+
+            public void stageFinished(StageSpec stage, StageOutcome outcome, Duration took) {
+            }
+        };
+    }
+
+    private static Compressor.Listener progressTo(PrintWriter err) {
+        return new Compressor.Listener() {
+            public void stageStarted(StageSpec stage, int count) {
+                err.printf("[%d/%d] %s ...%n", stage.index(), count, stage.type());
+                err.flush();
+            }
+
+            public void progress(StageSpec stage, double fraction, String message) {
+            }
+
+            public void stageFinished(StageSpec stage, StageOutcome outcome, Duration took) {
+                err.printf(Locale.ROOT, "[%s] done in %.1f s%s%n", stage.label(), took.toMillis() / 1000.0,
+                        outcome.gatePassed() ? "" : " - gate FAILED: " + outcome.gateFailure());
+                err.flush();
+            }
+        };
+    }
+
+    private static void printSummary(PrintWriter out, Compressor.Result result) {
+        JsonNode s = result.json().get("summary");
+        out.printf(Locale.ROOT, "model    %s%n", result.model());
+        out.printf(Locale.ROOT, "report   %s%n", result.report());
+        out.printf(Locale.ROOT, "size     %s -> %s (%.2fx smaller)%n", Format.bytes(s.get("input_bytes").asLong()),
+                Format.bytes(s.get("output_bytes").asLong()), s.get("compression_ratio").asDouble());
+        if (s.has("cosine")) {
+            out.printf(Locale.ROOT, "cosine   mean %.5f, worst %.5f (%s vs original)%n", s.get("cosine").get("mean").asDouble(),
+                    s.get("cosine").get("min").asDouble(), s.get("output_compared").asText());
+        }
+        if (s.has("accuracy") && s.has("input_accuracy")) {
+            out.printf(Locale.ROOT, "accuracy %.2f%% (original %.2f%%), agreement %.2f%%%n", 100 * s.get("accuracy").asDouble(),
+                    100 * s.get("input_accuracy").asDouble(), 100 * s.path("agreement").asDouble());
+        }
+        latency(out, s, "batch_1");
+        latency(out, s, "batch_N");
+        if (s.has("notes")) {
+            s.get("notes").forEach(n -> out.println("note     " + n.asText()));
+        }
+        out.println("gate     " + (result.gateFailure() == null ? "passed" : "FAILED: " + result.gateFailure()));
+    }
+
+    private static void latency(PrintWriter out, JsonNode s, String key) {
+        JsonNode own = s.path("latency_ms").path(key);
+        JsonNode ref = s.path("input_latency_ms").path(key);
+        if (own.isMissingNode() || ref.isMissingNode()) {
+            return;
+        }
+        String batch = key.equals("batch_1") ? "1" : own.path("batch").asText();
+        out.printf(Locale.ROOT, "latency  batch %s: %.2f ms p50 (original %.2f ms, %.2fx faster)%n", batch,
+                own.get("p50").asDouble(), ref.get("p50").asDouble(), ref.get("p50").asDouble() / own.get("p50").asDouble());
+    }
+}

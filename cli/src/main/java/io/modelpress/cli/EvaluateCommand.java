@@ -1,0 +1,78 @@
+package io.modelpress.cli;
+
+import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.eval.EvaluationReport;
+import io.modelpress.core.eval.EvaluationRequest;
+import io.modelpress.core.eval.Evaluator;
+import io.modelpress.core.eval.SessionSettings;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+        description = "Measure a model on data: accuracy, fidelity to a reference model (cosine, MSE, KL, agreement), "
+                + "latency at batch 1 and N, throughput, size.")
+final class EvaluateCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "MODEL", description = "the .onnx file to evaluate")
+    Path model;
+
+    @Option(names = "--reference", paramLabel = "REF", description = "compare against this model (e.g. the original)")
+    Path reference;
+
+    @Option(names = "--data", paramLabel = "DATA", required = true,
+            description = ".npz/.npy arrays named like the model inputs (optional 'labels'), IDX images (MNIST), or JSONL text")
+    Path data;
+
+    @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON",
+            description = "HuggingFace tokenizer.json for text data (default: tokenizer.json beside the model)")
+    Path tokenizer;
+
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "32", description = "batch size (default ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--threads", paramLabel = "T", description = "ONNX Runtime intra-op threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--samples", paramLabel = "S", description = "evaluate at most S samples")
+    Long samples;
+
+    @Option(names = "--max-tokens", paramLabel = "L", defaultValue = "128", description = "truncate text at L tokens (default ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(names = "--no-latency", description = "skip latency measurement")
+    boolean noLatency;
+
+    @Option(names = "--json", description = "print one JSON object (stable keys, see docs/cli.md)")
+    boolean json;
+
+    @Option(names = "--debug", hidden = true)
+    boolean debug;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        DataOptions options = DataOptions.DEFAULT.withTokenizer(tokenizer).withMaxTokens(maxTokens);
+        if (samples != null) {
+            options = options.withLimit(samples);
+        }
+        EvaluationRequest request = EvaluationRequest.of(model, data).withDataOptions(options).withBatchSize(batch)
+                .withSession(threads == null ? SessionSettings.DEFAULT : SessionSettings.DEFAULT.withThreads(threads));
+        if (reference != null) {
+            request = request.withReference(reference);
+        }
+        if (noLatency) {
+            request = request.withTiming(0, 0);
+        }
+        EvaluationReport report = Evaluator.run(request);
+        PrintWriter out = spec.commandLine().getOut();
+        out.println(json ? Format.json(report.toJson()) : report.toText());
+        out.flush();
+        return 0;
+    }
+}

@@ -1,0 +1,82 @@
+package io.modelpress.core.eval;
+
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+import io.modelpress.core.data.DataOptions;
+
+import java.nio.file.Path;
+import java.util.function.LongConsumer;
+
+/**
+ * What to evaluate and how. Start from {@link #of(Path, Path)} and adjust with the {@code with*} methods.
+ *
+ * @param model          the ONNX model to evaluate
+ * @param reference      the model to compare with (usually the original before compression), or null
+ * @param data           a data file or folder (see {@link io.modelpress.core.data.Datasets}); null for seeded synthetic
+ *                       inputs (timing and a rough comparison only: the report notes it)
+ * @param dataOptions    tokenizer, maximum tokens, IDX split, sample limit. For text data without a tokenizer,
+ *                       {@code tokenizer.json} beside the model is used
+ * @param batchSize      batch size for the metrics pass and for the batch-N latency (default 32; a model whose batch
+ *                       dimension is fixed uses that size instead)
+ * @param session        ONNX Runtime settings for both models
+ * @param accuracyOutput the output that holds class scores for accuracy and agreement, or null for the first output
+ * @param warmupRuns     untimed runs before timing, per batch size (default 5)
+ * @param timedRuns      timed runs per batch size (default 30); 0 skips latency measurement
+ * @param progress       told the number of samples done after each batch of the metrics pass
+ */
+public record EvaluationRequest(Path model, Path reference, Path data, DataOptions dataOptions, int batchSize,
+                                SessionSettings session, String accuracyOutput, int warmupRuns, int timedRuns,
+                                LongConsumer progress) {
+    public static final int DEFAULT_BATCH_SIZE = 32;
+    public static final int DEFAULT_WARMUP_RUNS = 5;
+    public static final int DEFAULT_TIMED_RUNS = 30;
+
+    public EvaluationRequest {
+        if (model == null) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "model", "must be given");
+        }
+        if (batchSize < 1) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "batch size", "must be at least 1, not " + batchSize);
+        }
+        if (warmupRuns < 0 || timedRuns < 0) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "timing runs", "must not be negative");
+        }
+        dataOptions = dataOptions == null ? DataOptions.DEFAULT : dataOptions;
+        session = session == null ? SessionSettings.DEFAULT : session;
+        progress = progress == null ? done -> { } : progress;
+    }
+
+    public static EvaluationRequest of(Path model, Path data) {
+        return new EvaluationRequest(model, null, data, DataOptions.DEFAULT, DEFAULT_BATCH_SIZE, SessionSettings.DEFAULT,
+                null, DEFAULT_WARMUP_RUNS, DEFAULT_TIMED_RUNS, null);
+    }
+
+    public EvaluationRequest withReference(Path value) {
+        return new EvaluationRequest(model, value, data, dataOptions, batchSize, session, accuracyOutput, warmupRuns, timedRuns, progress);
+    }
+
+    public EvaluationRequest withDataOptions(DataOptions value) {
+        return new EvaluationRequest(model, reference, data, value, batchSize, session, accuracyOutput, warmupRuns, timedRuns, progress);
+    }
+
+    public EvaluationRequest withBatchSize(int value) {
+        return new EvaluationRequest(model, reference, data, dataOptions, value, session, accuracyOutput, warmupRuns, timedRuns, progress);
+    }
+
+    public EvaluationRequest withSession(SessionSettings value) {
+        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, value, accuracyOutput, warmupRuns, timedRuns, progress);
+    }
+
+    public EvaluationRequest withAccuracyOutput(String value) {
+        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, value, warmupRuns, timedRuns, progress);
+    }
+
+    /** Sets the warm-up and timed runs per batch size; {@code timed = 0} skips latency measurement. */
+    public EvaluationRequest withTiming(int warmup, int timed) {
+        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, accuracyOutput, warmup, timed, progress);
+    }
+
+    public EvaluationRequest withProgress(LongConsumer value) {
+        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, accuracyOutput, warmupRuns, timedRuns, value);
+    }
+}

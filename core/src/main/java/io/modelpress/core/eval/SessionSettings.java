@@ -1,0 +1,33 @@
+package io.modelpress.core.eval;
+
+import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+
+/**
+ * How ONNX Runtime sessions are set up. Nodes always execute sequentially (one inter-op thread), so timings depend only
+ * on {@code intraOpThreads}.
+ *
+ * @param intraOpThreads threads ONNX Runtime uses inside one operator (default: available processors)
+ * @param optimization   graph optimisation level (default: all)
+ */
+public record SessionSettings(int intraOpThreads, OptLevel optimization) {
+    public static final SessionSettings DEFAULT = new SessionSettings(Runtime.getRuntime().availableProcessors(), OptLevel.ALL_OPT);
+
+    public SessionSettings {
+        if (intraOpThreads < 1) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "threads", "must be at least 1, not " + intraOpThreads);
+        }
+        if (optimization == null) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "optimization", "must be given");
+        }
+    }
+
+    public SessionSettings withThreads(int threads) {
+        return new SessionSettings(threads, optimization);
+    }
+
+    public SessionSettings withOptimization(OptLevel level) {
+        return new SessionSettings(intraOpThreads, level);
+    }
+}

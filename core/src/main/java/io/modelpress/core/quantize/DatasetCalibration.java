@@ -1,0 +1,76 @@
+package io.modelpress.core.quantize;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+import io.modelpress.core.data.Batch;
+import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.data.Dataset;
+import io.modelpress.core.data.Datasets;
+import io.modelpress.core.data.HostArray;
+import io.modelpress.core.eval.ModelSession;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.ValueShape;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Calibration batches read from a data file (npz/npy, IDX, JSONL + tokenizer) with the evaluation engine's readers. */
+public final class DatasetCalibration implements CalibrationData {
+    private static final int BATCH = 16;
+
+    private final Path data;
+    private final List<ValueShape> inputs;
+    private final DataOptions options;
+
+    public DatasetCalibration(Path data, List<ValueShape> modelInputs, DataOptions options) {
+        this.data = data;
+        this.inputs = List.copyOf(modelInputs);
+        this.options = options;
+    }
+
+    /** Calibration data for a model, or {@link CalibrationData#NONE} when no data file is given. */
+    public static CalibrationData forModel(OnnxModel model, Path data, Path tokenizer) {
+        if (data == null) {
+            return NONE;
+        }
+        return new DatasetCalibration(data, model.inputs(), DataOptions.DEFAULT.withTokenizer(tokenizer));
+    }
+
+    @Override
+    public void forEachBatch(int maxSamples, BatchConsumer consumer) {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        int seen = 0;
+        try (Dataset dataset = Datasets.open(data, inputs, options)) {
+            while (seen < maxSamples) {
+                Batch batch = dataset.next(Math.min(BATCH, maxSamples - seen));
+                if (batch == null) {
+                    break;
+                }
+                Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
+                try {
+                    for (ValueShape input : inputs) {
+                        HostArray array = batch.inputs().get(input.name());
+                        if (input.type() != null && array.type() != input.type()) {
+                            array = array.convertTo(input.type());
+                        }
+                        tensors.put(input.name(), ModelSession.toTensor(env, array));
+                    }
+                    consumer.accept(tensors, batch.size());
+                } catch (OrtException e) {
+                    throw new ModelPressException(ErrorCode.RUNTIME_ERROR, "calibration data " + data.getFileName(), e.getMessage(), e);
+                } finally {
+                    tensors.values().forEach(OnnxTensor::close);
+                }
+                seen += batch.size();
+            }
+        }
+        if (seen == 0) {
+            throw new ModelPressException(ErrorCode.BAD_DATA, "calibration data " + data.getFileName(), "holds no samples");
+        }
+    }
+}

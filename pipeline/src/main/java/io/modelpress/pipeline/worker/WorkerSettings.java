@@ -1,0 +1,23 @@
+package io.modelpress.pipeline.worker;
+
+import io.modelpress.pipeline.Retry;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * How a stage worker behaves (config keys in {@link WorkerConfig}).
+ *
+ * @param workerId         names this worker in results and logs
+ * @param threads          ONNX Runtime intra-op threads a stage may use
+ * @param retry            retries of each transient step (download, run, upload, publish)
+ * @param progressInterval at most one PROGRESS event per this interval
+ * @param tempDir          where each attempt gets its private folder (removed when the attempt ends)
+ */
+public record WorkerSettings(String workerId, int threads, Retry retry, Duration progressInterval, Path tempDir) {
+    public WorkerSettings {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+    }
+}
