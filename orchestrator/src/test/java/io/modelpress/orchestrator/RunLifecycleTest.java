@@ -291,9 +291,10 @@ class RunLifecycleTest {
         assertThat(second.deadline()).isAfter(first.deadline());
         assertThat(failed.error()).isEqualTo("stage 0 (convert) failed after 3 attempts: LIMIT_EXCEEDED: attempt 3 did not "
                 + "finish within the stage timeout of PT3S");
-        JsonNode deadLetter = worker.nextDeadLetter(runId);
-        assertThat(deadLetter.path("request").path("attempt").asInt()).isEqualTo(3);
-        assertThat(deadLetter.path("reason").asText()).contains("did not finish within the stage timeout");
+        TestWorker.DeadLetter deadLetter = worker.nextDeadLetter(runId);
+        assertThat(deadLetter.topic()).isEqualTo("modelpress.stage.convert.dlq");
+        assertThat(deadLetter.request()).isEqualTo(third);
+        assertThat(deadLetter.reason()).isEqualTo("LIMIT_EXCEEDED: attempt 3 did not finish within the stage timeout of PT3S");
 
         // a result that arrives after the run failed changes nothing
         worker.succeed(third, Harness.COMPRESSED, null);
