@@ -147,7 +147,12 @@ final class TestWorker implements AutoCloseable {
     }
 
     void fail(StageRequest request, ErrorCode code, String message, boolean retryable) {
-        send(result(request, StageResult.Status.FAILED, 0, message, null, null,
+        fail(request, code, message, retryable, null);
+    }
+
+    /** A failure with the stage's report, as a failed quality gate comes. */
+    void fail(StageRequest request, ErrorCode code, String message, boolean retryable, JsonNode metrics) {
+        send(result(request, StageResult.Status.FAILED, 0, message, null, metrics,
                 new StageResult.Error(code.name(), message, retryable)));
     }
 
