@@ -1,0 +1,103 @@
+package io.modelpress.orchestrator;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Everything the orchestrator reads from configuration (application.properties, overridable by environment
+ * variables: {@code modelpress.stage.max-attempts} is {@code MODELPRESS_STAGE_MAX_ATTEMPTS}). See README.md.
+ */
+@ConfigMapping(prefix = "modelpress")
+public interface OrchestratorConfig {
+
+    /**
+     * The artifact store's keys ({@code modelpress.s3.endpoint}, {@code access-key}, {@code secret-key}, {@code bucket},
+     * {@code region}, {@code part-size-mib}, {@code connect-timeout}, {@code io-timeout}), read as every ModelPress
+     * service reads them: {@link io.modelpress.pipeline.worker.WorkerConfig#s3()}.
+     */
+    Map<String, String> s3();
+
+    Intake intake();
+
+    Stage stage();
+
+    Run run();
+
+    Metrics metrics();
+
+    Topics topics();
+
+    interface Intake {
+        /** Where users drop models; only {@code .onnx} keys under it start runs. */
+        @WithDefault("incoming/")
+        String prefix();
+
+        /** The recipe used when a drop has no sibling recipe.yaml; the built-in default when this object is absent. */
+        @WithDefault("config/default-recipe.yaml")
+        String defaultRecipeKey();
+
+        Poller poller();
+
+        interface Poller {
+            /** Lists the intake prefix periodically: for S3 servers that publish no bucket notifications. */
+            @WithDefault("true")
+            boolean enabled();
+
+            @WithDefault("5s")
+            Duration interval();
+        }
+    }
+
+    interface Stage {
+        /** How long one attempt of a stage may take before it is retried or the run fails. */
+        @WithDefault("30m")
+        Duration timeout();
+
+        /** Per stage type, e.g. {@code modelpress.stage.timeouts.eval=10m}; falls back to {@link #timeout()}. */
+        Map<String, Duration> timeouts();
+
+        /** Attempts in all for a stage whose failures are retryable or that times out. */
+        @WithDefault("3")
+        int maxAttempts();
+
+        default Duration timeoutFor(String type) {
+            return timeouts().getOrDefault(type, timeout());
+        }
+    }
+
+    interface Run {
+        /** How often deadlines are checked and interrupted work (preparing inputs, writing results) is retried. */
+        @WithDefault("1s")
+        Duration tick();
+
+        /** Pause between retries of preparing a run's inputs or writing its results after a transient failure. */
+        @WithDefault("10s")
+        Duration retryDelay();
+
+        /** A run that cannot get its inputs copied within this time fails. */
+        @WithDefault("10m")
+        Duration prepareTimeout();
+    }
+
+    interface Metrics {
+        /** How long per-run series (model bytes, compression ratio, quality delta) stay after a run ends. */
+        @WithDefault("5m")
+        Duration runSeriesRetention();
+    }
+
+    interface Topics {
+        /** Partitions of the topics the orchestrator creates when missing (stage topics scale workers by partition). */
+        @WithDefault("4")
+        int partitions();
+
+        @WithDefault("1")
+        short replicationFactor();
+
+        /** Create missing topics at start-up (the runs topic always with cleanup.policy=compact). */
+        @WithDefault("true")
+        boolean create();
+    }
+}

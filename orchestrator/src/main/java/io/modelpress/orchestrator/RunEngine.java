@@ -1,0 +1,500 @@
+package io.modelpress.orchestrator;
+
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+import io.modelpress.core.recipe.Recipe;
+import io.modelpress.core.recipe.RecipeParser;
+import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.pipeline.events.BucketEvent;
+import io.modelpress.pipeline.events.RunState;
+import io.modelpress.pipeline.events.RunState.StageStatus;
+import io.modelpress.pipeline.events.RunState.StageStatusValue;
+import io.modelpress.pipeline.events.RunState.State;
+import io.modelpress.pipeline.events.StageRequest;
+import io.modelpress.pipeline.events.StageResult;
+import io.modelpress.pipeline.store.ArtifactStore;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Function;
+
+/**
+ * The run state machine. A run is PENDING while its inputs are copied, RUNNING while its stages execute one after
+ * another (each stage gets the newest model produced before it), and ends SUCCEEDED (final model and reports under
+ * outgoing/), FAILED (a stage failed for good, timed out too often, the recipe or model was unusable, or the time
+ * budget ran out) or CANCELLED.
+ *
+ * <p>Every change is written to the runs topic before it is acted on (a request published, a result acknowledged),
+ * so a restarted orchestrator continues from what it had promised. Results are handled at least once and made
+ * idempotent by (run, stage, attempt): a result counts only for the attempt the run is waiting for; duplicates, late
+ * results of earlier attempts and results for ended runs are ignored. All changes to a run happen under its lock.
+ */
+@ApplicationScoped
+public class RunEngine {
+    private static final Logger LOG = Logger.getLogger(RunEngine.class);
+
+    @Inject
+    RunStore store;
+
+    @Inject
+    RunLog runLog;
+
+    @Inject
+    StageDispatcher dispatcher;
+
+    @Inject
+    Inputs inputs;
+
+    @Inject
+    Outputs outputs;
+
+    @Inject
+    RunMetrics metrics;
+
+    @Inject
+    OrchestratorConfig config;
+
+    @Inject
+    ArtifactStore artifacts;
+
+    Clock clock = Clock.systemUTC();
+
+    /** Parsed recipes of known runs; the recipe text itself is part of the persisted state. */
+    private final Map<String, Recipe> recipes = new ConcurrentHashMap<>();
+
+    /** Copies drops' inputs; two at a time, so one huge model does not hold up the others. */
+    private final ExecutorService preparation = Executors.newFixedThreadPool(2, runnable -> {
+        Thread thread = new Thread(runnable, "modelpress-prepare");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private final Set<String> preparing = ConcurrentHashMap.newKeySet();
+
+    @PreDestroy
+    void stopPreparation() {
+        preparation.shutdownNow();
+    }
+
+    // ---------------------------------------------------------------- intake
+
+    /**
+     * Starts a run for a new model under the intake prefix. Other events (deletions, other keys, other buckets) and
+     * objects that already have a run are ignored.
+     *
+     * @return the new run's id, or empty when nothing was started
+     */
+    public Optional<String> onBucketEvent(BucketEvent event) {
+        if (!event.objectCreated() || !event.bucket().equals(artifacts.bucket())) {
+            return Optional.empty();
+        }
+        Optional<Drop> drop = Drop.of(intakePrefix(), event.key());
+        if (drop.isEmpty()) {
+            return Optional.empty();
+        }
+        String runId = runIdFor(event.bucket(), event.key(), event.versionId(), event.etag(), event.size());
+        synchronized (store.lock(runId)) {
+            if (store.get(runId).isPresent()) {
+                metrics.duplicateDrop();
+                LOG.debugf("%s (etag %s) already has run %s; event ignored", event.key(), event.etag(), runId);
+                return Optional.empty();
+            }
+            save(RunStates.pending(runId, drop.get().name(), event.key(), now()));
+            LOG.infof("Run %s created for %s", runId, event.key());
+        }
+        schedulePreparation(runId);
+        return Optional.of(runId);
+    }
+
+    /** The run id of an uploaded object: the same object version always gives the same id. */
+    static String runIdFor(String bucket, String key, String versionId, String etag, long size) {
+        String version = versionId != null ? "version:" + versionId : etag != null ? "etag:" + etag : "size:" + size;
+        return RunIds.forObject(bucket, key, version);
+    }
+
+    String intakePrefix() {
+        String prefix = config.intake().prefix();
+        return prefix.endsWith("/") ? prefix : prefix + "/";
+    }
+
+    /**
+     * Copies a PENDING drop's inputs on the preparation threads: copying (and hashing) a large model takes a while,
+     * and neither the intake consumer nor the tick should wait for it.
+     */
+    private void schedulePreparation(String runId) {
+        if (preparing.add(runId)) {
+            try {
+                preparation.execute(() -> {
+                    try {
+                        prepareDrop(runId);
+                    } catch (RuntimeException e) {
+                        LOG.errorf(e, "Run %s: preparing failed; will retry", runId);
+                    } finally {
+                        preparing.remove(runId);
+                    }
+                });
+            } catch (RejectedExecutionException e) {
+                preparing.remove(runId); // shutting down; the next start prepares it
+            }
+        }
+    }
+
+    /**
+     * Copies a PENDING drop's inputs and starts it; a transient failure leaves it PENDING for {@link #tick}. The copy
+     * runs outside the run's lock (a cancel need not wait for it); the outcome is applied only if the run is still
+     * PENDING then.
+     */
+    private void prepareDrop(String runId) {
+        RunState run = store.get(runId).orElseThrow();
+        if (run.state() != State.PENDING) {
+            return;
+        }
+        Optional<Drop> drop = Drop.of(intakePrefix(), run.source());
+        Inputs.RunInputs copied = null;
+        String failure = null;
+        String problem = null;
+        if (drop.isEmpty()) {
+            failure = ErrorCode.BAD_ARGUMENT + ": " + run.source() + " is not a model under " + intakePrefix();
+        } else {
+            try {
+                copied = inputs.copyDrop(runId, drop.get());
+            } catch (ModelPressException e) {
+                if (e.permanent()) {
+                    failure = describe(e);
+                } else {
+                    LOG.warnf("Run %s: copying the inputs failed, will retry: %s", runId, e.getMessage());
+                    problem = "copying the inputs failed, retrying: " + describe(e);
+                }
+            }
+        }
+        synchronized (store.lock(runId)) {
+            RunState current = store.get(runId).orElseThrow();
+            if (current.state() != State.PENDING) {
+                return;
+            }
+            if (failure != null) {
+                fail(current, failure);
+            } else if (problem != null) {
+                save(RunStates.withProblem(current, problem, now()));
+            } else {
+                start(current, copied);
+            }
+        }
+    }
+
+    /**
+     * Starts a run submitted through the API: copies or uploads its inputs (the function gets the new run id), parses
+     * its recipe and queues the first stage. Nothing is created when the inputs or the recipe are unusable: the
+     * caller gets the exception.
+     */
+    public RunState submit(String name, Function<String, Inputs.RunInputs> putInputs) {
+        String runId = RunIds.random();
+        Inputs.RunInputs copied = putInputs.apply(runId);
+        Recipe recipe = RecipeParser.parse(copied.recipeYaml(), copied.recipeWhere());
+        synchronized (store.lock(runId)) {
+            Instant now = now();
+            RunState run = RunStates.pending(runId, name, "api", now);
+            run = RunStates.withRecipeText(run, copied.recipeYaml(), copied.recipeSource(), now);
+            run = RunStates.withInputs(run, copied.model(), copied.data(), copied.tokenizer(), now);
+            recipes.put(runId, recipe);
+            dispatch(RunStates.started(run, recipe, now), 0, 1, null);
+            LOG.infof("Run %s created for an API submission of '%s'", runId, name);
+            return store.get(runId).orElseThrow();
+        }
+    }
+
+    private void start(RunState run, Inputs.RunInputs copied) {
+        Instant now = now();
+        RunState withInputs = RunStates.withInputs(
+                RunStates.withRecipeText(run, copied.recipeYaml(), copied.recipeSource(), now),
+                copied.model(), copied.data(), copied.tokenizer(), now);
+        Recipe recipe;
+        try {
+            recipe = RecipeParser.parse(copied.recipeYaml(), copied.recipeWhere());
+        } catch (ModelPressException e) {
+            fail(withInputs, describe(e));
+            return;
+        }
+        recipes.put(run.runId(), recipe);
+        dispatch(RunStates.started(withInputs, recipe, now), 0, 1, null);
+    }
+
+    // ---------------------------------------------------------------- stages
+
+    /** Queues an attempt of a stage: the state is persisted first, then the request published. */
+    private void dispatch(RunState run, int index, int attempt, String message) {
+        RunState next = RunStates.withStage(run, RunStates.queued(run.stages().get(index), attempt, message, now()), now());
+        save(next);
+        dispatcher.send(request(next, index));
+    }
+
+    StageRequest request(RunState run, int index) {
+        StageStatus stage = run.stages().get(index);
+        StageSpec spec = recipe(run).stages().get(index);
+        return new StageRequest(run.runId(), index, stage.attempt(), stage.type(), spec.params(),
+                RunStates.latestModel(run, index), run.input(), run.data(), run.tokenizer(), deadline(run, stage));
+    }
+
+    /** One attempt's deadline: its stage type's timeout, but never past the run's time budget. */
+    private Instant deadline(RunState run, StageStatus stage) {
+        Instant stageDeadline = stage.startedAt().plus(config.stage().timeoutFor(stage.type()));
+        Instant runDeadline = runDeadline(run);
+        return stageDeadline.isBefore(runDeadline) ? stageDeadline : runDeadline;
+    }
+
+    private Instant runDeadline(RunState run) {
+        return run.createdAt().plus(recipe(run).tuning().timeBudget());
+    }
+
+    private Recipe recipe(RunState run) {
+        return recipes.computeIfAbsent(run.runId(), id -> RecipeParser.parse(run.recipeYaml(), "recipe of " + id));
+    }
+
+    /** Acts on a worker's report about a stage attempt. */
+    public void onResult(StageResult result) {
+        if (result.runId() == null) {
+            metrics.ignoredResult("unknown-run");
+            return;
+        }
+        synchronized (store.lock(result.runId())) {
+            RunState run = store.get(result.runId()).orElse(null);
+            if (run == null) {
+                ignore(result, "unknown-run");
+                return;
+            }
+            if (run.state().terminal()) {
+                ignore(result, "run-ended");
+                return;
+            }
+            if (result.stageIndex() < 0 || result.stageIndex() >= run.stages().size()) {
+                ignore(result, "unknown-stage");
+                return;
+            }
+            StageStatus stage = run.stages().get(result.stageIndex());
+            boolean awaited = stage.attempt() == result.attempt() && stage.type().equals(result.stageType())
+                    && (stage.status() == StageStatusValue.QUEUED || stage.status() == StageStatusValue.RUNNING);
+            if (!awaited) {
+                ignore(result, "stale");
+                return;
+            }
+            switch (result.status()) {
+                case PROGRESS -> save(RunStates.withStage(run, RunStates.progressed(stage, result), now()));
+                case SUCCEEDED -> stageSucceeded(run, stage, result);
+                case FAILED -> stageFailed(run, stage, result.error() != null ? result.error()
+                        : new StageResult.Error(ErrorCode.INTERNAL.name(), "the worker reported a failure without an error", false), result);
+            }
+        }
+    }
+
+    private void ignore(StageResult result, String reason) {
+        metrics.ignoredResult(reason);
+        LOG.debugf("Ignoring %s result of %s stage %d attempt %d: %s", result.status(), result.runId(),
+                result.stageIndex(), result.attempt(), reason);
+    }
+
+    private void stageSucceeded(RunState run, StageStatus stage, StageResult result) {
+        RunState next = RunStates.withStage(run, RunStates.succeeded(stage, result, now()), now());
+        int following = stage.index() + 1;
+        if (following < next.stages().size()) {
+            dispatch(next, following, 1, null);
+        } else {
+            save(next);
+            finish(next);
+        }
+    }
+
+    /**
+     * A failed attempt: retried while the error is retryable and attempts are left; otherwise the run fails with the
+     * stage's error, and a request given up after retries goes to the stage's dead-letter topic.
+     *
+     * @param result the worker's result, or null for a timeout
+     */
+    private void stageFailed(RunState run, StageStatus stage, StageResult.Error error, StageResult result) {
+        Instant now = now();
+        RunState next = RunStates.withStage(run, RunStates.failed(stage, error, result, now), now);
+        int maxAttempts = config.stage().maxAttempts();
+        if (error.retryable() && stage.attempt() < maxAttempts && now.isBefore(runDeadline(run))) {
+            LOG.infof("Run %s stage %d (%s) attempt %d failed (%s); retrying", run.runId(), stage.index(), stage.type(),
+                    stage.attempt(), error.message());
+            dispatch(next, stage.index(), stage.attempt() + 1, "attempt " + stage.attempt() + " failed (" + error.code()
+                    + ": " + error.message() + "); attempt " + (stage.attempt() + 1) + " of " + maxAttempts);
+            return;
+        }
+        String why = "stage " + stage.index() + " (" + stage.type() + ") failed";
+        if (error.retryable()) {
+            why += " after " + stage.attempt() + " attempt" + (stage.attempt() == 1 ? "" : "s");
+            dispatcher.deadLetter(request(run, stage.index()), error.code() + ": " + error.message());
+        }
+        String message = why + ": " + error.code() + ": " + error.message();
+        if (ErrorCode.GATE_FAILED.name().equals(error.code()) && "backoff".equals(recipe(run).tuning().onGateFailure())) {
+            message += " (tuning.on_gate_failure: backoff is not implemented yet, so the run fails)";
+        }
+        fail(next, message);
+    }
+
+    /** Every stage succeeded: publish the final model and reports, then SUCCEEDED. Retried by {@link #tick} on failure. */
+    private void finish(RunState run) {
+        Instant now = now();
+        RunState succeeded = RunStates.succeeded(run, Outputs.outgoingPrefix(run), now);
+        try {
+            outputs.publish(succeeded, now);
+        } catch (ModelPressException e) {
+            if (e.permanent()) {
+                fail(run, "writing the results failed: " + describe(e));
+            } else {
+                LOG.warnf("Run %s: writing the results failed, will retry: %s", run.runId(), e.getMessage());
+                save(RunStates.withProblem(run, "writing the results failed, retrying: " + describe(e), now));
+            }
+            return;
+        }
+        save(succeeded);
+        LOG.infof("Run %s succeeded: %s", run.runId(), succeeded.outgoing());
+    }
+
+    private void fail(RunState run, String error) {
+        save(RunStates.failed(run, error, now()));
+        LOG.infof("Run %s failed: %s", run.runId(), error);
+    }
+
+    // ---------------------------------------------------------------- API
+
+    /** Cancels a run that has not ended; the result of a stage in flight will be ignored when it comes. */
+    public RunState cancel(String runId) {
+        synchronized (store.lock(runId)) {
+            RunState run = store.get(runId).orElseThrow(() -> ApiException.notFound(runId));
+            if (run.state().terminal()) {
+                throw new ApiException(409, "ALREADY_ENDED", "run '" + runId + "' has already ended: " + run.state());
+            }
+            RunState cancelled = RunStates.cancelled(run, now());
+            save(cancelled);
+            LOG.infof("Run %s cancelled", runId);
+            return cancelled;
+        }
+    }
+
+    // ---------------------------------------------------------------- time
+
+    /**
+     * Periodic duties: fails attempts past their deadline (retrying them when attempts are left) and runs past their
+     * time budget; retries copying inputs and writing results after transient failures; expires per-run metrics.
+     */
+    public void tick() {
+        if (!store.restored()) {
+            return;
+        }
+        Instant now = now();
+        for (RunState snapshot : store.all()) {
+            if (snapshot.state().terminal()) {
+                continue;
+            }
+            synchronized (store.lock(snapshot.runId())) {
+                try {
+                    check(store.get(snapshot.runId()).orElseThrow(), now);
+                } catch (RuntimeException e) {
+                    LOG.errorf(e, "Run %s: periodic check failed", snapshot.runId());
+                }
+            }
+        }
+        metrics.expire(now);
+    }
+
+    private void check(RunState run, Instant now) {
+        Duration sinceUpdate = Duration.between(run.updatedAt(), now);
+        if (run.state() == State.PENDING) {
+            if (preparing.contains(run.runId())) {
+                return; // a copy in progress is bounded by the store's I/O timeout
+            }
+            Duration prepareTimeout = config.run().prepareTimeout();
+            if (Duration.between(run.createdAt(), now).compareTo(prepareTimeout) > 0) {
+                fail(run, ErrorCode.IO_ERROR + ": the inputs could not be copied within " + prepareTimeout
+                        + (run.error() == null ? "" : "; last problem: " + run.error()));
+            } else if (sinceUpdate.compareTo(config.run().retryDelay()) >= 0) {
+                schedulePreparation(run.runId());
+            }
+            return;
+        }
+        if (run.state() != State.RUNNING) {
+            return;
+        }
+        if (now.isAfter(runDeadline(run))) {
+            String running = run.stages().stream().filter(RunEngine::inFlight)
+                    .map(s -> "stage " + s.index() + " (" + s.type() + ")").findFirst().orElse("no stage");
+            fail(run, ErrorCode.LIMIT_EXCEEDED + ": the recipe's time budget of " + recipe(run).tuning().timeBudget()
+                    + " ran out (" + running + " was in progress)");
+            return;
+        }
+        if (RunStates.allStagesSucceeded(run)) {
+            if (sinceUpdate.compareTo(config.run().retryDelay()) >= 0) {
+                finish(run);
+            }
+            return;
+        }
+        for (StageStatus stage : run.stages()) {
+            if (inFlight(stage) && now.isAfter(deadline(run, stage))) {
+                Duration timeout = config.stage().timeoutFor(stage.type());
+                stageFailed(run, stage, new StageResult.Error(ErrorCode.LIMIT_EXCEEDED.name(),
+                        "attempt " + stage.attempt() + " did not finish within the stage timeout of " + timeout, true), null);
+                return;
+            }
+        }
+    }
+
+    private static boolean inFlight(StageStatus stage) {
+        return stage.status() == StageStatusValue.QUEUED || stage.status() == StageStatusValue.RUNNING;
+    }
+
+    // ---------------------------------------------------------------- restart
+
+    /**
+     * After the state was read back: requests that were queued but may never have reached the broker are published
+     * again under the same attempt (workers recognise a repeated attempt by its output keys and answer without
+     * recomputing). Stages already RUNNING keep waiting for their result or their deadline.
+     */
+    void resumeAfterRestart() {
+        for (RunState run : store.all()) {
+            if (run.state() != State.RUNNING) {
+                continue;
+            }
+            synchronized (store.lock(run.runId())) {
+                for (StageStatus stage : run.stages()) {
+                    if (stage.status() == StageStatusValue.QUEUED) {
+                        dispatcher.send(request(run, stage.index()));
+                    }
+                }
+            }
+        }
+        metrics.restored(now());
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** Persists a run's new state, then makes it current (and visible to watchers and metrics). */
+    private void save(RunState next) {
+        RunState previous = store.get(next.runId()).orElse(null);
+        runLog.append(next);
+        store.put(next);
+        metrics.changed(previous, next, next.updatedAt());
+        if (next.state().terminal()) {
+            recipes.remove(next.runId());
+        }
+    }
+
+    private Instant now() {
+        return clock.instant();
+    }
+
+    static String describe(ModelPressException e) {
+        return e.code().name() + ": " + e.getMessage();
+    }
+}

@@ -1,0 +1,132 @@
+package io.modelpress.orchestrator;
+
+import io.modelpress.core.recipe.Recipe;
+import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.pipeline.events.ArtifactRef;
+import io.modelpress.pipeline.events.RunState;
+import io.modelpress.pipeline.events.RunState.State;
+import io.modelpress.pipeline.events.RunState.StageStatus;
+import io.modelpress.pipeline.events.RunState.StageStatusValue;
+import io.modelpress.pipeline.events.StageResult;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The state changes of a run and its stages, as pure functions from one immutable {@link RunState} to the next. */
+final class RunStates {
+    private RunStates() {
+    }
+
+    static RunState pending(String runId, String name, String source, Instant now) {
+        return new RunState(runId, name, source, State.PENDING, null, null, null, null, List.of(), null, List.of(), null,
+                null, now, now);
+    }
+
+    /** A transient problem (preparing inputs, writing results): the run keeps its state and the step is retried. */
+    static RunState withProblem(RunState run, String problem, Instant now) {
+        return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
+                run.recipeSource(), run.input(), run.data(), run.tokenizer(), run.stages(), run.outgoing(), problem,
+                run.createdAt(), now);
+    }
+
+    static RunState withRecipeText(RunState run, String recipeYaml, String recipeSource, Instant now) {
+        return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), recipeYaml, recipeSource,
+                run.input(), run.data(), run.tokenizer(), run.stages(), run.outgoing(), run.error(), run.createdAt(), now);
+    }
+
+    static RunState withInputs(RunState run, ArtifactRef input, List<ArtifactRef> data, ArtifactRef tokenizer, Instant now) {
+        return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
+                run.recipeSource(), input, data, tokenizer, run.stages(), run.outgoing(), run.error(), run.createdAt(), now);
+    }
+
+    /** Inputs in place and recipe valid: RUNNING, every stage WAITING. */
+    static RunState started(RunState run, Recipe recipe, Instant now) {
+        // a stage's index is its position in the recipe's list, from 0 (StageSpec.index() counts from 1)
+        List<StageStatus> stages = new ArrayList<>();
+        for (StageSpec spec : recipe.stages()) {
+            stages.add(new StageStatus(stages.size(), spec.type(), StageStatusValue.WAITING, 0, 0, null, null, null, null,
+                    null, null, null));
+        }
+        return new RunState(run.runId(), run.name(), run.source(), State.RUNNING, recipe.name(), run.recipeYaml(),
+                run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, null, null, run.createdAt(), now);
+    }
+
+    static RunState withStage(RunState run, StageStatus stage, Instant now) {
+        List<StageStatus> stages = new ArrayList<>(run.stages());
+        stages.set(stage.index(), stage);
+        return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
+                run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, run.outgoing(), run.error(),
+                run.createdAt(), now);
+    }
+
+    static RunState succeeded(RunState run, String outgoing, Instant now) {
+        return new RunState(run.runId(), run.name(), run.source(), State.SUCCEEDED, run.recipeName(), run.recipeYaml(),
+                run.recipeSource(), run.input(), run.data(), run.tokenizer(), run.stages(), outgoing, null,
+                run.createdAt(), now);
+    }
+
+    /** FAILED: stages that had not finished are SKIPPED; everything produced so far stays referenced. */
+    static RunState failed(RunState run, String error, Instant now) {
+        return ended(run, State.FAILED, error, StageStatusValue.SKIPPED, now);
+    }
+
+    /** CANCELLED: the stage in flight is CANCELLED (its late result will be ignored), the rest SKIPPED. */
+    static RunState cancelled(RunState run, Instant now) {
+        return ended(run, State.CANCELLED, null, StageStatusValue.CANCELLED, now);
+    }
+
+    private static RunState ended(RunState run, State state, String error, StageStatusValue inFlight, Instant now) {
+        List<StageStatus> stages = new ArrayList<>();
+        for (StageStatus s : run.stages()) {
+            StageStatusValue status = switch (s.status()) {
+                case QUEUED, RUNNING -> inFlight;
+                case WAITING -> StageStatusValue.SKIPPED;
+                default -> s.status();
+            };
+            boolean wasInFlight = s.status() == StageStatusValue.QUEUED || s.status() == StageStatusValue.RUNNING;
+            stages.add(new StageStatus(s.index(), s.type(), status, s.attempt(), s.progress(), s.message(), s.output(),
+                    s.metrics(), s.error(), s.timings(), s.startedAt(), wasInFlight ? now : s.finishedAt()));
+        }
+        return new RunState(run.runId(), run.name(), run.source(), state, run.recipeName(), run.recipeYaml(),
+                run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, run.outgoing(), error,
+                run.createdAt(), now);
+    }
+
+    /** A new attempt was requested; the previous attempt's error stays visible until this one reports. */
+    static StageStatus queued(StageStatus s, int attempt, String message, Instant now) {
+        return new StageStatus(s.index(), s.type(), StageStatusValue.QUEUED, attempt, 0, message, null, null, s.error(),
+                null, now, null);
+    }
+
+    static StageStatus progressed(StageStatus s, StageResult result) {
+        return new StageStatus(s.index(), s.type(), StageStatusValue.RUNNING, s.attempt(),
+                Math.max(0, Math.min(1, result.progress())), result.message(), null, null, null, null, s.startedAt(), null);
+    }
+
+    static StageStatus succeeded(StageStatus s, StageResult result, Instant now) {
+        return new StageStatus(s.index(), s.type(), StageStatusValue.SUCCEEDED, s.attempt(), 1, result.message(),
+                result.output(), result.metrics(), null, result.timings(), s.startedAt(), now);
+    }
+
+    static StageStatus failed(StageStatus s, StageResult.Error error, StageResult result, Instant now) {
+        return new StageStatus(s.index(), s.type(), StageStatusValue.FAILED, s.attempt(), s.progress(),
+                result == null ? s.message() : result.message(), null, result == null ? null : result.metrics(), error,
+                result == null ? null : result.timings(), s.startedAt(), now);
+    }
+
+    /** The model the next stage works on: the newest stage output, else the run's input. */
+    static ArtifactRef latestModel(RunState run, int beforeIndex) {
+        ArtifactRef model = run.input();
+        for (StageStatus s : run.stages()) {
+            if (s.index() < beforeIndex && s.status() == StageStatusValue.SUCCEEDED && s.output() != null) {
+                model = s.output();
+            }
+        }
+        return model;
+    }
+
+    static boolean allStagesSucceeded(RunState run) {
+        return run.stages().stream().allMatch(s -> s.status() == StageStatusValue.SUCCEEDED);
+    }
+}
