@@ -1,0 +1,110 @@
+package io.modelpress.core.quantize.qdq;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.Nodes;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.Tensors;
+import io.modelpress.core.testing.SmallModels;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+
+/** Hand-built CNNs in the shapes exporters produce, and a look at what ONNX Runtime makes of a model. */
+public final class TestCnns {
+    private TestCnns() {
+    }
+
+    /**
+     * [N,1,28,28] -> conv3x3(c1)-BN-Relu-maxpool2 -> conv3x3(c2)-BN-Relu-maxpool2 -> Flatten -> Gemm(hidden, transB)
+     * -> Relu -> Gemm(10). Weights He-scaled so activations keep their size; BN statistics random but plausible.
+     *
+     * @param constantNodes keep the weights in Constant nodes instead of initializers
+     */
+    public static ModelProto fashionLike(int c1, int c2, int hidden, boolean constantNodes, long seed) {
+        Random random = new Random(seed);
+        List<TensorProto> weights = new ArrayList<>();
+        List<NodeProto> nodes = new ArrayList<>();
+        String x = "input";
+        int in = 1;
+        int side = 28;
+        int[] channels = {c1, c2};
+        for (int layer = 0; layer < 2; layer++) {
+            int c = channels[layer];
+            String p = "conv" + (layer + 1);
+            weights.add(Tensors.ofFloats(p + ".weight", new long[] {c, in, 3, 3}, SmallModels.random(random, c * in * 9, (float) Math.sqrt(2.0 / (in * 9)))));
+            weights.add(Tensors.ofFloats(p + ".bias", new long[] {c}, SmallModels.random(random, c, 0.05f)));
+            weights.add(Tensors.ofFloats(p + ".bn.gamma", new long[] {c}, positive(random, c, 1.0f, 0.2f)));
+            weights.add(Tensors.ofFloats(p + ".bn.beta", new long[] {c}, SmallModels.random(random, c, 0.1f)));
+            weights.add(Tensors.ofFloats(p + ".bn.mean", new long[] {c}, SmallModels.random(random, c, 0.1f)));
+            weights.add(Tensors.ofFloats(p + ".bn.var", new long[] {c}, positive(random, c, 1.0f, 0.3f)));
+            nodes.add(Nodes.node("Conv", p, List.of(x, p + ".weight", p + ".bias"), List.of(p + ".out"),
+                    Nodes.attr("kernel_shape", 3L, 3L), Nodes.attr("pads", 1L, 1L, 1L, 1L)));
+            nodes.add(Nodes.node("BatchNormalization", p + ".bn", List.of(p + ".out", p + ".bn.gamma", p + ".bn.beta", p + ".bn.mean",
+                    p + ".bn.var"), List.of(p + ".normed"), Nodes.attr("epsilon", 1e-5f)));
+            nodes.add(Nodes.node("Relu", p + ".relu", List.of(p + ".normed"), List.of(p + ".act")));
+            nodes.add(Nodes.node("MaxPool", p + ".pool", List.of(p + ".act"), List.of(p + ".pooled"),
+                    Nodes.attr("kernel_shape", 2L, 2L), Nodes.attr("strides", 2L, 2L)));
+            x = p + ".pooled";
+            in = c;
+            side /= 2;
+        }
+        int features = in * side * side;
+        nodes.add(Nodes.node("Flatten", "flatten", List.of(x), List.of("flat"), Nodes.attr("axis", 1L)));
+        weights.add(Tensors.ofFloats("fc1.weight", new long[] {hidden, features}, SmallModels.random(random, hidden * features, (float) Math.sqrt(2.0 / features))));
+        weights.add(Tensors.ofFloats("fc1.bias", new long[] {hidden}, SmallModels.random(random, hidden, 0.05f)));
+        weights.add(Tensors.ofFloats("fc2.weight", new long[] {10, hidden}, SmallModels.random(random, 10 * hidden, (float) Math.sqrt(1.0 / hidden))));
+        weights.add(Tensors.ofFloats("fc2.bias", new long[] {10}, SmallModels.random(random, 10, 0.05f)));
+        nodes.add(Nodes.node("Gemm", "fc1", List.of("flat", "fc1.weight", "fc1.bias"), List.of("fc1.out"), Nodes.attr("transB", 1L)));
+        nodes.add(Nodes.node("Relu", "fc1.relu", List.of("fc1.out"), List.of("fc1.act")));
+        nodes.add(Nodes.node("Gemm", "fc2", List.of("fc1.act", "fc2.weight", "fc2.bias"), List.of("logits"), Nodes.attr("transB", 1L)));
+        GraphProto.Builder g = GraphProto.newBuilder().setName("cnn")
+                .addInput(Nodes.tensorInfo("input", DataType.FLOAT, "batch", 1, 28, 28))
+                .addOutput(Nodes.tensorInfo("logits", DataType.FLOAT, "batch", 10));
+        if (constantNodes) {
+            weights.forEach(w -> g.addNode(Nodes.constant(w)));
+        } else {
+            g.addAllInitializer(weights);
+        }
+        g.addAllNode(nodes);
+        return SmallModels.model(g.build(), 17);
+    }
+
+    private static float[] positive(Random random, int n, float mean, float spread) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (mean * Math.exp(random.nextGaussian() * spread));
+        }
+        return v;
+    }
+
+    /** Operator counts ("domain:op" for non-default domains) of the graph ONNX Runtime runs after all optimizations. */
+    public static Map<String, Integer> optimizedOps(Path model, Path optimizedFile) {
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            options.setIntraOpNumThreads(1);
+            options.setOptimizedModelFilePath(optimizedFile.toString());
+            try (OrtSession session = OrtEnvironment.getEnvironment().createSession(model.toString(), options)) {
+                session.getInputNames();
+            }
+        } catch (OrtException e) {
+            throw new AssertionError("ONNX Runtime failed on " + model + ": " + e.getMessage(), e);
+        }
+        Map<String, Integer> ops = new TreeMap<>();
+        for (NodeProto node : OnnxModel.read(optimizedFile).graph().getNodeList()) {
+            String key = node.getDomain().isEmpty() ? node.getOpType() : node.getDomain() + ":" + node.getOpType();
+            ops.merge(key, 1, Integer::sum);
+        }
+        return ops;
+    }
+}
