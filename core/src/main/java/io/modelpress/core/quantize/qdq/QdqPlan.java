@@ -39,6 +39,8 @@ final class QdqPlan {
     final Map<String, String> rangeSource = new LinkedHashMap<>();
     /** Quantized values written by a unit or a fused activation: every reader takes the dequantized value. */
     final Set<String> producedQuantized = new LinkedHashSet<>();
+    /** Unit position -> the quantized value that closes it (its output, or the ReLU output it absorbs). */
+    final Map<Integer, String> quantizedOutputs = new LinkedHashMap<>();
     /** ReLU/Clip positions absorbed by the QuantizeLinear that follows them, with the unit they belong to. */
     final Map<Integer, String> fusedActivations = new LinkedHashMap<>();
 

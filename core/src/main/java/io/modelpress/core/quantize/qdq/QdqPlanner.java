@@ -261,8 +261,11 @@ final class QdqPlanner {
         // 3. a ReLU between a unit and its quantized output is absorbed by that output's QuantizeLinear
         for (QdqPlan.Unit unit : plan.units.values()) {
             String out = terminal(unit);
-            if (unit.kind() != Kind.PASS_THROUGH && !out.equals(unit.node().getOutput(0)) && source.containsKey(out)) {
-                plan.fusedActivations.put(index.producerOf(out).orElseThrow(), unit.label());
+            if (source.containsKey(out)) {
+                plan.quantizedOutputs.put(unit.position(), out);
+                if (!out.equals(unit.node().getOutput(0))) {
+                    plan.fusedActivations.put(index.producerOf(out).orElseThrow(), unit.label());
+                }
             }
         }
     }

@@ -176,7 +176,7 @@ final class QdqWriter {
         String label = unit.label();
         String op = unit.node().getOpType();
         if (!unit.kind().weighted()) {
-            QuantParams out = params(unit.node().getOutput(0));
+            QuantParams out = params(plan.quantizedOutputs.get(unit.position()));
             QuantParams in = params(unit.node().getInput(unit.activationSlots().get(0)));
             String type = out.type().name().toLowerCase(java.util.Locale.ROOT);
             String scheme = unit.kind() == Kind.PASS_THROUGH
@@ -227,8 +227,7 @@ final class QdqWriter {
             node.setInput(unit.biasSlot(), quantizeBias(unit.node().getInput(unit.biasSlot()), bias, input.scale(), q.scales()));
         }
         String scheme = settings.describe() + (bias != null ? ", int32 bias" : "") + absorbed(unit)
-                + (unit.kind().outputRequired() || plan.rangeSource.containsKey(unit.node().getOutput(0))
-                || plan.fusedActivations.containsValue(label) ? "" : ", float output");
+                + (plan.quantizedOutputs.containsKey(unit.position()) ? "" : ", float output");
         report.quantized(label, op, scheme, q.scales());
         return node.build();
     }

@@ -4,6 +4,7 @@ import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -11,8 +12,10 @@ import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
+import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.testing.SmallModels;
 
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,6 +81,69 @@ public final class TestCnns {
         }
         g.addAllNode(nodes);
         return SmallModels.model(g.build(), 17);
+    }
+
+    /**
+     * A residual block with a concatenation: x[N,8,16,16] -> convA 3x3 -> Relu -> a; x -> convB 1x1 -> Relu -> b;
+     * Add(a, b) -> Relu -> r; r -> convC -> c; Concat(r, c) -> GlobalAveragePool -> Flatten -> Gemm(10).
+     */
+    public static ModelProto residual(long seed) {
+        Random random = new Random(seed);
+        GraphProto.Builder g = GraphProto.newBuilder().setName("residual")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, "batch", 8, 16, 16))
+                .addOutput(Nodes.tensorInfo("logits", DataType.FLOAT, "batch", 10));
+        for (String conv : List.of("convA", "convB", "convC")) {
+            int k = conv.equals("convB") ? 1 : 3;
+            g.addInitializer(Tensors.ofFloats(conv + ".weight", new long[] {8, 8, k, k}, SmallModels.random(random, 64 * k * k, (float) Math.sqrt(2.0 / (8 * k * k)))));
+            g.addInitializer(Tensors.ofFloats(conv + ".bias", new long[] {8}, SmallModels.random(random, 8, 0.05f)));
+        }
+        g.addInitializer(Tensors.ofFloats("fc.weight", new long[] {16, 10}, SmallModels.random(random, 160, 0.3f)));
+        g.addInitializer(Tensors.ofFloats("fc.bias", new long[] {10}, SmallModels.random(random, 10, 0.05f)));
+        g.addNode(Nodes.node("Conv", "convA", List.of("x", "convA.weight", "convA.bias"), List.of("a0"), Nodes.attr("pads", 1L, 1L, 1L, 1L)))
+                .addNode(Nodes.node("Relu", "reluA", List.of("a0"), List.of("a")))
+                .addNode(Nodes.node("Conv", "convB", List.of("x", "convB.weight", "convB.bias"), List.of("b0")))
+                .addNode(Nodes.node("Relu", "reluB", List.of("b0"), List.of("b")))
+                .addNode(Nodes.node("Add", "add", List.of("a", "b"), List.of("s")))
+                .addNode(Nodes.node("Relu", "reluS", List.of("s"), List.of("r")))
+                .addNode(Nodes.node("Conv", "convC", List.of("r", "convC.weight", "convC.bias"), List.of("c"), Nodes.attr("pads", 1L, 1L, 1L, 1L)))
+                .addNode(Nodes.node("Concat", "concat", List.of("r", "c"), List.of("cat"), Nodes.attr("axis", 1L)))
+                .addNode(Nodes.node("GlobalAveragePool", "gap", List.of("cat"), List.of("pooled")))
+                .addNode(Nodes.node("Flatten", "flatten", List.of("pooled"), List.of("flat")))
+                .addNode(Nodes.node("Gemm", "fc", List.of("flat", "fc.weight", "fc.bias"), List.of("logits")));
+        return SmallModels.model(g.build(), 17);
+    }
+
+    /** Calibration batches of uniform random values in [0, 1) for a single-input model. */
+    public static CalibrationData randomData(String input, long[] sampleShape, long seed) {
+        return (maxSamples, consumer) -> {
+            Random random = new Random(seed);
+            int perSample = (int) java.util.Arrays.stream(sampleShape).reduce(1, (a, b) -> a * b);
+            for (int done = 0; done < maxSamples; done += 16) {
+                int n = Math.min(16, maxSamples - done);
+                float[] x = new float[n * perSample];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = random.nextFloat();
+                }
+                long[] shape = new long[sampleShape.length + 1];
+                shape[0] = n;
+                System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
+                try (OnnxTensor t = OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), FloatBuffer.wrap(x), shape)) {
+                    consumer.accept(Map.of(input, t), n);
+                } catch (OrtException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        };
+    }
+
+    /** Uniform random inputs in [0, 1). */
+    public static float[] randomInputs(long seed, int n) {
+        Random random = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = random.nextFloat();
+        }
+        return x;
     }
 
     private static float[] positive(Random random, int n, float mean, float spread) {

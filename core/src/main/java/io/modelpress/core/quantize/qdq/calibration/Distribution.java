@@ -153,31 +153,24 @@ public final class Distribution {
     }
 
     /**
-     * Spreads the mass of the positive part over {@code bins} equal bins on [0, limit]; mass beyond the limit goes to
-     * the last bin (it would be clipped there), point masses at zero are left out (zero is always exact).
+     * Spreads the mass of the positive part lying in [0, limit] over {@code bins} equal bins; point masses at zero are
+     * left out (zero is always exact). Mass beyond the limit is not counted: see {@link #massAbove}.
      */
     double[] rebin(double limit, int bins) {
         double[] out = new double[bins];
         double width = limit / bins;
         for (int i = 0; i < lo.length; i++) {
             double a = Math.max(lo[i], 0);
-            double b = hi[i];
+            double b = Math.min(hi[i], limit);
             double c = count[i];
-            if (b <= 0 || c == 0 || (a == 0 && b == 0)) {
+            if (hi[i] <= 0 || c == 0 || (lo[i] == 0 && hi[i] == 0) || a > limit) {
                 continue;
             }
-            if (b <= a) {
+            if (hi[i] <= lo[i]) {
                 out[Math.min(bins - 1, (int) (a / width))] += c;
                 continue;
             }
             double density = c / (hi[i] - lo[i]);
-            if (b > limit) {
-                out[bins - 1] += density * (b - Math.max(a, limit));
-                b = limit;
-            }
-            if (b <= a) {
-                continue;
-            }
             int first = Math.min(bins - 1, (int) (a / width));
             int last = Math.min(bins - 1, (int) (b / width));
             for (int j = first; j <= last; j++) {
@@ -188,5 +181,16 @@ public final class Distribution {
             }
         }
         return out;
+    }
+
+    /** The mass above {@code limit}. */
+    double massAbove(double limit) {
+        double sum = 0;
+        for (int i = 0; i < lo.length; i++) {
+            if (hi[i] > limit) {
+                sum += hi[i] <= lo[i] ? count[i] : count[i] * (hi[i] - Math.max(lo[i], limit)) / (hi[i] - lo[i]);
+            }
+        }
+        return sum;
     }
 }

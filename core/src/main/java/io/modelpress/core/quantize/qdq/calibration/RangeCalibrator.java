@@ -77,7 +77,7 @@ public final class RangeCalibrator {
         double bestKl = Double.POSITIVE_INFINITY;
         for (int step = 0; step <= STEPS_PER_OCTAVE * OCTAVES_SEARCHED; step++) {
             double t = max * Math.pow(2, -(double) step / STEPS_PER_OCTAVE);
-            double kl = klDivergence(nonNegative.rebin(t, levels * SUB_BINS), levels);
+            double kl = klDivergence(nonNegative.rebin(t, levels * SUB_BINS), nonNegative.massAbove(t), levels);
             if (kl < bestKl) {
                 bestKl = kl;
                 best = t;
@@ -86,34 +86,40 @@ public final class RangeCalibrator {
         return best;
     }
 
-    static double klDivergence(double[] p, int levels) {
-        double total = 0;
-        for (double v : p) {
-            total += v;
+    /**
+     * KL(P || Q) for one threshold. P: the fine bins with the clipped mass added to the last one (where clipping puts
+     * it). Q: the fine bins without it, merged per quantization level and spread back over the level's non-empty
+     * bins. A P bin that Q leaves empty gets Q's smallest resolvable mass, so clipping always costs.
+     */
+    static double klDivergence(double[] inside, double clipped, int levels) {
+        double insideTotal = 0;
+        for (double v : inside) {
+            insideTotal += v;
         }
-        if (total == 0) {
+        double pTotal = insideTotal + clipped;
+        if (insideTotal == 0 || pTotal == 0) {
             return Double.POSITIVE_INFINITY;
         }
-        int sub = p.length / levels;
+        int sub = inside.length / levels;
+        double floor = 1e-12;
         double kl = 0;
         for (int level = 0; level < levels; level++) {
             double mass = 0;
             int nonEmpty = 0;
             for (int j = level * sub; j < (level + 1) * sub; j++) {
-                mass += p[j];
-                nonEmpty += p[j] > 0 ? 1 : 0;
+                mass += inside[j];
+                nonEmpty += inside[j] > 0 ? 1 : 0;
             }
-            if (nonEmpty == 0) {
-                continue;
-            }
-            double q = mass / nonEmpty;
             for (int j = level * sub; j < (level + 1) * sub; j++) {
-                if (p[j] > 0) {
-                    kl += p[j] * Math.log(p[j] / q);
+                double p = (inside[j] + (j == inside.length - 1 ? clipped : 0)) / pTotal;
+                if (p <= 0) {
+                    continue;
                 }
+                double q = inside[j] > 0 ? mass / nonEmpty / insideTotal : 0;
+                kl += p * Math.log(p / Math.max(q, floor));
             }
         }
-        return kl / total;
+        return kl;
     }
 
     private static Range mse(ValueHistogram histogram, QuantType type, boolean symmetric) {
