@@ -85,7 +85,8 @@ final class QdqPlanner {
             }
             if (unit != null) {
                 plan.units.put(position, unit);
-            } else if (kind != Kind.PASS_THROUGH) {
+            } else if (kind.weighted() || !settings.selector().selects(node)) {
+                // element-wise and pooling nodes that do not qualify are routine (a bias Add, a scaling Mul): not reported
                 plan.skipped.add(new QdqPlan.Skip(node, reason));
             }
         }

@@ -35,6 +35,8 @@ final class QdqWriter {
     private final Map<String, QuantParams> calibrated;
     private final StaticSettings settings;
     private final UniqueNames names;
+    /** Activations divided by SmoothQuant scales before their QuantizeLinear. */
+    private final java.util.Set<String> smoothed;
     private final GraphIndex index;
 
     private final List<NodeProto> prefix = new ArrayList<>();
@@ -46,7 +48,9 @@ final class QdqWriter {
     /** Producer outputs renamed so that a DequantizeLinear can take their name: old -> new. */
     private final Map<String, String> renamedOutputs = new HashMap<>();
 
-    QdqWriter(OnnxModel model, QdqPlanner planner, QdqPlan plan, Map<String, QuantParams> calibrated, StaticSettings settings) {
+    QdqWriter(OnnxModel model, QdqPlanner planner, QdqPlan plan, Map<String, QuantParams> calibrated, StaticSettings settings,
+              java.util.Set<String> smoothed) {
+        this.smoothed = smoothed;
         this.model = model;
         this.planner = planner;
         this.plan = plan;
@@ -227,6 +231,7 @@ final class QdqWriter {
             node.setInput(unit.biasSlot(), quantizeBias(unit.node().getInput(unit.biasSlot()), bias, input.scale(), q.scales()));
         }
         String scheme = settings.describe() + (bias != null ? ", int32 bias" : "") + absorbed(unit)
+                + (smoothed.contains(unit.node().getInput(0)) ? ", SmoothQuant alpha " + settings.smoothQuant().getAsDouble() : "")
                 + (plan.quantizedOutputs.containsKey(unit.position()) ? "" : ", float output");
         report.quantized(label, op, scheme, q.scales());
         return node.build();

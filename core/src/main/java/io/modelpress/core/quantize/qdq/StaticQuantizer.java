@@ -72,10 +72,6 @@ public final class StaticQuantizer {
             outcomes.stream().filter(o -> !o.folded()).forEach(o -> report.skipped(o.batchNorm(), "BatchNormalization",
                     "not folded: " + o.skippedReason()));
         }
-        if (settings.smoothQuant().isPresent()) {
-            report.note("smoothquant", "not applied: static mode does not implement SmoothQuant yet");
-        }
-
         QdqPlanner planner = new QdqPlanner(model, settings, ValueTypes.infer(model));
         QdqPlan plan = planner.plan(Map.of());
         if (plan.units.isEmpty()) {
@@ -85,25 +81,51 @@ public final class StaticQuantizer {
         }
         int threads = Runtime.getRuntime().availableProcessors();
         long start = System.nanoTime();
-        HistogramCollector histograms = HistogramCollector.observe(model, plan.calibratedValues(), data, settings.calibrationSamples(), threads);
+        Map<String, List<QdqPlan.Unit>> smoothable = settings.smoothQuant().isPresent() ? SmoothQuant.candidates(plan, planner) : Map.of();
+        HistogramCollector histograms = HistogramCollector.observe(model, plan.calibratedValues(), smoothable.keySet(), data,
+                settings.calibrationSamples(), threads);
         Map<String, QuantParams> params = calibrate(histograms, plan.calibratedValues(), settings);
+        Map<String, ValueHistogram> seen = new HashMap<>(histograms.histograms());
+        int observed = params.size();
 
-        if (settings.keepFloat() > 0) {
-            Map<Integer, String> kept = mostSensitive(model, planner, plan, histograms, params, settings);
-            plan = planner.plan(kept);
-            Set<String> missing = new LinkedHashSet<>(plan.calibratedValues());
-            missing.removeAll(params.keySet());
-            if (!missing.isEmpty()) {
-                HistogramCollector more = HistogramCollector.observe(model, missing, data, settings.calibrationSamples(), threads);
-                params.putAll(calibrate(more, missing, settings));
+        Set<String> smoothed = Set.of();
+        if (settings.smoothQuant().isPresent()) {
+            double alpha = settings.smoothQuant().getAsDouble();
+            smoothed = SmoothQuant.apply(model, planner, smoothable, histograms, alpha);
+            report.note("smoothquant", smoothed.isEmpty()
+                    ? "alpha " + alpha + ": nothing to smooth (no MatMul/Gemm reads an activation computed in float; inputs arriving"
+                            + " 8-bit from a quantized producer are left as they are)"
+                    : "alpha " + alpha + " on " + smoothed.size() + " activation(s) read by MatMul/Gemm");
+            if (!smoothed.isEmpty()) {
+                planner = new QdqPlanner(model, settings, ValueTypes.infer(model));
+                plan = planner.plan(Map.of());
+                observed += calibrateMissing(model, plan, params, seen, data, settings, threads);
             }
         }
+        if (settings.keepFloat() > 0) {
+            Map<Integer, String> kept = mostSensitive(model, planner, plan, seen, params, settings);
+            plan = planner.plan(kept);
+            observed += calibrateMissing(model, plan, params, seen, data, settings, threads);
+        }
         report.note("calibration", String.format(Locale.ROOT, "%s on %d samples, %d values observed, %.1f s, %d KiB of histograms",
-                settings.calibration().recipeName(), histograms.samples(), plan.calibratedValues().size(),
+                settings.calibration().recipeName(), histograms.samples(), observed,
                 (System.nanoTime() - start) / 1e9, histograms.counterBytes() / 1024));
-        new QdqWriter(model, planner, plan, params, settings).write(report);
+        new QdqWriter(model, planner, plan, params, settings, smoothed).write(report);
         UnusedConstants.remove(model);
         return report;
+    }
+
+    /** Calibrates the values a new plan needs that earlier passes did not observe; returns how many. */
+    private static int calibrateMissing(OnnxModel model, QdqPlan plan, Map<String, QuantParams> params, Map<String, ValueHistogram> seen,
+                                        CalibrationData data, StaticSettings settings, int threads) {
+        Set<String> missing = new LinkedHashSet<>(plan.calibratedValues());
+        missing.removeAll(params.keySet());
+        if (!missing.isEmpty()) {
+            HistogramCollector more = HistogramCollector.observe(model, missing, data, settings.calibrationSamples(), threads);
+            params.putAll(calibrate(more, missing, settings));
+            seen.putAll(more.histograms());
+        }
+        return missing.size();
     }
 
     private static Map<String, QuantParams> calibrate(HistogramCollector histograms, Set<String> values, StaticSettings settings) {
@@ -125,7 +147,7 @@ public final class StaticQuantizer {
      * The {@code keep_float} weighted units with the highest quantization noise-to-signal ratio: the expected squared
      * error of their input activation over its mean square (from the histogram) plus the same ratio for their weight.
      */
-    private static Map<Integer, String> mostSensitive(OnnxModel model, QdqPlanner planner, QdqPlan plan, HistogramCollector histograms,
+    private static Map<Integer, String> mostSensitive(OnnxModel model, QdqPlanner planner, QdqPlan plan, Map<String, ValueHistogram> histograms,
                                                       Map<String, QuantParams> params, StaticSettings settings) {
         record Sensitivity(int position, double noise) {
         }
@@ -136,7 +158,7 @@ public final class StaticQuantizer {
             }
             String input = unit.node().getInput(unit.activationSlots().get(0));
             String source = plan.rangeSource.get(input);
-            var values = histograms.histogram(source).signed();
+            var values = histograms.get(source).signed();
             double power = values.meanSquare();
             double inputNoise = power == 0 ? 0 : params.get(source).meanSquaredError(values) / power;
             TensorProto weight = planner.constant(unit.node().getInput(unit.weightSlot())).orElseThrow();

@@ -222,6 +222,74 @@ class StaticQuantizerTest {
         OnnxChecker.assertValid(out);
     }
 
+    /** Gaussian rows of 64 features whose channel 5 is 60 times larger than the rest: one outlier channel. */
+    private static float[] outlierRows(long seed, int rows) {
+        Random random = new Random(seed);
+        float[] x = new float[rows * 64];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (random.nextGaussian() * (i % 64 == 5 ? 60 : 1));
+        }
+        return x;
+    }
+
+    @Test
+    void smoothQuantMovesAnOutlierChannelIntoTheWeights() {
+        Random random = new Random(12);
+        GraphProto g = GraphProto.newBuilder().setName("linear")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, "batch", 64))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, "batch", 32))
+                .addInitializer(Tensors.ofFloats("w", new long[] {64, 32}, SmallModels.random(random, 64 * 32, 0.2f)))
+                .addNode(Nodes.node("MatMul", "mm", List.of("x", "w"), List.of("y"))).build();
+        ModelProto original = SmallModels.model(g, 17);
+        CalibrationData data = (max, consumer) -> {
+            for (int done = 0; done < max; done += 16) {
+                try (var t = ai.onnxruntime.OnnxTensor.createTensor(ai.onnxruntime.OrtEnvironment.getEnvironment(),
+                        java.nio.FloatBuffer.wrap(outlierRows(done, 16)), new long[] {16, 64})) {
+                    consumer.accept(Map.of("x", t), 16);
+                } catch (ai.onnxruntime.OrtException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        };
+        Path reference = dir.resolve("linear.onnx");
+        OnnxModel.of(original).write(reference);
+        Map<String, Object> feed = Map.of("x", new Ort.Floats(outlierRows(99, 32), 32, 64));
+        float[] expected = Ort.runFirstOutput(reference, feed);
+        double[] errors = new double[2];
+        String[] keys = {"smoothquant: false", "smoothquant: 0.5"};
+        for (int i = 0; i < 2; i++) {
+            OnnxModel model = OnnxModel.of(original);
+            QuantizationReport report = StaticQuantizer.quantize(model, spec(keys[i]), data);
+            Path out = dir.resolve("linear-" + i + ".onnx");
+            model.write(out);
+            float[] actual = Ort.runFirstOutput(out, feed);
+            double num = 0;
+            double den = 0;
+            for (int j = 0; j < expected.length; j++) {
+                num += (expected[j] - actual[j]) * (expected[j] - actual[j]);
+                den += expected[j] * expected[j];
+            }
+            errors[i] = Math.sqrt(num / den);
+            if (i == 1) {
+                assertThat(report.notes().get("smoothquant")).startsWith("alpha 0.5 on 1 activation");
+                assertThat(report.entries()).singleElement().satisfies(e -> assertThat(e.scheme()).contains("SmoothQuant alpha 0.5"));
+                assertThat(TestCnns.optimizedOps(out, dir.resolve("optimized.onnx"))).containsKey("com.microsoft:MatMulIntegerToFloat")
+                        .doesNotContainKey("MatMul");
+                OnnxChecker.assertValid(out);
+            }
+        }
+        // per-tensor activation scales spend 8 bits on the outlier channel alone; smoothing spreads it over the weights
+        assertThat(errors[1]).as("relative error with SmoothQuant vs without: %s", java.util.Arrays.toString(errors)).isLessThan(errors[0] / 2);
+    }
+
+    @Test
+    void smoothQuantLeavesInputsThatArriveQuantizedAlone() {
+        OnnxModel model = OnnxModel.of(TestCnns.fashionLike(16, 32, 64, false, 1));
+        QuantizationReport report = StaticQuantizer.quantize(model, spec("smoothquant: 0.5"), TestCnns.randomData("input", IMAGE, 1));
+        assertThat(report.notes().get("smoothquant")).contains("nothing to smooth");
+        assertThat(model.graph().getNodeList()).noneMatch(n -> n.getName().endsWith("_SmoothQuant"));
+    }
+
     @Test
     void refusesWithoutDataOrOnOldOpsets() {
         OnnxModel model = OnnxModel.of(TestCnns.fashionLike(4, 8, 16, false, 1));
