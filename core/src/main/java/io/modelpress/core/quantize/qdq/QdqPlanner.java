@@ -26,11 +26,15 @@ import java.util.Set;
  */
 final class QdqPlanner {
     /**
-     * Below this many input channels per group (a first layer on grey or RGB images) ONNX Runtime 1.26's QLinearConv
-     * is several times slower than its float Conv (measured on AVX-512: 1 channel 4x, 3 channels 2x slower), so such
-     * a Conv stays in float. Depthwise convolutions have their own fast integer kernel and are quantized.
+     * ONNX Runtime 1.26's fast integer convolution (MLAS ConvSym) needs a multiple of 4 input channels per group; other
+     * counts take a generic im2col path that, below 8 channels, is slower than the float Conv (measured on AVX-512
+     * VNNI, 14x14 to 28x28 images: 1 channel 4x, 3 channels 2x, 5 to 7 channels 1.1-1.4x slower; 9 channels break
+     * even). Such a Conv - typically a first layer on grey or RGB images - stays in float. Depthwise convolutions
+     * have their own fast integer kernel and are quantized.
      */
-    static final long MIN_CONV_CHANNELS = 4;
+    static boolean slowIntegerConv(long channelsPerGroup) {
+        return channelsPerGroup < 8 && channelsPerGroup % 4 != 0;
+    }
 
     private final OnnxModel model;
     private final StaticSettings settings;
@@ -110,7 +114,7 @@ final class QdqPlanner {
                 }
                 long channelsPerGroup = w.getDims(1);
                 boolean depthwise = channelsPerGroup == 1 && Nodes.intAttribute(node, "group", 1) > 1;
-                if (channelsPerGroup < MIN_CONV_CHANNELS && !depthwise && !settings.selector().includeNames().contains(node.getName())) {
+                if (slowIntegerConv(channelsPerGroup) && !depthwise && !settings.selector().includeNames().contains(node.getName())) {
                     return "it reads only " + channelsPerGroup + " input channel" + (channelsPerGroup == 1 ? "" : "s")
                             + " per group, where ONNX Runtime's integer convolution is slower than its float one"
                             + " (name the node in include.nodes to quantize it anyway)";

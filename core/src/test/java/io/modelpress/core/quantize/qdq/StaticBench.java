@@ -74,22 +74,17 @@ public final class StaticBench {
 
         System.out.println();
         System.out.println("== fp32 vs int8 (" + CALIBRATION_SIZES[0] + " calibration samples), " + data);
-        List<EvaluationReport> runs = new ArrayList<>();
-        for (int threads : new int[] {1, 2}) {
-            runs.add(Evaluator.run(EvaluationRequest.of(int8, data).withReference(fp32).withBatchSize(32).withTiming(20, 300)
-                    .withSession(SessionSettings.DEFAULT.withThreads(threads))));
-        }
-        EvaluationReport one = runs.get(0);
-        System.out.printf(Locale.ROOT, "%-28s %12s %12s %10s%n", "", "fp32", "int8", "int8/fp32");
-        System.out.printf(Locale.ROOT, "%-28s %11.2f%% %11.2f%% %+9.2f pt%n", "top-1 accuracy (" + one.samples() + ")",
-                100 * one.referenceAccuracy(), 100 * one.accuracy(), 100 * (one.accuracy() - one.referenceAccuracy()));
-        System.out.printf(Locale.ROOT, "%-28s %12d %12d %9.1f%%%n", "file bytes", one.referenceSize().fileBytes(), one.size().fileBytes(),
-                100.0 * one.size().fileBytes() / one.referenceSize().fileBytes());
-        for (EvaluationReport r : runs) {
-            row("latency batch 1, " + r.threads() + "T, ms p50", r.referenceTimings().batch1(), r.timings().batch1());
-            row("latency batch 32, " + r.threads() + "T, ms p50", r.referenceTimings().batchN(), r.timings().batchN());
-        }
-        System.out.printf(Locale.ROOT, "agreement with fp32: %.4f%n", one.agreement());
+        compare(fp32, int8, data, true);
+
+        System.out.println();
+        System.out.println("== comparable CNN: the same layers with 32/64 convolution channels (random weights: fidelity, not accuracy)");
+        Path wideFp32 = work.resolve("wide-fp32.onnx");
+        Path wideInt8 = work.resolve("wide-int8.onnx");
+        OnnxModel wide = OnnxModel.of(TestCnns.fashionLike(32, 64, 128, false, 7));
+        wide.write(wideFp32);
+        StaticQuantizer.quantize(wide, spec(extra.isEmpty() ? "calibration_samples: 256" : extra), calibration(wide, data));
+        wide.write(wideInt8);
+        compare(wideFp32, wideInt8, data, false);
 
         System.out.println();
         System.out.println("== calibration methods (" + CALIBRATION_SIZES[0] + " samples): int8 top-1 accuracy");
@@ -103,6 +98,36 @@ public final class StaticBench {
             System.out.printf(Locale.ROOT, "%-11s %.2f%%  (fp32 %.2f%%, agreement %.4f)%n", method, 100 * r.accuracy(),
                     100 * r.referenceAccuracy(), r.agreement());
         }
+    }
+
+    /** Accuracy, size and latency of fp32 against int8, at 1 and 2 threads, through the evaluator and in a tight loop. */
+    private static void compare(Path fp32, Path int8, Path data, boolean labelled) throws Exception {
+        List<EvaluationReport> runs = new ArrayList<>();
+        for (int threads : new int[] {1, 2}) {
+            runs.add(Evaluator.run(EvaluationRequest.of(int8, data).withReference(fp32).withBatchSize(32).withTiming(20, 300)
+                    .withSession(SessionSettings.DEFAULT.withThreads(threads))));
+        }
+        EvaluationReport one = runs.get(0);
+        System.out.printf(Locale.ROOT, "%-36s %12s %12s %10s%n", "", "fp32", "int8", "int8/fp32");
+        if (labelled) {
+            System.out.printf(Locale.ROOT, "%-36s %11.2f%% %11.2f%% %+9.2f pt%n", "top-1 accuracy (" + one.samples() + " test images)",
+                    100 * one.referenceAccuracy(), 100 * one.accuracy(), 100 * (one.accuracy() - one.referenceAccuracy()));
+        }
+        System.out.printf(Locale.ROOT, "%-36s %12d %12d %9.1f%%%n", "file bytes", one.referenceSize().fileBytes(), one.size().fileBytes(),
+                100.0 * one.size().fileBytes() / one.referenceSize().fileBytes());
+        for (EvaluationReport r : runs) {
+            row("evaluator, batch 1, " + r.threads() + "T, p50 ms", r.referenceTimings().batch1().p50Ms(), r.timings().batch1().p50Ms());
+            row("evaluator, batch 32, " + r.threads() + "T, p50 ms", r.referenceTimings().batchN().p50Ms(), r.timings().batchN().p50Ms());
+        }
+        for (int threads : new int[] {1, 2}) {
+            for (int batch : new int[] {1, 32}) {
+                double[][] t = TightLoop.time(fp32, int8, data, batch, threads, batch == 1 ? 4000 : 1000);
+                row("session.run, batch " + batch + ", " + threads + "T, p50 ms", t[0][1], t[1][1]);
+                row("session.run, batch " + batch + ", " + threads + "T, min ms", t[0][0], t[1][0]);
+            }
+        }
+        System.out.printf(Locale.ROOT, "agreement with fp32 %.4f, output cosine mean %.5f%n", one.agreement(),
+                one.outputs().values().iterator().next().cosine().mean());
     }
 
     private static StageSpec spec(String keys) {
@@ -172,8 +197,62 @@ public final class StaticBench {
         return ManagementFactory.getMemoryPoolMXBeans().stream().filter(p -> p.getType() == MemoryType.HEAP).toList();
     }
 
-    private static void row(String label, EvaluationReport.Latency fp32, EvaluationReport.Latency int8) {
-        System.out.printf(Locale.ROOT, "%-28s %12.3f %12.3f %9.2fx faster%n", label, fp32.p50Ms(), int8.p50Ms(), fp32.p50Ms() / int8.p50Ms());
+    private static void row(String label, double fp32, double int8) {
+        System.out.printf(Locale.ROOT, "%-36s %12.3f %12.3f %9.2fx faster%n", label, fp32, int8, fp32 / int8);
+    }
+
+    /**
+     * Both models run alternately on one fixed batch of real images, so that load on a shared machine hits them alike;
+     * only {@code session.run} is timed (no tensor copies).
+     */
+    private static final class TightLoop {
+        /** @return per model {min, p50} milliseconds */
+        static double[][] time(Path a, Path b, Path data, int batch, int threads, int runs) throws Exception {
+            ai.onnxruntime.OrtEnvironment env = ai.onnxruntime.OrtEnvironment.getEnvironment();
+            List<ai.onnxruntime.OrtSession> sessions = new ArrayList<>();
+            List<ai.onnxruntime.OrtSession.SessionOptions> options = new ArrayList<>();
+            try {
+                for (Path model : List.of(a, b)) {
+                    ai.onnxruntime.OrtSession.SessionOptions o = new ai.onnxruntime.OrtSession.SessionOptions();
+                    o.setIntraOpNumThreads(threads);
+                    o.setInterOpNumThreads(1);
+                    options.add(o);
+                    sessions.add(env.createSession(model.toString(), o));
+                }
+                var inputs = OnnxModel.read(a).inputs();
+                io.modelpress.core.data.Batch images;
+                try (var dataset = io.modelpress.core.data.Datasets.open(data, inputs, DataOptions.DEFAULT)) {
+                    images = dataset.next(batch);
+                }
+                String name = inputs.get(0).name();
+                long[][] nanos = new long[2][runs];
+                try (ai.onnxruntime.OnnxTensor x = io.modelpress.core.eval.ModelSession.toTensor(env, images.inputs().get(name))) {
+                    for (int i = 0; i < runs / 10 + 10; i++) {
+                        for (var s : sessions) {
+                            s.run(java.util.Map.of(name, x)).close();
+                        }
+                    }
+                    for (int i = 0; i < runs; i++) {
+                        for (int m = 0; m < 2; m++) {
+                            long start = System.nanoTime();
+                            sessions.get(m).run(java.util.Map.of(name, x)).close();
+                            nanos[m][i] = System.nanoTime() - start;
+                        }
+                    }
+                }
+                double[][] result = new double[2][];
+                for (int m = 0; m < 2; m++) {
+                    java.util.Arrays.sort(nanos[m]);
+                    result[m] = new double[] {nanos[m][0] / 1e6, nanos[m][runs / 2] / 1e6};
+                }
+                return result;
+            } finally {
+                for (var s : sessions) {
+                    s.close();
+                }
+                options.forEach(ai.onnxruntime.OrtSession.SessionOptions::close);
+            }
+        }
     }
 
     private static String between(String text, String before, String after) {
