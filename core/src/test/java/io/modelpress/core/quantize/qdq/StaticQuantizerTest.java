@@ -137,6 +137,22 @@ class StaticQuantizerTest {
     }
 
     @Test
+    void depthwiseConvolutionsAndRelu6BecomeIntegerKernels() {
+        Path out = dir.resolve("mobile.onnx");
+        QuantizationReport[] report = new QuantizationReport[1];
+        // inputs in [0, 1) through 8 channels: a residual Add of the block output and its input
+        double cosine = quantizeAndCompare(TestCnns.invertedResidual(5), "x", new long[] {8, 16, 16}, spec(""), out, report);
+        assertThat(cosine).isGreaterThan(0.995);
+        Map<String, Integer> ops = TestCnns.optimizedOps(out, dir.resolve("optimized.onnx"));
+        assertThat(ops).containsEntry("com.microsoft:QLinearConv", 3).containsEntry("com.microsoft:QLinearAdd", 1)
+                .containsEntry("com.microsoft:QGemm", 1);
+        assertThat(ops.keySet()).noneMatch(op -> op.equals("Clip") || op.equals("Conv") || op.equals("DequantizeLinear"));
+        assertThat(report[0].entries()).filteredOn(e -> e.node().equals("dw")).singleElement()
+                .satisfies(e -> assertThat(e.scheme()).contains("absorbs Clip 'dw.relu6'"));
+        OnnxChecker.assertValid(out);
+    }
+
+    @Test
     void everyActivationSchemeRunsAndStaysFaithful() {
         String[] variants = {
                 "activations: int8",

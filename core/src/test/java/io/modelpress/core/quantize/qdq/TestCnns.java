@@ -113,6 +113,37 @@ public final class TestCnns {
         return SmallModels.model(g.build(), 17);
     }
 
+    /**
+     * A MobileNetV2-style inverted residual block: x[N,8,16,16] -> 1x1 conv (16) -> Clip(0, 6) -> depthwise 3x3 conv
+     * -> Clip(0, 6) -> 1x1 conv (8) -> Add(x) -> GlobalAveragePool -> Flatten -> Gemm(10). Clip bounds are inputs.
+     */
+    public static ModelProto invertedResidual(long seed) {
+        Random random = new Random(seed);
+        GraphProto.Builder g = GraphProto.newBuilder().setName("inverted_residual")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, "batch", 8, 16, 16))
+                .addOutput(Nodes.tensorInfo("logits", DataType.FLOAT, "batch", 10))
+                .addInitializer(Tensors.ofFloats("expand.weight", new long[] {16, 8, 1, 1}, SmallModels.random(random, 128, 0.5f)))
+                .addInitializer(Tensors.ofFloats("expand.bias", new long[] {16}, SmallModels.random(random, 16, 0.1f)))
+                .addInitializer(Tensors.ofFloats("dw.weight", new long[] {16, 1, 3, 3}, SmallModels.random(random, 144, 0.4f)))
+                .addInitializer(Tensors.ofFloats("dw.bias", new long[] {16}, SmallModels.random(random, 16, 0.1f)))
+                .addInitializer(Tensors.ofFloats("project.weight", new long[] {8, 16, 1, 1}, SmallModels.random(random, 128, 0.3f)))
+                .addInitializer(Tensors.ofFloats("project.bias", new long[] {8}, SmallModels.random(random, 8, 0.1f)))
+                .addInitializer(Tensors.ofFloats("fc.weight", new long[] {8, 10}, SmallModels.random(random, 80, 0.5f)))
+                .addInitializer(Tensors.scalarFloat("zero", 0f))
+                .addInitializer(Tensors.scalarFloat("six", 6f))
+                .addNode(Nodes.node("Conv", "expand", List.of("x", "expand.weight", "expand.bias"), List.of("e0")))
+                .addNode(Nodes.node("Clip", "expand.relu6", List.of("e0", "zero", "six"), List.of("e")))
+                .addNode(Nodes.node("Conv", "dw", List.of("e", "dw.weight", "dw.bias"), List.of("d0"), Nodes.attr("group", 16L),
+                        Nodes.attr("pads", 1L, 1L, 1L, 1L)))
+                .addNode(Nodes.node("Clip", "dw.relu6", List.of("d0", "zero", "six"), List.of("d")))
+                .addNode(Nodes.node("Conv", "project", List.of("d", "project.weight", "project.bias"), List.of("p")))
+                .addNode(Nodes.node("Add", "residual", List.of("p", "x"), List.of("r")))
+                .addNode(Nodes.node("GlobalAveragePool", "gap", List.of("r"), List.of("pooled")))
+                .addNode(Nodes.node("Flatten", "flatten", List.of("pooled"), List.of("flat")))
+                .addNode(Nodes.node("Gemm", "fc", List.of("flat", "fc.weight"), List.of("logits")));
+        return SmallModels.model(g.build(), 17);
+    }
+
     /** Calibration batches of uniform random values in [0, 1) for a single-input model. */
     public static CalibrationData randomData(String input, long[] sampleShape, long seed) {
         return (maxSamples, consumer) -> {
