@@ -1,4 +1,4 @@
-package io.modelpress.core.quantize.qdq;
+package io.modelpress.examples.fashion;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.data.DataOptions;
@@ -9,8 +9,12 @@ import io.modelpress.core.eval.SessionSettings;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.DatasetCalibration;
 import io.modelpress.core.quantize.QuantizationReport;
+import io.modelpress.core.quantize.qdq.StaticQuantizer;
+import io.modelpress.core.recipe.RecipeParser;
+import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.testing.OnnxChecker;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,34 +27,36 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Static INT8 quantization of the Fashion-MNIST CNN teacher (trained and exported by the examples module's
- * FashionMnistTeacher into the shared models folder), judged on the 10,000 test images. Skipped when the teacher or
- * the dataset is absent. The teacher file is taken from {@code -Dmodelpress.teacher}, else from
- * {@code <modelpress.models.dir>/fashion-mnist-cnn-v1.onnx}.
+ * Static INT8 quantization of the Fashion-MNIST CNN teacher, judged on the 10,000 test images. Runs after
+ * {@link FashionMnistTeacherTest}, which trains the teacher into the shared models folder; skipped without the
+ * Debian dataset.
  */
-class FashionTeacherStaticTest {
-    static final Path DATA = Path.of("/usr/share/datasets/fashion-mnist");
+@Order(2)
+class TeacherStaticQuantizationTest {
+    static final Path DATA = FashionMnist.DEFAULT_DIR;
     private static Path teacher;
 
     @TempDir
     Path dir;
 
     @BeforeAll
-    static void locate() {
-        String explicit = System.getProperty("modelpress.teacher");
-        teacher = explicit != null ? Path.of(explicit)
-                : Path.of(System.getProperty("modelpress.models.dir", "target/models")).resolve("fashion-mnist-cnn-v1.onnx");
+    static void teacher() {
+        assumeTrue(FashionMnist.isPresent(DATA), "Fashion-MNIST is not installed: " + FashionMnist.INSTALL_HINT);
+        teacher = FashionMnistTeacher.trainOrLoad(FashionMnistTeacher.defaultCacheDir());
     }
 
     private static void assumeTeacherAndData() {
-        assumeTrue(Files.isDirectory(DATA), "Fashion-MNIST is not installed at " + DATA + " (Debian package dataset-fashion-mnist)");
-        assumeTrue(Files.isRegularFile(teacher), "no teacher model at " + teacher.toAbsolutePath()
-                + ": train it with io.modelpress.examples.fashion.FashionMnistTeacher.trainOrLoad(<models dir>)");
+        assumeTrue(teacher != null && Files.isRegularFile(teacher), "no teacher model");
+    }
+
+    static StageSpec spec(String keys) {
+        return RecipeParser.parse("stages:\n  - quantize: { mode: static" + (keys.isEmpty() ? "" : ", " + keys) + " }\n", "test.yaml")
+                .stages().get(0);
     }
 
     private QuantizationReport quantize(String keys, Path out) {
         OnnxModel model = OnnxModel.read(teacher);
-        QuantizationReport report = StaticQuantizer.quantize(model, StaticQuantizerTest.spec(keys),
+        QuantizationReport report = StaticQuantizer.quantize(model, spec(keys),
                 new DatasetCalibration(DATA, model.inputs(), DataOptions.DEFAULT.withSplit("train")));
         model.write(out);
         return report;
