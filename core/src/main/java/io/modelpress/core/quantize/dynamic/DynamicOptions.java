@@ -70,6 +70,11 @@ public record DynamicOptions(QuantType weightType, boolean perChannel, boolean s
                 calibrationSamples, selector);
     }
 
+    DynamicOptions withEmbeddingsOff() {
+        return new DynamicOptions(weightType, perChannel, symmetricWeights, false, smoothQuantAlpha, outlierChannels, keepFloat,
+                calibrationSamples, selector);
+    }
+
     public DynamicOptions withSelector(NodeSelector newSelector) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
                 calibrationSamples, newSelector);

@@ -56,6 +56,9 @@ public final class DynamicQuantizer {
                     + "no outlier channels, no sensitivity ranking)");
         } else if (options.wantsCalibration()) {
             floatNodes.addAll(rewrite(model, options, data, report));
+            if (options.keepFloat() > 0) {
+                floatNodes.addAll(mostSensitive(model, options, floatNodes, data, report));
+            }
         }
         quantizeNodes(model, options, floatNodes, report);
         report.note("runtime", "standard ONNX operators only (DynamicQuantizeLinear, MatMulInteger, DequantizeLinear); "
@@ -100,6 +103,20 @@ public final class DynamicQuantizer {
         }
         report.note("rewrites", String.format(Locale.ROOT, "float model unchanged to %.1e (relative, checked on calibration data)", deviation));
         return floatNodes;
+    }
+
+    /** The {@code keepFloat} nodes whose own quantization error is largest. */
+    private static List<String> mostSensitive(OnnxModel model, DynamicOptions options, Set<String> floatNodes, CalibrationData data,
+                                              QuantizationReport report) {
+        Map<String, Double> errors = Sensitivity.measure(model, options, floatNodes, data);
+        List<String> chosen = errors.keySet().stream().limit(options.keepFloat()).toList();
+        StringBuilder detail = new StringBuilder();
+        for (String node : chosen) {
+            detail.append(detail.length() == 0 ? "" : ", ").append(node)
+                    .append(String.format(Locale.ROOT, " (%.2g)", errors.get(node)));
+        }
+        report.note("keep_float", chosen.size() + " nodes kept float, largest relative output error of their own quantization: " + detail);
+        return chosen;
     }
 
     /**
