@@ -28,7 +28,8 @@ public final class DynamicQuantizer {
     static final Map<String, OperatorHandler> HANDLERS = Map.of(
             "MatMul", new MatMulHandler(),
             "Gemm", new GemmHandler(),
-            "Gather", new GatherHandler());
+            "Gather", new GatherHandler(),
+            "Conv", new ConvHandler());
 
     private DynamicQuantizer() {
     }
@@ -55,7 +56,9 @@ public final class DynamicQuantizer {
             report.note("calibration", "none given: data-free defaults (plain per-channel int8; no SmoothQuant, "
                     + "no outlier channels, no sensitivity ranking)");
         } else if (options.wantsCalibration()) {
-            floatNodes.addAll(rewrite(model, options, data, report));
+            if (options.smoothQuantAlpha().isPresent() || options.outlierChannels() > 0) {
+                floatNodes.addAll(rewrite(model, options, data, report));
+            }
             if (options.keepFloat() > 0) {
                 floatNodes.addAll(mostSensitive(model, options, floatNodes, data, report));
             }

@@ -54,11 +54,6 @@ final class GatherHandler implements OperatorHandler {
     }
 
     @Override
-    public String weightInput(NodeProto node) {
-        return node.getInput(0);
-    }
-
-    @Override
     public void quantize(int position, NodeProto node, QuantizationContext context) {
         GraphEditor editor = context.editor();
         String tableName = node.getInput(0);

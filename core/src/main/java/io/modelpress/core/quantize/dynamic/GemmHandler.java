@@ -36,11 +36,6 @@ final class GemmHandler implements OperatorHandler {
     }
 
     @Override
-    public String weightInput(NodeProto node) {
-        return node.getInput(1);
-    }
-
-    @Override
     public void quantize(int position, NodeProto node, QuantizationContext context) {
         GraphEditor editor = context.editor();
         float alpha = Nodes.floatAttribute(node, "alpha", 1f);

@@ -31,11 +31,6 @@ final class MatMulHandler implements OperatorHandler {
     }
 
     @Override
-    public String weightInput(NodeProto node) {
-        return node.getInput(1);
-    }
-
-    @Override
     public void quantize(int position, NodeProto node, QuantizationContext context) {
         QuantizedWeight weight = context.matMulWeight(node.getInput(1), false, 1f);
         List<NodeProto> nodes = IntegerMatMul.emit(context, node.getName().isEmpty() ? node.getOutput(0) : node.getName(),

@@ -21,9 +21,6 @@ interface OperatorHandler {
      */
     String activationInput(NodeProto node);
 
-    /** The constant input the handler stores as integers. */
-    String weightInput(NodeProto node);
-
     /** Replaces the node at {@code position}; records what it did in the context's report. */
     void quantize(int position, NodeProto node, QuantizationContext context);
 }

@@ -2,8 +2,6 @@ package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
-import io.modelpress.core.ErrorCode;
-import io.modelpress.core.ModelPressException;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
@@ -164,9 +162,5 @@ final class QuantizationContext {
             }
         }
         return true;
-    }
-
-    static ModelPressException internal(String where, String message) {
-        return new ModelPressException(ErrorCode.INTERNAL, where, message);
     }
 }

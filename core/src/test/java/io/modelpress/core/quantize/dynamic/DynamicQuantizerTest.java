@@ -160,6 +160,18 @@ class DynamicQuantizerTest {
     }
 
     @Test
+    void convStaysFloatBecauseOnnxRuntimeHasNoIntegerKernelForIt() throws Exception {
+        OnnxModel model = OnnxModel.of(TestModels.conv(22));
+        ModelProto before = model.build();
+        QuantizationReport report = DynamicQuantizer.quantize(model, PLAIN, CalibrationData.NONE);
+        assertThat(model.build().getGraph()).isEqualTo(before.getGraph());
+        assertThat(report.entries()).singleElement().satisfies(e -> {
+            assertThat(e.quantized()).isFalse();
+            assertThat(e.reason()).contains("no integer kernel", "mode static");
+        });
+    }
+
+    @Test
     void embeddingTablesAreDequantizedAfterTheLookupAndTinyTablesStayFloat() throws Exception {
         Path original = write("emb.onnx", TestModels.embedding(500, 32, 15));
         OnnxModel model = OnnxModel.read(original);

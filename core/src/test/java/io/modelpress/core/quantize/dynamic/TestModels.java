@@ -58,6 +58,17 @@ final class TestModels {
         return SmallModels.model(g, 13);
     }
 
+    /** x [1, 3, 8, 8] -> Conv(W [4, 3, 3, 3]). */
+    static ModelProto conv(long seed) {
+        Random random = new Random(seed);
+        GraphProto g = GraphProto.newBuilder().setName("conv")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, 1, 3, 8, 8))
+                .addInitializer(Tensors.ofFloats("w", new long[] {4, 3, 3, 3}, SmallModels.random(random, 108, 0.3f)))
+                .addNode(Nodes.node("Conv", "conv", List.of("x", "w"), List.of("y")))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, 1, 4, 6, 6)).build();
+        return SmallModels.model(g, 13);
+    }
+
     /** Embedding lookup: ids [batch, seq] -> Gather(table [rows, dim]) and a tiny second table that stays float. */
     static ModelProto embedding(int rows, int dim, long seed) {
         Random random = new Random(seed);
