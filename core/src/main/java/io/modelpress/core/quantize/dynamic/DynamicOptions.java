@@ -70,6 +70,11 @@ public record DynamicOptions(QuantType weightType, boolean perChannel, boolean s
                 calibrationSamples, selector);
     }
 
+    public DynamicOptions withCalibrationSamples(int samples) {
+        return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
+                samples, selector);
+    }
+
     DynamicOptions withEmbeddingsOff() {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, false, smoothQuantAlpha, outlierChannels, keepFloat,
                 calibrationSamples, selector);

@@ -10,6 +10,7 @@ import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.StageSpec;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,26 +42,28 @@ public final class DynamicQuantizer {
 
     /**
      * Quantizes in place. With calibration data and the options asking for it, float rewrites come first, each exact
-     * (checked by running the float model before and after): outlier channels of FFN activations move to a float
-     * side path ({@link OutlierChannels}), then SmoothQuant migrates the remaining activation outliers into the
-     * weights ({@link SmoothQuant}), and the {@code keepFloat} nodes that lose most to quantization are found by
-     * measurement ({@link Sensitivity}). Without data these steps are skipped and the report says so.
+     * (checked by running the float model before and after): activation channels are centred for free
+     * ({@link ChannelShift}), extreme outlier channels of FFN activations move to a float side path
+     * ({@link OutlierChannels}), and SmoothQuant migrates the remaining outliers into the weights
+     * ({@link SmoothQuant}); then the {@code keepFloat} nodes that lose most to quantization are found by measurement
+     * ({@link Sensitivity}). Without data these steps are skipped and the report says so.
      */
     public static QuantizationReport quantize(OnnxModel model, DynamicOptions options, CalibrationData data) {
         long start = System.nanoTime();
         QuantizationReport report = new QuantizationReport("dynamic");
         OpsetRequirement.ensure(model, report);
         sortTopologically(model);
-        Set<String> floatNodes = new HashSet<>();
+        Map<String, String> floatNodes = new HashMap<>();
         if (options.wantsCalibration() && data.isEmpty()) {
             report.note("calibration", "none given: data-free defaults (plain per-channel int8; no SmoothQuant, "
                     + "no outlier channels, no sensitivity ranking)");
         } else if (options.wantsCalibration()) {
             if (options.smoothQuantAlpha().isPresent() || options.outlierChannels() > 0) {
-                floatNodes.addAll(rewrite(model, options, data, report));
+                rewrite(model, options, data, report).forEach(n -> floatNodes.put(n, "outlier side path: computed in float by design"));
             }
             if (options.keepFloat() > 0) {
-                floatNodes.addAll(mostSensitive(model, options, floatNodes, data, report));
+                mostSensitive(model, options, floatNodes.keySet(), data, report).forEach(n -> floatNodes.put(n,
+                        "kept float: among the " + options.keepFloat() + " nodes that lose most to quantization (keep_float)"));
             }
         }
         quantizeNodes(model, options, floatNodes, report);
@@ -148,7 +151,7 @@ public final class DynamicQuantizer {
     }
 
     /** Runs every handler over the main graph in one edit. */
-    static void quantizeNodes(OnnxModel model, DynamicOptions options, Set<String> floatNodes, QuantizationReport report) {
+    static void quantizeNodes(OnnxModel model, DynamicOptions options, Map<String, String> floatNodes, QuantizationReport report) {
         GraphEditor editor = new GraphEditor(model);
         QuantizationContext context = new QuantizationContext(model, options, editor, report);
         GraphIndex index = editor.index();
@@ -164,8 +167,8 @@ public final class DynamicQuantizer {
             if (reason == null) {
                 reason = handler.unsupportedReason(node, context);
             }
-            if (reason == null && floatNodes.contains(label)) {
-                reason = "kept in float by design (outlier side path or among the most sensitive nodes)";
+            if (reason == null) {
+                reason = floatNodes.get(label);
             }
             if (reason != null) {
                 report.skipped(label, node.getOpType(), reason);

@@ -56,7 +56,9 @@ final class Sensitivity {
                 others.add(Graphs.nodeLabel(node));
             }
         }
-        DynamicQuantizer.quantizeNodes(probe, options.withEmbeddingsOff(), others, new QuantizationReport("probe"));
+        Map<String, String> stayFloat = new HashMap<>();
+        others.forEach(n -> stayFloat.put(n, "not probed"));
+        DynamicQuantizer.quantizeNodes(probe, options.withEmbeddingsOff(), stayFloat, new QuantizationReport("probe"));
 
         List<String> observed = new ArrayList<>(twinOf.keySet());
         observed.addAll(twinOf.values());

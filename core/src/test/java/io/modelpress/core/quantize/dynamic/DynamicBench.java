@@ -26,7 +26,10 @@ import java.util.OptionalDouble;
  *
  * <p>System properties: {@code bench.runs} (timed runs per cell, default 15), {@code bench.latency} (false skips
  * timing), {@code bench.smoothquant} (alpha or "false"), {@code bench.outliers}, {@code bench.keepFloat},
- * {@code bench.out} (where to keep the quantized model).
+ * {@code bench.samples} (calibration samples), {@code bench.exclude} (node name pattern kept float), {@code bench.extra}
+ * (more models to time, comma-separated), {@code bench.cpu} (thread CPU time instead of wall time, 1 thread),
+ * {@code bench.maxThreads}, {@code bench.onlyLarge}, {@code bench.min} (minimum instead of median),
+ * {@code bench.dataFree}, {@code bench.out} (where to keep the quantized model).
  */
 public final class DynamicBench {
     /** Position of ONNX Runtime's -q model among the benchmarked models: the baseline of the ratios. */
@@ -44,7 +47,8 @@ public final class DynamicBench {
             options = options.withSmoothQuant(alpha.equals("false") ? OptionalDouble.empty() : OptionalDouble.of(Double.parseDouble(alpha)));
         }
         options = options.withOutlierChannels(Integer.getInteger("bench.outliers", options.outlierChannels()))
-                .withKeepFloat(Integer.getInteger("bench.keepFloat", options.keepFloat()));
+                .withKeepFloat(Integer.getInteger("bench.keepFloat", options.keepFloat()))
+                .withCalibrationSamples(Integer.getInteger("bench.samples", options.calibrationSamples()));
 
         String exclude = System.getProperty("bench.exclude");
         if (exclude != null) {
@@ -129,8 +133,8 @@ public final class DynamicBench {
             System.out.printf(Locale.ROOT, "%-12s %10d %8.1f (%5.3f) %8.2f (%5.3f) %8.1f (%5.3f) %8.2f (%5.3f) %8.5f %8.5f%n", e.getKey(),
                     Files.size(e.getValue()), t[0], q[0], t[1], q[1], t[2], q[2], t[3], q[3], f.mean(), f.min());
         }
-        System.out.printf(Locale.ROOT, "quantization took %.2f s (calibration on %d sentences included); model at %s%n",
-                quantizeSeconds, calibration.size(), ours);
+        System.out.printf(Locale.ROOT, "quantization took %.2f s (calibration: %s); model at %s%n",
+                quantizeSeconds, report.notes().getOrDefault("calibration", "none"), ours);
     }
 
     /**

@@ -270,6 +270,25 @@ class DynamicQuantizerTest {
     }
 
     @Test
+    void recipeKeysBecomeOptions() {
+        StageSpec spec = RecipeParser.parse("name: t\nstages:\n  - quantize: { mode: dynamic, weights: uint8, granularity: per-tensor, "
+                + "smoothquant: false, outlier_channels: 0, keep_float: 2, embeddings: false, calibration_samples: 64 }\n", "t").stages().get(0);
+        DynamicOptions options = DynamicOptions.from(spec);
+        assertThat(options.weightType()).isEqualTo(io.modelpress.core.quantize.QuantType.UINT8);
+        assertThat(options.perChannel()).isFalse();
+        assertThat(options.smoothQuantAlpha()).isEmpty();
+        assertThat(options.outlierChannels()).isZero();
+        assertThat(options.keepFloat()).isEqualTo(2);
+        assertThat(options.embeddings()).isFalse();
+        assertThat(options.calibrationSamples()).isEqualTo(64);
+
+        OnnxModel model = OnnxModel.of(SmallModels.mlp(8, 16, 4, false, 23));
+        QuantizationReport report = DynamicQuantizer.quantize(model, spec, CalibrationData.NONE);
+        assertThat(report.entries()).allSatisfy(e -> assertThat(e.scheme()).startsWith("uint8 per-tensor symmetric"));
+        assertThat(report.notes().get("calibration")).contains("data-free");
+    }
+
+    @Test
     void fourBitWeightsAreRefusedInDynamicMode() {
         StageSpec spec = RecipeParser.parse("name: t\nstages:\n  - quantize: { mode: dynamic, weights: int4 }\n", "t").stages().get(0);
         assertThatThrownBy(() -> DynamicOptions.from(spec)).isInstanceOfSatisfying(ModelPressException.class, e -> {

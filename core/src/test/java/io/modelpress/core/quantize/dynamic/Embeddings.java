@@ -23,9 +23,6 @@ final class Embeddings {
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(threads);
             options.setInterOpNumThreads(1);
-            if (Boolean.getBoolean("bench.daz")) {
-                options.addConfigEntry("session.set_denormal_as_zero", "1");
-            }
             return OrtEnvironment.getEnvironment().createSession(model.toString(), options);
         }
     }
