@@ -90,10 +90,6 @@ final class GraphEditor {
         maybeUnused.add(constantName);
     }
 
-    void mayBeUnused(Collection<String> constantNames) {
-        maybeUnused.addAll(constantNames);
-    }
-
     /** Rebuilds the node list with every edit, then drops constants that nothing reads any more. */
     void apply() {
         GraphProto.Builder graph = model.graph();
