@@ -6,6 +6,7 @@ import io.modelpress.core.recipe.RecipeParser;
 import io.modelpress.core.recipe.Recipes;
 import io.modelpress.pipeline.events.RunState;
 import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -166,7 +167,10 @@ public class RunResource {
         if (store.get(id).isEmpty()) {
             throw ApiException.notFound(id);
         }
-        return Multi.createFrom().emitter(emitter -> {
+        // Watching takes the run's lock, which the engine holds while it waits for the runs topic - whose completion
+        // may need the event loop. So the subscription never runs on the event loop (runSubscriptionOn), and the
+        // HTTP writes never run under the lock (emitOn).
+        return Multi.createFrom().<RunState>emitter(emitter -> {
             Runnable unwatch = store.watch(id, state -> {
                 emitter.emit(state);
                 if (state.state().terminal()) {
@@ -177,7 +181,7 @@ public class RunResource {
             if (store.get(id).map(r -> r.state().terminal()).orElse(true)) {
                 unwatch.run();
             }
-        });
+        }).runSubscriptionOn(Infrastructure.getDefaultWorkerPool()).emitOn(Infrastructure.getDefaultWorkerPool());
     }
 
     private static RunState.State parseState(String state) {
