@@ -75,6 +75,7 @@ public final class ModelWriter {
             }
             Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
             pending.add(tmp);
+            readableByAll(tmp);
             try (OutputStream stream = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
                 out.build().writeTo(stream);
             }
@@ -94,6 +95,13 @@ public final class ModelWriter {
                     // best effort: the original files were never touched
                 }
             }
+        }
+    }
+
+    /** Temp files are created private (0600); a model is an ordinary file that other users and services may read. */
+    private static void readableByAll(Path file) throws IOException {
+        if (Files.getFileStore(file).supportsFileAttributeView(java.nio.file.attribute.PosixFileAttributeView.class)) {
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
         }
     }
 

@@ -201,6 +201,13 @@ class RoundTripTest {
     }
 
     @Test
+    void writtenModelsAreReadableByOthers() throws Exception {
+        Path file = dir.resolve("perm.onnx");
+        OnnxModel.of(SmallModels.mlp(2, 2, 2, false, 1)).write(file);
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-r--r--");
+    }
+
+    @Test
     void opsetImportsCanBeReadAndRaised() {
         OnnxModel model = OnnxModel.of(SmallModels.mlp(2, 2, 2, false, 1));
         assertThat(model.opset("")).isEqualTo(17);
