@@ -13,7 +13,12 @@ import java.util.Map;
 @ConfigMapping(prefix = "modelpress")
 public interface OrchestratorConfig {
 
-    S3 s3();
+    /**
+     * The artifact store's keys ({@code modelpress.s3.endpoint}, {@code access-key}, {@code secret-key}, {@code bucket},
+     * {@code region}, {@code part-size-mib}, {@code connect-timeout}, {@code io-timeout}), read as every ModelPress
+     * service reads them: {@link io.modelpress.pipeline.worker.WorkerConfig#s3()}.
+     */
+    Map<String, String> s3();
 
     Intake intake();
 
@@ -24,21 +29,6 @@ public interface OrchestratorConfig {
     Metrics metrics();
 
     Topics topics();
-
-    interface S3 {
-        /** S3 endpoint URL, e.g. {@code http://127.0.0.1:9000}. */
-        String endpoint();
-
-        String accessKey();
-
-        String secretKey();
-
-        @WithDefault("modelpress")
-        String bucket();
-
-        @WithDefault("us-east-1")
-        String region();
-    }
 
     interface Intake {
         /** Where users drop models; only {@code .onnx} keys under it start runs. */
@@ -94,8 +84,8 @@ public interface OrchestratorConfig {
 
     interface Metrics {
         /** How long per-run series (model bytes, compression ratio, quality delta) stay after a run ends. */
-        @WithDefault("15m")
-        Duration runRetention();
+        @WithDefault("5m")
+        Duration runSeriesRetention();
     }
 
     interface Topics {

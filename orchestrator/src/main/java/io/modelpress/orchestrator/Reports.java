@@ -56,13 +56,13 @@ final class Reports {
                 stageMillis += millis;
             }
             stages.add(s);
-            JsonNode gate = stage.metrics() == null ? null : stage.metrics().get("gate");
             if ("eval".equals(stage.type())) {
+                // the eval stage reports "gate": "passed"|"failed" and "gate_checks": [{name, limit, value, passed}]
                 ObjectNode verdict = gates.addObject();
                 verdict.put("stage", stage.index());
                 verdict.put("passed", stage.status() == RunState.StageStatusValue.SUCCEEDED);
-                if (gate != null) {
-                    verdict.set("gate", gate);
+                if (stage.metrics() != null && stage.metrics().has("gate_checks")) {
+                    verdict.set("checks", stage.metrics().get("gate_checks"));
                 }
             }
         }

@@ -277,7 +277,7 @@ public class RunEngine {
         String why = "stage " + stage.index() + " (" + stage.type() + ") failed";
         if (error.retryable()) {
             why += " after " + stage.attempt() + " attempt" + (stage.attempt() == 1 ? "" : "s");
-            dispatcher.deadLetter(request(run, stage.index()), error.code() + ": " + error.message(), now);
+            dispatcher.deadLetter(request(run, stage.index()), error.code() + ": " + error.message());
         }
         String message = why + ": " + error.code() + ": " + error.message();
         if (ErrorCode.GATE_FAILED.name().equals(error.code()) && "backoff".equals(recipe(run).tuning().onGateFailure())) {

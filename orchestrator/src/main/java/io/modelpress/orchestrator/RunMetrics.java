@@ -6,8 +6,7 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.modelpress.pipeline.events.ArtifactRef;
 import io.modelpress.pipeline.events.RunState;
-import io.modelpress.pipeline.events.RunState.StageStatus;
-import io.modelpress.pipeline.events.RunState.StageStatusValue;
+import io.modelpress.pipeline.metrics.MetricNames;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -22,8 +21,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * The orchestrator's Prometheus metrics. {@code modelpress_runs_total{outcome}} counts runs that ended in this
  * process's lifetime; {@code modelpress_runs_active} is the number of runs not yet ended. The per-run series
- * ({@code modelpress_model_bytes{run,phase}}, {@code modelpress_compression_ratio{run}},
- * {@code modelpress_quality_delta{run,metric}}, {@code modelpress_stage_progress_ratio{run,stage}}) exist while a run is active and for a retention window after it
+ * ({@code modelpress_model_bytes{run,phase}} with phase input and output, {@code modelpress_compression_ratio{run}},
+ * {@code modelpress_quality_delta{run,metric}}) exist while a run is active and for a retention window after it
  * ended, then are removed, so their number stays bounded however many runs the cluster sees; the lasting record of a
  * run is its report.json.
  */
@@ -31,10 +30,9 @@ import java.util.concurrent.atomic.AtomicReference;
 public class RunMetrics {
     static final String RUNS_TOTAL = "modelpress.runs";
     static final String RUNS_ACTIVE = "modelpress.runs.active";
-    static final String MODEL_BYTES = "modelpress.model.bytes";
+    static final String MODEL_BYTES = MetricNames.MODEL_BYTES;
     static final String COMPRESSION_RATIO = "modelpress.compression.ratio";
     static final String QUALITY_DELTA = "modelpress.quality.delta";
-    static final String STAGE_PROGRESS = "modelpress.stage.progress.ratio";
     static final String DUPLICATE_DROPS = "modelpress.intake.duplicates";
     static final String IGNORED_RESULTS = "modelpress.results.ignored";
 
@@ -79,20 +77,14 @@ public class RunMetrics {
     void changed(RunState previous, RunState next, Instant now) {
         if (next.state().terminal() && (previous == null || !previous.state().terminal())) {
             outcomeCounter(next.state().name().toLowerCase(java.util.Locale.ROOT)).increment();
-            expiries.put(next.runId(), now.plus(config.metrics().runRetention()));
+            expiries.put(next.runId(), now.plus(config.metrics().runSeriesRetention()));
         }
         if (next.input() == null) {
             return;
         }
         String run = next.runId();
+        // the workers add each stage's output (phase "<NN>-<type>") and the stage progress
         set(run, MODEL_BYTES, "phase", "input", next.input().bytes());
-        for (StageStatus stage : next.stages()) {
-            String label = String.format("%02d-%s", stage.index(), stage.type());
-            set(run, STAGE_PROGRESS, "stage", label, stage.progress());
-            if (stage.status() == StageStatusValue.SUCCEEDED && stage.output() != null) {
-                set(run, MODEL_BYTES, "phase", label, stage.output().bytes());
-            }
-        }
         ArtifactRef latest = RunStates.latestModel(next, next.stages().size());
         if (latest != next.input() && latest.bytes() > 0) {
             set(run, MODEL_BYTES, "phase", "output", latest.bytes());

@@ -29,11 +29,11 @@ final class Harness {
               - eval: { metrics: [cosine, agreement], gate: { min_cosine: 0.99 } }
             """;
 
-    /** An evaluation report as the eval stage writes it (core's EvaluationReport JSON plus the gate verdict). */
+    /** An evaluation stage's report as core's EvalStage writes it: the EvaluationReport JSON plus the gate verdict. */
     static final String EVAL_METRICS = """
-            {"evaluation": {"model": "model.onnx", "reference": "original.onnx", "samples": 64, "threads": 1,
-               "agreement": 0.98, "outputs": {"y": {"cosine": {"mean": 0.996, "min": 0.99}}}},
-             "gate": {"passed": true, "checks": [{"name": "min_cosine", "limit": 0.99, "value": 0.996, "passed": true}]}}
+            {"model": "model.onnx", "reference": "original.onnx", "samples": 64, "threads": 1, "agreement": 0.98,
+             "outputs": {"y": {"cosine": {"mean": 0.996, "min": 0.99}}},
+             "gate_checks": [{"name": "min_cosine", "limit": 0.99, "value": 0.996, "passed": true}], "gate": "passed"}
             """;
 
     private Harness() {

@@ -38,20 +38,18 @@ class RunMetricsTest {
         String run = running.runId();
         assertThat(registry.get(RunMetrics.MODEL_BYTES).tags("run", run, "phase", "input").gauge().value()).isEqualTo(1000);
         assertThat(registry.get(RunMetrics.MODEL_BYTES).tags("run", run, "phase", "output").gauge().value()).isEqualTo(250);
-        assertThat(registry.get(RunMetrics.MODEL_BYTES).tags("run", run, "phase", "00-quantize").gauge().value()).isEqualTo(250);
         assertThat(registry.get(RunMetrics.COMPRESSION_RATIO).tags("run", run).gauge().value()).isEqualTo(4.0);
         assertThat(registry.get(RunMetrics.QUALITY_DELTA).tags("run", run, "metric", "cosine").gauge().value())
                 .isCloseTo(-0.001, within(1e-12));
         assertThat(registry.get(RunMetrics.RUNS_TOTAL).tags("outcome", "succeeded").counter().count()).isEqualTo(1);
 
         metrics.expire(ended.plus(RETENTION).minusSeconds(1));
-        assertThat(registry.find(RunMetrics.MODEL_BYTES).tags("run", run).gauges()).hasSize(3);
+        assertThat(registry.find(RunMetrics.MODEL_BYTES).tags("run", run).gauges()).hasSize(2);
 
         metrics.expire(ended.plus(RETENTION));
         assertThat(registry.find(RunMetrics.MODEL_BYTES).tags("run", run).gauges()).isEmpty();
         assertThat(registry.find(RunMetrics.COMPRESSION_RATIO).gauges()).isEmpty();
         assertThat(registry.find(RunMetrics.QUALITY_DELTA).gauges()).isEmpty();
-        assertThat(registry.find(RunMetrics.STAGE_PROGRESS).gauges()).isEmpty();
         // the outcome counters are not per run and stay
         assertThat(registry.get(RunMetrics.RUNS_TOTAL).tags("outcome", "succeeded").counter().count()).isEqualTo(1);
     }

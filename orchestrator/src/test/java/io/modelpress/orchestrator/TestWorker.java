@@ -7,6 +7,7 @@ import io.modelpress.pipeline.events.ArtifactRef;
 import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.StageRequest;
 import io.modelpress.pipeline.events.StageResult;
+import io.modelpress.pipeline.kafka.StageRecords;
 import io.modelpress.pipeline.store.ArtifactStore;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -20,6 +21,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -46,7 +48,11 @@ final class TestWorker implements AutoCloseable {
     private final KafkaProducer<String, byte[]> producer;
     private final ArtifactStore store;
     private final Map<String, BlockingQueue<StageRequest>> requests = new ConcurrentHashMap<>();
-    private final Map<String, BlockingQueue<JsonNode>> deadLetters = new ConcurrentHashMap<>();
+    private final Map<String, BlockingQueue<DeadLetter>> deadLetters = new ConcurrentHashMap<>();
+
+    /** A request found on a dead-letter topic, with the reason from its header. */
+    record DeadLetter(String topic, StageRequest request, String reason) {
+    }
     private final Thread poller;
     private volatile boolean running = true;
 
@@ -74,7 +80,9 @@ final class TestWorker implements AutoCloseable {
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
                     if (record.topic().endsWith(".dlq")) {
-                        JsonNode letter = Json.read(record.value(), JsonNode.class);
+                        var reason = record.headers().lastHeader(StageRecords.DEAD_LETTER_REASON);
+                        DeadLetter letter = new DeadLetter(record.topic(), Json.read(record.value(), StageRequest.class),
+                                reason == null ? null : new String(reason.value(), StandardCharsets.UTF_8));
                         deadLetters.computeIfAbsent(record.key(), k -> new LinkedBlockingQueue<>()).add(letter);
                     } else {
                         StageRequest request = Json.read(record.value(), StageRequest.class);
@@ -111,8 +119,8 @@ final class TestWorker implements AutoCloseable {
         assertThat(request).as("unexpected request for " + runId).isNull();
     }
 
-    JsonNode nextDeadLetter(String runId) throws InterruptedException {
-        JsonNode letter = deadLetters.computeIfAbsent(runId, k -> new LinkedBlockingQueue<>())
+    DeadLetter nextDeadLetter(String runId) throws InterruptedException {
+        DeadLetter letter = deadLetters.computeIfAbsent(runId, k -> new LinkedBlockingQueue<>())
                 .poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
         assertThat(letter).as("dead letter for " + runId).isNotNull();
         return letter;
@@ -139,7 +147,12 @@ final class TestWorker implements AutoCloseable {
     }
 
     void fail(StageRequest request, ErrorCode code, String message, boolean retryable) {
-        send(result(request, StageResult.Status.FAILED, 0, message, null, null,
+        fail(request, code, message, retryable, null);
+    }
+
+    /** A failure with the stage's report, as a failed quality gate comes. */
+    void fail(StageRequest request, ErrorCode code, String message, boolean retryable, JsonNode metrics) {
+        send(result(request, StageResult.Status.FAILED, 0, message, null, metrics,
                 new StageResult.Error(code.name(), message, retryable)));
     }
 
