@@ -58,6 +58,7 @@ final class UpCommand implements Callable<Integer> {
             Build.ensureBuilt(StackOptions.projectRoot(), out);
         }
         Stack stack = new Stack(StackOptions.projectRoot(), options.directory(), ports, ServiceProcess.Lifetime.DETACHED);
+        stack.requirePortsFree();
         out.println("devstack (Kafka + S3):");
         out.flush();
         Endpoints endpoints = stack.devstackUp(out);

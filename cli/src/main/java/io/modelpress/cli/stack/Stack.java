@@ -200,6 +200,18 @@ public final class Stack {
         return processes;
     }
 
+    /**
+     * Fails, naming the port and the option that changes it, when the port of a service that is not running is taken:
+     * checked before anything starts, so a busy port leaves nothing half started.
+     */
+    public void requirePortsFree() {
+        for (Service service : Service.values()) {
+            if (find(service).isEmpty()) {
+                requireFree(service, ports.of(service));
+            }
+        }
+    }
+
     /** Starts one service (it must not be running) and returns without waiting for it to be ready. */
     public ServiceProcess start(Service service, Endpoints endpoints) {
         int port = ports.of(service);
