@@ -135,7 +135,9 @@ final class CompressCommand implements Callable<Integer> {
             return;
         }
         String batch = key.equals("batch_1") ? "1" : own.path("batch").asText();
-        out.printf(Locale.ROOT, "latency  batch %s: %.2f ms p50 (original %.2f ms, %.2fx faster)%n", batch,
-                own.get("p50").asDouble(), ref.get("p50").asDouble(), ref.get("p50").asDouble() / own.get("p50").asDouble());
+        double speedup = ref.get("p50").asDouble() / own.get("p50").asDouble();
+        out.printf(Locale.ROOT, "latency  batch %s: %.2f ms p50 (original %.2f ms, %s)%n", batch, own.get("p50").asDouble(),
+                ref.get("p50").asDouble(), speedup >= 1 ? String.format(Locale.ROOT, "%.2fx faster", speedup)
+                        : String.format(Locale.ROOT, "%.2fx slower", 1 / speedup));
     }
 }

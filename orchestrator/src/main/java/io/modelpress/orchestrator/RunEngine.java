@@ -13,6 +13,7 @@ import io.modelpress.pipeline.events.RunState.State;
 import io.modelpress.pipeline.events.StageRequest;
 import io.modelpress.pipeline.events.StageResult;
 import io.modelpress.pipeline.store.ArtifactStore;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
@@ -22,7 +23,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 
 /**
@@ -69,6 +74,19 @@ public class RunEngine {
     /** Parsed recipes of known runs; the recipe text itself is part of the persisted state. */
     private final Map<String, Recipe> recipes = new ConcurrentHashMap<>();
 
+    /** Copies drops' inputs; two at a time, so one huge model does not hold up the others. */
+    private final ExecutorService preparation = Executors.newFixedThreadPool(2, runnable -> {
+        Thread thread = new Thread(runnable, "modelpress-prepare");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private final Set<String> preparing = ConcurrentHashMap.newKeySet();
+
+    @PreDestroy
+    void stopPreparation() {
+        preparation.shutdownNow();
+    }
+
     // ---------------------------------------------------------------- intake
 
     /**
@@ -94,8 +112,8 @@ public class RunEngine {
             }
             save(RunStates.pending(runId, drop.get().name(), event.key(), now()));
             LOG.infof("Run %s created for %s", runId, event.key());
-            prepareDrop(runId);
         }
+        schedulePreparation(runId);
         return Optional.of(runId);
     }
 
@@ -110,30 +128,69 @@ public class RunEngine {
         return prefix.endsWith("/") ? prefix : prefix + "/";
     }
 
-    /** Copies a PENDING drop's inputs and starts it; a transient failure leaves it PENDING for {@link #tick}. */
+    /**
+     * Copies a PENDING drop's inputs on the preparation threads: copying (and hashing) a large model takes a while,
+     * and neither the intake consumer nor the tick should wait for it.
+     */
+    private void schedulePreparation(String runId) {
+        if (preparing.add(runId)) {
+            try {
+                preparation.execute(() -> {
+                    try {
+                        prepareDrop(runId);
+                    } catch (RuntimeException e) {
+                        LOG.errorf(e, "Run %s: preparing failed; will retry", runId);
+                    } finally {
+                        preparing.remove(runId);
+                    }
+                });
+            } catch (RejectedExecutionException e) {
+                preparing.remove(runId); // shutting down; the next start prepares it
+            }
+        }
+    }
+
+    /**
+     * Copies a PENDING drop's inputs and starts it; a transient failure leaves it PENDING for {@link #tick}. The copy
+     * runs outside the run's lock (a cancel need not wait for it); the outcome is applied only if the run is still
+     * PENDING then.
+     */
     private void prepareDrop(String runId) {
         RunState run = store.get(runId).orElseThrow();
         if (run.state() != State.PENDING) {
             return;
         }
         Optional<Drop> drop = Drop.of(intakePrefix(), run.source());
+        Inputs.RunInputs copied = null;
+        String failure = null;
+        String problem = null;
         if (drop.isEmpty()) {
-            fail(run, ErrorCode.BAD_ARGUMENT + ": " + run.source() + " is not a model under " + intakePrefix());
-            return;
-        }
-        Inputs.RunInputs copied;
-        try {
-            copied = inputs.copyDrop(runId, drop.get());
-        } catch (ModelPressException e) {
-            if (e.permanent()) {
-                fail(run, describe(e));
-            } else {
-                LOG.warnf("Run %s: copying the inputs failed, will retry: %s", runId, e.getMessage());
-                save(RunStates.withProblem(run, "copying the inputs failed, retrying: " + describe(e), now()));
+            failure = ErrorCode.BAD_ARGUMENT + ": " + run.source() + " is not a model under " + intakePrefix();
+        } else {
+            try {
+                copied = inputs.copyDrop(runId, drop.get());
+            } catch (ModelPressException e) {
+                if (e.permanent()) {
+                    failure = describe(e);
+                } else {
+                    LOG.warnf("Run %s: copying the inputs failed, will retry: %s", runId, e.getMessage());
+                    problem = "copying the inputs failed, retrying: " + describe(e);
+                }
             }
-            return;
         }
-        start(run, copied);
+        synchronized (store.lock(runId)) {
+            RunState current = store.get(runId).orElseThrow();
+            if (current.state() != State.PENDING) {
+                return;
+            }
+            if (failure != null) {
+                fail(current, failure);
+            } else if (problem != null) {
+                save(RunStates.withProblem(current, problem, now()));
+            } else {
+                start(current, copied);
+            }
+        }
     }
 
     /**
@@ -355,12 +412,15 @@ public class RunEngine {
     private void check(RunState run, Instant now) {
         Duration sinceUpdate = Duration.between(run.updatedAt(), now);
         if (run.state() == State.PENDING) {
+            if (preparing.contains(run.runId())) {
+                return; // a copy in progress is bounded by the store's I/O timeout
+            }
             Duration prepareTimeout = config.run().prepareTimeout();
             if (Duration.between(run.createdAt(), now).compareTo(prepareTimeout) > 0) {
                 fail(run, ErrorCode.IO_ERROR + ": the inputs could not be copied within " + prepareTimeout
                         + (run.error() == null ? "" : "; last problem: " + run.error()));
             } else if (sinceUpdate.compareTo(config.run().retryDelay()) >= 0) {
-                prepareDrop(run.runId());
+                schedulePreparation(run.runId());
             }
             return;
         }

@@ -55,7 +55,7 @@ public record Param(String name, Kind kind, List<String> choices, double min, do
         for (Param f : fields) {
             map.put(f.name(), f);
         }
-        return new Param(name, Kind.OBJECT, List.of(), 0, 0, null, Set.of(), Map.copyOf(map), description);
+        return new Param(name, Kind.OBJECT, List.of(), 0, 0, null, Set.of(), java.util.Collections.unmodifiableMap(map), description);
     }
 
     /** The same key, accepted only in the given modes. */

@@ -2,6 +2,7 @@ package io.modelpress.core.stage;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.quantize.weightonly.WeightOnlyQuantizer;
 import io.modelpress.core.recipe.RecipeSchema;
 
 import java.util.Map;
@@ -10,7 +11,9 @@ import java.util.Set;
 /** The stage implementations by recipe stage type. Workers and the CLI find stages here and nowhere else. */
 public final class Stages {
     private static final Map<String, Stage> STAGES = Map.of(
-            "quantize", new QuantizeStage(Map.of()),
+            "quantize", new QuantizeStage(Map.of(
+                    "weight-only", (model, spec, data) -> WeightOnlyQuantizer.quantize(model, spec))),
+            "convert", new ConvertStage(),
             "eval", new EvalStage());
 
     private Stages() {

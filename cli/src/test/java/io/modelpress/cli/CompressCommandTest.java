@@ -1,0 +1,64 @@
+package io.modelpress.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.testing.OnnxChecker;
+import io.modelpress.core.testing.SmallModels;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class CompressCommandTest {
+    @TempDir
+    Path dir;
+
+    private Path mlp() {
+        Path file = dir.resolve("mlp.onnx");
+        OnnxModel.of(SmallModels.mlp(64, 256, 16, false, 7)).write(file);
+        return file;
+    }
+
+    @Test
+    void builtInRecipeWritesModelAndReportWithEvidence() throws Exception {
+        Path out = dir.resolve("out");
+        CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", "fp16", "--out", out.toString(), "--threads", "1", "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(out.resolve("model.onnx")).exists();
+        JsonNode report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(out.resolve("report.json")));
+        assertThat(report).isEqualTo(r.json());
+        JsonNode summary = report.get("summary");
+        assertThat(summary.get("compression_ratio").asDouble()).isBetween(1.8, 2.1);
+        assertThat(summary.get("cosine").get("mean").asDouble()).isGreaterThan(0.999);
+        assertThat(summary.get("notes").toString()).contains("synthetic");
+        assertThat(report.get("stages")).hasSize(2);
+        assertThat(report.get("gate").asText()).isEqualTo("passed");
+        OnnxChecker.assertValid(out.resolve("model.onnx"));
+    }
+
+    @Test
+    void failedGateExitsThreeAndKeepsTheOutputs() throws Exception {
+        Path recipe = Files.writeString(dir.resolve("strict.yaml"), """
+                stages:
+                  - quantize: { mode: weight-only, weights: int4, block_size: 16 }
+                  - eval: { gate: { min_compression_ratio: 50 } }
+                """);
+        Path out = dir.resolve("out");
+        CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", recipe.toString(), "--out", out.toString(), "--threads", "1");
+        assertThat(r.exitCode()).as(r.err()).isEqualTo(3);
+        assertThat(out.resolve("model.onnx")).exists();
+        assertThat(r.out()).contains("gate     FAILED").contains("min_compression_ratio");
+    }
+
+    @Test
+    void brokenRecipeIsBadInputWithItsLine() throws Exception {
+        Path recipe = Files.writeString(dir.resolve("bad.yaml"), "stages:\n  - quantize: { mode: fast }\n");
+        CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", recipe.toString(), "--out", dir.resolve("o").toString());
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("bad.yaml:2:").contains("stages[0].quantize.mode").contains("[BAD_RECIPE]");
+        assertThat(dir.resolve("o/model.onnx")).doesNotExist();
+    }
+}
