@@ -47,6 +47,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "where the outputs are fetched to (default: out/demo-<run>)")
     Path out;
 
+    @Option(names = "--recipe", paramLabel = "R", description = "another recipe to try: a file or a built-in name "
+            + "(default: dynamic INT8 + eval with a cosine gate, printed when the demo starts)")
+    String recipe;
+
     @Option(names = "--down", description = "stop the stack when the demo ends")
     boolean down;
 
@@ -66,23 +70,25 @@ final class DemoCommand implements Callable<Integer> {
         Endpoints endpoints = stack.s3Endpoints();
         try {
             stdout.println();
-            stdout.println("== 2/4 submitting all-MiniLM-L6-v2 (fp32) with a dynamic INT8 + eval recipe");
+            stdout.println("== 2/4 submitting all-MiniLM-L6-v2 (fp32) with " + (recipe == null ? "a dynamic INT8 + eval recipe" : "recipe " + recipe));
             Path model = ReferenceModels.minilm();
             Path tokenizer = ReferenceModels.minilmTokenizer();
             Path data = StackOptions.projectRoot().resolve(DATA);
             if (!Files.isRegularFile(data)) {
                 throw new ModelPressException(ErrorCode.IO_ERROR, data.toString(), "is missing; run the demo from a checkout of the project");
             }
-            Path recipe = Files.createTempFile("modelpress-demo-", ".yaml");
+            Path demoRecipe = Files.createTempFile("modelpress-demo-", ".yaml");
             RunState run;
             try {
-                Files.writeString(recipe, RECIPE, StandardCharsets.UTF_8);
-                stdout.print(RECIPE.lines().map(l -> "  | " + l).reduce("", (a, b) -> a + b + "\n"));
-                stdout.flush();
-                run = SubmitCommand.submit(new ApiClient(local.apiUrl()), model, recipe.toString(), List.of(data), tokenizer,
-                        "all-minilm-l6-v2", stdout);
+                if (recipe == null) {
+                    Files.writeString(demoRecipe, RECIPE, StandardCharsets.UTF_8);
+                    stdout.print(RECIPE.lines().map(l -> "  | " + l).reduce("", (a, b) -> a + b + "\n"));
+                    stdout.flush();
+                }
+                run = SubmitCommand.submit(new ApiClient(local.apiUrl()), model, recipe != null ? recipe : demoRecipe.toString(),
+                        List.of(data), tokenizer, "all-minilm-l6-v2", stdout);
             } finally {
-                Files.deleteIfExists(recipe);
+                Files.deleteIfExists(demoRecipe);
             }
 
             stdout.println();

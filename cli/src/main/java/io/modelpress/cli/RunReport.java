@@ -101,8 +101,9 @@ final class RunReport {
         }
         String batch = key.equals("batch_1") ? "1" : own.path("batch").asText();
         if (ref.has("p50")) {
-            out.printf(Locale.ROOT, "latency   batch %s: %.2f ms -> %.2f ms p50 (%.2fx faster)%n", batch, ref.path("p50").asDouble(),
-                    own.path("p50").asDouble(), ref.path("p50").asDouble() / own.path("p50").asDouble());
+            double speedup = ref.path("p50").asDouble() / own.path("p50").asDouble();
+            out.printf(Locale.ROOT, "latency   batch %s: %.2f ms -> %.2f ms p50 (%.2fx %s)%n", batch, ref.path("p50").asDouble(),
+                    own.path("p50").asDouble(), speedup >= 1 ? speedup : 1 / speedup, speedup >= 1 ? "faster" : "slower");
         } else {
             out.printf(Locale.ROOT, "latency   batch %s: %.2f ms p50%n", batch, own.path("p50").asDouble());
         }

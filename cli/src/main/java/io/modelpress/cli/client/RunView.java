@@ -19,6 +19,8 @@ import java.util.Map;
  */
 public final class RunView {
     private static final int BAR_WIDTH = 30;
+    /** Redrawn lines must not wrap (the cursor moves back by lines): longer messages are cut. */
+    private static final int MAX_LINE = 118;
     private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault());
 
     private final PrintWriter out;
@@ -54,7 +56,8 @@ public final class RunView {
         List<String> lines = new java.util.ArrayList<>();
         lines.add(header(run));
         for (StageStatus stage : run.stages()) {
-            lines.add(stageLine(stage, true));
+            String line = stageLine(stage, true);
+            lines.add(line.length() > MAX_LINE ? line.substring(0, MAX_LINE - 3) + "..." : line);
         }
         for (String line : lines) {
             out.print("\u001b[2K" + line + "\n");
