@@ -31,16 +31,6 @@ import java.util.concurrent.Callable;
                 "The stack stays up afterwards (for 'submit', 'watch', 'fetch'; stop it with 'modelpress down'), unless --down is given.",
                 "Exit code 0 when the run succeeded, 3 when its quality gate failed, 1 otherwise."})
 final class DemoCommand implements Callable<Integer> {
-    /** Dynamic INT8 and an evaluation against the fp32 original, with a fidelity gate. */
-    static final String RECIPE = """
-            # modelpress demo: all-MiniLM-L6-v2 to dynamic INT8, judged against the fp32 original
-            name: minilm-int8-demo
-            stages:
-              - quantize: { mode: dynamic }
-              - eval: { metrics: [cosine, latency, size], samples: 256, gate: { min_cosine: 0.98 } }
-            """;
-    static final String DATA = "examples/data/sentences-eval.jsonl";
-
     @Mixin
     StackOptions stack;
 
@@ -73,7 +63,7 @@ final class DemoCommand implements Callable<Integer> {
             stdout.println("== 2/4 submitting all-MiniLM-L6-v2 (fp32) with " + (recipe == null ? "a dynamic INT8 + eval recipe" : "recipe " + recipe));
             Path model = ReferenceModels.minilm();
             Path tokenizer = ReferenceModels.minilmTokenizer();
-            Path data = StackOptions.projectRoot().resolve(DATA);
+            Path data = StackOptions.projectRoot().resolve(DemoJob.DATA);
             if (!Files.isRegularFile(data)) {
                 throw new ModelPressException(ErrorCode.IO_ERROR, data.toString(), "is missing; run the demo from a checkout of the project");
             }
@@ -81,12 +71,12 @@ final class DemoCommand implements Callable<Integer> {
             RunState run;
             try {
                 if (recipe == null) {
-                    Files.writeString(demoRecipe, RECIPE, StandardCharsets.UTF_8);
-                    stdout.print(RECIPE.lines().map(l -> "  | " + l).reduce("", (a, b) -> a + b + "\n"));
+                    Files.writeString(demoRecipe, DemoJob.RECIPE, StandardCharsets.UTF_8);
+                    stdout.print(DemoJob.RECIPE.lines().map(l -> "  | " + l).reduce("", (a, b) -> a + b + "\n"));
                     stdout.flush();
                 }
                 run = SubmitCommand.submit(new ApiClient(local.apiUrl()), model, recipe != null ? recipe : demoRecipe.toString(),
-                        List.of(data), tokenizer, "all-minilm-l6-v2", stdout);
+                        List.of(data), tokenizer, DemoJob.NAME, stdout);
             } finally {
                 Files.deleteIfExists(demoRecipe);
             }
