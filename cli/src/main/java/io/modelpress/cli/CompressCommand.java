@@ -91,7 +91,7 @@ final class CompressCommand implements Callable<Integer> {
     private static Compressor.Listener progressTo(PrintWriter err) {
         return new Compressor.Listener() {
             public void stageStarted(StageSpec stage, int count) {
-                err.printf("[%d/%d] %s ...%n", stage.index(), count, stage.type());
+                err.printf("[%d/%d] %s ...%n", stage.index() + 1, count, stage.type());
                 err.flush();
             }
 

@@ -97,7 +97,7 @@ public final class Compressor {
             List<StageSpec> plan = new java.util.ArrayList<>(request.recipe().stages());
             if (plan.stream().noneMatch(st -> st.type().equals("eval"))) {
                 // every compression ends with the evidence: input versus output
-                plan.add(Recipes.finalEvaluation(plan.size() + 1));
+                plan.add(Recipes.finalEvaluation(plan.size()));
             }
             ObjectNode lastEvaluation = null;
             for (StageSpec spec : plan) {

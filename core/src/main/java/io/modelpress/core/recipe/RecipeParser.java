@@ -162,7 +162,7 @@ public final class RecipeParser {
             if ("quantize".equals(type)) {
                 normaliseQuantize(params, mode);
             }
-            stages.add(new StageSpec(index, type, params));
+            stages.add(new StageSpec(index - 1, type, params));
         }
     }
 

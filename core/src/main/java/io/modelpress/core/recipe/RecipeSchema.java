@@ -27,10 +27,12 @@ public final class RecipeSchema {
                     "int8-per-channel", "int8-per-tensor"),
             Param.choice("granularity", "per-channel", "one scale per output channel, or one per tensor", "per-channel", "per-tensor")
                     .onlyIn("dynamic", "static"),
-            Param.bool("symmetric_weights", true, "zero point at the middle of the range"),
+            Param.bool("symmetric_weights", true, "zero point at the middle of the range (static mode: per-channel weights are always "
+                    + "symmetric, as ONNX Runtime's QLinearConv takes one weight zero point)"),
             Param.bool("embeddings", true, "also quantize Gather embedding tables to 8 bit").onlyIn("dynamic"),
-            Param.numberOrFalse("smoothquant", 0, 1, 0.5, "SmoothQuant migration strength alpha, or false").onlyIn("dynamic", "static"),
-            Param.integer("keep_float", 0, 10_000, 0L, "leave this many of the most sensitive MatMul/Gemm nodes in float").onlyIn("dynamic", "static"),
+            Param.numberOrFalse("smoothquant", 0, 1, 0.5, "SmoothQuant migration strength alpha, or false (static mode: applied to "
+                    + "MatMul/Gemm inputs computed in float)").onlyIn("dynamic", "static"),
+            Param.integer("keep_float", 0, 10_000, 0L, "leave this many of the most sensitive MatMul/Gemm (static mode: also Conv) nodes in float").onlyIn("dynamic", "static"),
             Param.choice("activations", "uint8", "activation type", "uint8", "int8").onlyIn("static"),
             Param.bool("symmetric_activations", false, "symmetric activation ranges").onlyIn("static"),
             Param.choice("calibration", "percentile", "how activation ranges are chosen from calibration data",

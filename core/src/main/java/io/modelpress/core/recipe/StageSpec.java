@@ -7,7 +7,8 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * One validated stage of a recipe: its type and every parameter with defaults applied. Values are String, Long,
+ * One validated stage of a recipe: its 0-based position (as in error paths {@code stages[0]} and pipeline events),
+ * its type and every parameter with defaults applied. Values are String, Long,
  * Double, Boolean, List&lt;String&gt; or Map&lt;String, Object&gt;; the typed getters below read them.
  */
 public record StageSpec(int index, String type, Map<String, Object> params) {
@@ -71,8 +72,13 @@ public record StageSpec(int index, String type, Map<String, Object> params) {
         return list(m, "patterns").stream().map(Pattern::compile).toList();
     }
 
-    /** A short label such as {@code 01-quantize}, used in object keys and logs. */
+    /** A short label such as {@code 01-quantize} (numbered from 01), used in object keys, metrics and logs. */
     public String label() {
-        return String.format("%02d-%s", index, type);
+        return label(index, type);
+    }
+
+    /** The label of the stage at a 0-based position: the one naming scheme of CLI work folders and pipeline keys. */
+    public static String label(int index, String type) {
+        return String.format("%02d-%s", index + 1, type);
     }
 }

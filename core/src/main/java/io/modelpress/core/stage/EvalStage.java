@@ -36,6 +36,9 @@ final class EvalStage implements Stage {
         }
         EvaluationReport report = Evaluator.run(request);
         ObjectNode json = onlyRequested(report.toJson(), metrics);
+        // file paths are the runner's private copies (a worker's temp folder): the run's records name the models
+        json.remove("model");
+        json.remove("reference");
         List<String> failures = checkGate(spec.object("gate"), report, json.putArray("gate_checks"));
         String failure = failures.isEmpty() ? null : String.join("; ", failures);
         json.put("gate", failure == null ? "passed" : "failed");

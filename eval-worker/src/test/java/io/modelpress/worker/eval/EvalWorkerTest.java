@@ -58,7 +58,7 @@ class EvalWorkerTest {
     }
 
     private StageResult evaluate(String runId, ArtifactRef input, ArtifactRef original, Map<String, Object> params) {
-        StageRequest request = new StageRequest(runId, 2, 1, "eval", params, input, original, List.of(), null,
+        StageRequest request = new StageRequest(runId, 1, 1, "eval", params, input, original, List.of(), null,
                 Instant.now().plus(Duration.ofHours(1)));
         String bootstrap = DevStack.shared().kafkaBootstrapServers();
         Topic.send(bootstrap, Topics.stage("eval"), runId, Json.write(request));

@@ -5,8 +5,8 @@ import ai.onnx.proto.OnnxMl.StringStringEntryProto;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ValueShape;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,10 +18,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** The full recipe (about 100 s of CPU, one thread), run once for the class. Needs the Debian dataset. */
+/**
+ * The full recipe (about 100 s of CPU, one thread), run once for the class into the shared models folder, where
+ * {@link TeacherStaticQuantizationTest} and the benchmarks find it. Needs the Debian dataset.
+ */
+@Order(1)
 class FashionMnistTeacherTest {
-    @TempDir
-    static Path cacheDir;
+    private static final Path cacheDir = FashionMnistTeacher.defaultCacheDir();
     private static FashionMnistTeacher.Report report;
 
     @BeforeAll

@@ -1,5 +1,7 @@
 package io.modelpress.pipeline.events;
 
+import io.modelpress.core.recipe.StageSpec;
+
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +27,6 @@ public record StageRequest(String runId, int stageIndex, int attempt, String sta
 
     /** Object key prefix of this attempt's outputs: {@code runs/<run>/<NN>-<stage>-a<attempt>/}. */
     public String outputPrefix() {
-        return String.format("runs/%s/%02d-%s-a%d/", runId, stageIndex, stageType, attempt);
+        return "runs/" + runId + "/" + StageSpec.label(stageIndex, stageType) + "-a" + attempt + "/";
     }
 }

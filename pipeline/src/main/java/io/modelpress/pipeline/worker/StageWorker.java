@@ -213,7 +213,7 @@ public final class StageWorker {
                 metrics.handoff(stage, "upload", Duration.ofNanos(System.nanoTime() - t2), output.bytes());
             }
             timings.uploadMs = millisSince(t2);
-            metrics.modelBytes(request.runId(), String.format("%02d-%s", request.stageIndex(), stage), output.bytes());
+            metrics.modelBytes(request.runId(), StageSpec.label(request.stageIndex(), stage), output.bytes());
 
             StageResult result = outcome.gatePassed()
                     ? new StageResult(request.runId(), request.stageIndex(), request.attempt(), stage, StageResult.Status.SUCCEEDED,
@@ -326,7 +326,7 @@ public final class StageWorker {
     }
 
     private static String describe(StageRequest request) {
-        return "run " + request.runId() + " stage " + String.format("%02d-%s", request.stageIndex(), request.stageType())
+        return "run " + request.runId() + " stage " + StageSpec.label(request.stageIndex(), request.stageType())
                 + " attempt " + request.attempt();
     }
 

@@ -30,7 +30,7 @@ public final class StageRequests {
     }
 
     public static StageRequest request(String runId, String type, ArtifactRef input, Map<String, Object> params) {
-        return new StageRequest(runId, 1, 1, type, params, input, input, List.of(), null,
+        return new StageRequest(runId, 0, 1, type, params, input, input, List.of(), null,
                 Instant.now().plus(Duration.ofHours(1)));
     }
 }

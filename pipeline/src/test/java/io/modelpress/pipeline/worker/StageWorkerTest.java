@@ -105,7 +105,7 @@ class StageWorkerTest {
         String runId = StageRequests.newRunId();
         ArtifactRef input = StageRequests.uploadSmallModel(store, runId, dir);
         ArtifactRef data = store.putBytes("runs/" + runId + "/input/data/calib.jsonl", "{\"x\":1}\n".getBytes(StandardCharsets.UTF_8), "application/x-ndjson");
-        StageRequest request = new StageRequest(runId, 1, 1, "quantize", Map.of("note", "hello", "steps", 3), input, input,
+        StageRequest request = new StageRequest(runId, 0, 1, "quantize", Map.of("note", "hello", "steps", 3), input, input,
                 List.of(data), null, Instant.now().plus(Duration.ofHours(1)));
 
         StageResult result = worker(new DocStringStage()).handle(request);

@@ -1,0 +1,307 @@
+package io.modelpress.core.quantize.qdq;
+
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.GraphIndex;
+import io.modelpress.core.onnx.Nodes;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.Tensors;
+import io.modelpress.core.onnx.Weights;
+import io.modelpress.core.quantize.qdq.OperatorRules.Kind;
+import io.modelpress.core.transform.ValueTypes;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Decides the {@link QdqPlan} of a graph. A value is quantized when a unit reads it as an activation or when a unit's
+ * integer kernel must write it (Conv, Add, pooling...). Pass-through operators join in when their input or output is
+ * quantized anyway, and share its scale, so that ONNX Runtime drops their Q/DQ pair. A Relu (or Clip from 0) right after
+ * a unit is absorbed by the unit's QuantizeLinear when activations are asymmetric: its range then starts at 0.
+ */
+final class QdqPlanner {
+    /**
+     * ONNX Runtime 1.26's fast integer convolution (MLAS ConvSym) needs a multiple of 4 input channels per group; other
+     * counts take a generic im2col path that, below 8 channels, is slower than the float Conv (measured on AVX-512
+     * VNNI, 14x14 to 28x28 images: 1 channel 4x, 3 channels 2x, 5 to 7 channels 1.1-1.4x slower; 9 channels break
+     * even). Such a Conv - typically a first layer on grey or RGB images - stays in float. Depthwise convolutions
+     * have their own fast integer kernel and are quantized.
+     */
+    static boolean slowIntegerConv(long channelsPerGroup) {
+        return channelsPerGroup < 8 && channelsPerGroup % 4 != 0;
+    }
+
+    private final OnnxModel model;
+    private final StaticSettings settings;
+    private final GraphIndex index;
+    private final Map<String, ValueTypes.TensorType> types;
+    private final Map<String, TensorProto> constants = new HashMap<>();
+
+    QdqPlanner(OnnxModel model, StaticSettings settings, Map<String, ValueTypes.TensorType> types) {
+        this.model = model;
+        this.settings = settings;
+        this.index = new GraphIndex(model.graph());
+        this.types = types;
+        model.graph().getInitializerList().forEach(t -> constants.put(t.getName(), t));
+        for (NodeProto node : model.graph().getNodeList()) {
+            if (Weights.isConstantNode(node) && node.getOutputCount() == 1) {
+                Weights.constantValue(node).ifPresent(t -> constants.put(node.getOutput(0), t));
+            }
+        }
+    }
+
+    GraphIndex index() {
+        return index;
+    }
+
+    Optional<TensorProto> constant(String value) {
+        return Optional.ofNullable(constants.get(value));
+    }
+
+    /**
+     * @param keptInFloat node positions to leave in float whatever the rules say, with the reason to report
+     */
+    QdqPlan plan(Map<Integer, String> keptInFloat) {
+        QdqPlan plan = new QdqPlan();
+        for (int position : index.topologicalOrder()) {
+            NodeProto node = index.node(position);
+            Kind kind = OperatorRules.kindOf(node);
+            if (kind == null) {
+                continue;
+            }
+            String reason = settings.selector().exclusionReason(node);
+            if (reason == null) {
+                reason = keptInFloat.get(position);
+            }
+            QdqPlan.Unit unit = null;
+            if (reason == null) {
+                Object analysed = analyse(position, node, kind);
+                if (analysed instanceof String why) {
+                    reason = why;
+                } else {
+                    unit = (QdqPlan.Unit) analysed;
+                }
+            }
+            if (unit != null) {
+                plan.units.put(position, unit);
+            } else if (kind.weighted() || !settings.selector().selects(node)) {
+                // element-wise and pooling nodes that do not qualify are routine (a bias Add, a scaling Mul): not reported
+                plan.skipped.add(new QdqPlan.Skip(node, reason));
+            }
+        }
+        decideValues(plan);
+        return plan;
+    }
+
+    /** A unit, or the reason (a String) why the node stays in float. */
+    private Object analyse(int position, NodeProto node, Kind kind) {
+        List<Integer> activations = new ArrayList<>();
+        switch (kind) {
+            case CONV -> {
+                String why = activation(node, 0);
+                if (why != null) {
+                    return why;
+                }
+                activations.add(0);
+                TensorProto w = constants.get(input(node, 1));
+                if (w == null || DataType.of(w) != DataType.FLOAT || w.getDimsCount() < 3) {
+                    return "its weight is not a float32 constant";
+                }
+                long channelsPerGroup = w.getDims(1);
+                boolean depthwise = channelsPerGroup == 1 && Nodes.intAttribute(node, "group", 1) > 1;
+                if (slowIntegerConv(channelsPerGroup) && !depthwise && !settings.selector().includeNames().contains(node.getName())) {
+                    return "it reads only " + channelsPerGroup + " input channel" + (channelsPerGroup == 1 ? "" : "s")
+                            + " per group, where ONNX Runtime's integer convolution is slower than its float one"
+                            + " (name the node in include.nodes to quantize it anyway)";
+                }
+                int bias = biasSlot(node, 2, w.getDims(0));
+                if (bias == -2) {
+                    return "its bias is not a float32 constant with one value per output channel";
+                }
+                return new QdqPlan.Unit(position, node, kind, activations, 1, settings.perChannel() ? 0 : -1, bias);
+            }
+            case MATMUL -> {
+                String why = activation(node, 0);
+                if (why != null) {
+                    return why;
+                }
+                TensorProto w = constants.get(input(node, 1));
+                if (w == null) {
+                    return "its second input is not a constant weight (activation x activation products stay in float)";
+                }
+                if (DataType.of(w) != DataType.FLOAT || w.getDimsCount() < 2) {
+                    return "its weight is not a float32 matrix";
+                }
+                activations.add(0);
+                int axis = settings.perChannel() && w.getDimsCount() == 2 ? 1 : -1;
+                return new QdqPlan.Unit(position, node, kind, activations, 1, axis, -1);
+            }
+            case GEMM -> {
+                String why = activation(node, 0);
+                if (why != null) {
+                    return why;
+                }
+                TensorProto w = constants.get(input(node, 1));
+                if (w == null || DataType.of(w) != DataType.FLOAT || w.getDimsCount() != 2) {
+                    return "its B input is not a float32 constant matrix";
+                }
+                boolean transB = Nodes.intAttribute(node, "transB", 0) != 0;
+                int nAxis = transB ? 0 : 1;
+                int bias = biasSlot(node, 2, w.getDims(nAxis));
+                if (bias == -2) {
+                    return "its C input is not a float32 constant with one value per output column (or a scalar)";
+                }
+                activations.add(0);
+                return new QdqPlan.Unit(position, node, kind, activations, 1, settings.perChannel() ? nAxis : -1, bias);
+            }
+            case BINARY, CONCAT -> {
+                for (int slot = 0; slot < node.getInputCount(); slot++) {
+                    String why = activation(node, slot);
+                    if (why != null) {
+                        return why;
+                    }
+                    activations.add(slot);
+                }
+                if (activations.isEmpty()) {
+                    return "it has no inputs";
+                }
+                return new QdqPlan.Unit(position, node, kind, activations, -1, -1, -1);
+            }
+            case POOL, PASS_THROUGH -> {
+                String why = activation(node, 0);
+                if (why != null) {
+                    return why;
+                }
+                if (node.getOutputCount() != 1) {
+                    return "it has more than one output";
+                }
+                activations.add(0);
+                return new QdqPlan.Unit(position, node, kind, activations, -1, -1, -1);
+            }
+            default -> throw new IllegalStateException(kind.name());
+        }
+    }
+
+    private static String input(NodeProto node, int slot) {
+        return slot < node.getInputCount() ? node.getInput(slot) : "";
+    }
+
+    /** Null when the input is a float32 value computed at run time, else why it cannot be a quantized activation. */
+    private String activation(NodeProto node, int slot) {
+        String value = input(node, slot);
+        if (value.isEmpty()) {
+            return "input " + slot + " is missing";
+        }
+        if (constants.containsKey(value)) {
+            return "input '" + value + "' is a constant (only run-time values are quantized as activations here)";
+        }
+        ValueTypes.TensorType type = types.get(value);
+        if (type == null || type.elementType() != DataType.FLOAT) {
+            return "input '" + value + "' is " + (type == null ? "of unknown type" : type.elementType().displayName()) + ", not float32";
+        }
+        return null;
+    }
+
+    /** The bias slot, -1 without a bias, -2 when it cannot be quantized. */
+    private int biasSlot(NodeProto node, int slot, long channels) {
+        String name = input(node, slot);
+        if (name.isEmpty()) {
+            return -1;
+        }
+        TensorProto b = constants.get(name);
+        if (b == null || DataType.of(b) != DataType.FLOAT) {
+            return -2;
+        }
+        long n = Tensors.elementCount(b);
+        return n == channels || n == 1 ? slot : -2;
+    }
+
+    private void decideValues(QdqPlan plan) {
+        Map<String, String> source = plan.rangeSource;
+        // 1. activations read by computing units, and outputs their kernels must write
+        for (QdqPlan.Unit unit : plan.units.values()) {
+            if (unit.kind() == Kind.PASS_THROUGH) {
+                continue;
+            }
+            for (int slot : unit.activationSlots()) {
+                String v = unit.node().getInput(slot);
+                source.put(v, v);
+            }
+            if (unit.kind().outputRequired()) {
+                String out = terminal(unit);
+                source.put(out, out);
+            }
+        }
+        // 2. pass-through units join where their input arrives quantized from a unit, and share its scale: they then
+        //    move 8-bit values. Where the input comes from float, the operator runs in float before the Q (a uint8
+        //    MaxPool outside ONNX Runtime's NHWC integer region is many times slower than the float one).
+        Set<String> arrivesQuantized = plan.producedQuantized;
+        boolean changed = true;
+        while (changed) {
+            changed = false;
+            for (QdqPlan.Unit unit : plan.units.values()) {
+                if (unit.kind() != Kind.PASS_THROUGH) {
+                    String out = terminal(unit);
+                    changed |= source.containsKey(out) && arrivesQuantized.add(out);
+                } else if (arrivesQuantized.contains(unit.node().getInput(0)) && arrivesQuantized.add(unit.node().getOutput(0))) {
+                    source.put(unit.node().getOutput(0), unit.node().getInput(0));
+                    changed = true;
+                }
+            }
+        }
+        plan.units.values().removeIf(u -> u.kind() == Kind.PASS_THROUGH && !arrivesQuantized.contains(u.node().getInput(0)));
+        // resolve chains of sharing to the calibrated value at their head
+        for (Map.Entry<String, String> e : source.entrySet()) {
+            String head = e.getValue();
+            for (int guard = 0; !source.get(head).equals(head) && guard < source.size(); guard++) {
+                head = source.get(head);
+            }
+            e.setValue(head);
+        }
+        // 3. a ReLU between a unit and its quantized output is absorbed by that output's QuantizeLinear
+        for (QdqPlan.Unit unit : plan.units.values()) {
+            String out = terminal(unit);
+            if (source.containsKey(out)) {
+                plan.quantizedOutputs.put(unit.position(), out);
+                if (!out.equals(unit.node().getOutput(0))) {
+                    plan.fusedActivations.put(index.producerOf(out).orElseThrow(), unit.label());
+                }
+            }
+        }
+    }
+
+    /** The value whose Q closes a unit: its output, or the output of a ReLU right after it that a Q makes redundant. */
+    private String terminal(QdqPlan.Unit unit) {
+        String out = unit.node().getOutput(0);
+        if (unit.kind() == Kind.PASS_THROUGH) {
+            return out;
+        }
+        Integer relu = fusableActivation(out);
+        return relu == null ? out : index.node(relu).getOutput(0);
+    }
+
+    /** Position of a ReLU/Clip(0, ..) that alone reads {@code value} and that a Q after it makes redundant, or null. */
+    private Integer fusableActivation(String value) {
+        if (settings.symmetricActivations() || index.isGraphOutput(value)) {
+            return null;
+        }
+        List<Integer> readers = index.consumersOf(value);
+        if (readers.size() != 1) {
+            return null;
+        }
+        NodeProto reader = index.node(readers.get(0));
+        boolean redundant = OperatorRules.isRedundantUnderQuantization(reader,
+                name -> constant(name).filter(t -> DataType.of(t) == DataType.FLOAT).map(model::floats).orElse(null));
+        return redundant && reader.getInput(0).equals(value) ? readers.get(0) : null;
+    }
+
+    /** Names already in use, for the writer. */
+    Set<String> constantNames() {
+        return constants.keySet();
+    }
+}
