@@ -13,7 +13,6 @@ import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.RunState.StageStatus;
 import io.modelpress.pipeline.events.StageResult;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.pipeline.events.RunState;
 
 import java.io.PrintWriter;
-import java.util.Iterator;
 import java.util.Locale;
 import java.util.Map;
 
@@ -46,8 +45,7 @@ final class RunReport {
         if (eval != null) {
             latency(out, eval, "batch_1");
             latency(out, eval, "batch_N");
-            for (Iterator<Map.Entry<String, JsonNode>> outputs = eval.path("outputs").fields(); outputs.hasNext(); ) {
-                Map.Entry<String, JsonNode> output = outputs.next();
+            for (Map.Entry<String, JsonNode> output : eval.path("outputs").properties()) {
                 JsonNode cosine = output.getValue().path("cosine");
                 if (cosine.has("mean")) {
                     out.printf(Locale.ROOT, "fidelity  output %s: cosine to the original mean %.5f, worst %.5f (original: 1.0 by "
