@@ -49,6 +49,14 @@ public final class ServiceProcess {
     private static final int LOG_TAIL_LINES = 30;
     /** Tied children: their standard input is the pipe whose end tells them to exit, so the Process must stay reachable. */
     private static final Map<Long, Process> TIED = new ConcurrentHashMap<>();
+    /** How long tied children get to stop cleanly when this JVM exits, before they are killed. */
+    private static final Duration TIED_EXIT_GRACE = Duration.ofSeconds(10);
+
+    static {
+        // A tied child also exits by itself when this JVM's end closes its input (ExitWithParent), but a service
+        // whose shutdown hangs would then linger: on a normal exit, stop them here, and kill what does not stop.
+        Runtime.getRuntime().addShutdownHook(new Thread(ServiceProcess::stopTiedChildren, "stop-tied-services"));
+    }
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final Service service;
@@ -141,6 +149,21 @@ public final class ServiceProcess {
             return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI());
         } catch (ClassNotFoundException | URISyntaxException e) {
             throw new IllegalStateException("devstack's ExitWithParent is not on the class path", e);
+        }
+    }
+
+    private static void stopTiedChildren() {
+        List<Process> children = List.copyOf(TIED.values());
+        children.forEach(Process::destroy);
+        long deadline = System.nanoTime() + TIED_EXIT_GRACE.toNanos();
+        for (Process child : children) {
+            try {
+                if (!child.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                    child.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                child.destroyForcibly();
+            }
         }
     }
 
