@@ -1,5 +1,6 @@
 package io.modelpress.orchestrator;
 
+import io.modelpress.pipeline.testing.DevStackResource;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.pipeline.events.ArtifactRef;
 import io.modelpress.pipeline.events.Json;

@@ -1,5 +1,6 @@
 package io.modelpress.orchestrator;
 
+import io.modelpress.pipeline.testing.DevStackResource;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.modelpress.core.ErrorCode;

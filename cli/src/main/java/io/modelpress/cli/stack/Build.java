@@ -21,8 +21,9 @@ import java.util.stream.Stream;
  * services' fast-jars, with one Maven run through the project's wrapper ({@code ./mvnw}).
  */
 public final class Build {
-    /** Modules every service is built from, besides its own. */
-    private static final List<String> SHARED_MODULES = List.of("core", "pipeline");
+    /** Modules the services are built from, besides their own (worker-service only for the workers; checking it for the
+     * orchestrator too costs at most one needless build). */
+    private static final List<String> SHARED_MODULES = List.of("core", "pipeline", "worker-service");
 
     private Build() {
     }

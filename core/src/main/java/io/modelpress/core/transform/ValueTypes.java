@@ -25,12 +25,13 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
+import ai.onnxruntime.OrtLoggingLevel;
 
 /**
  * Element type and rank of the tensor values of a graph. Declared types (inputs, outputs, value_info, initializers,
  * Constant nodes) are taken as they are; the rest of the main graph is typed by ONNX Runtime's own type inference:
- * a copy of the model that lists every value as an (untyped) graph output is loaded - not run - and the session
- * reports the type it inferred for each.
+ * a copy of the model whose outputs are the untyped values is loaded - not run - and the session reports the type
+ * it inferred for each.
  */
 public final class ValueTypes {
     private ValueTypes() {
@@ -75,23 +76,39 @@ public final class ValueTypes {
         if (unknown.isEmpty()) {
             return types;
         }
+        probe(model, List.copyOf(unknown), types);
+        return types;
+    }
+
+    /**
+     * Asks ONNX Runtime for the types of {@code values} by making them the graph's only outputs. The Java API reports
+     * all outputs at once and fails on types it cannot represent (optionals), so on that failure the values are
+     * asked for again in halves.
+     */
+    private static void probe(OnnxModel model, List<String> values, Map<String, TensorType> into) {
         OnnxModel probe = model.copy();
-        GraphProto.Builder graph = probe.graph();
-        Set<String> outputs = new LinkedHashSet<>();
-        graph.getOutputList().forEach(o -> outputs.add(o.getName()));
-        for (String value : unknown) {
-            if (!outputs.contains(value)) {
-                graph.addOutput(ValueInfoProto.newBuilder().setName(value));
-            }
-        }
+        GraphProto.Builder graph = probe.graph().clearOutput();
+        values.forEach(v -> graph.addOutput(ValueInfoProto.newBuilder().setName(v)));
         try (TemporaryModel file = new TemporaryModel(probe);
              OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
             options.setIntraOpNumThreads(1);
+            options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             try (OrtSession session = OrtEnvironment.getEnvironment().createSession(file.file().toString(), options)) {
-                for (Map.Entry<String, NodeInfo> e : session.getOutputInfo().entrySet()) {
-                    if (unknown.contains(e.getKey()) && e.getValue().getInfo() instanceof TensorInfo info) {
-                        dataType(info).ifPresent(t -> types.put(e.getKey(), new TensorType(t, info.getShape().length)));
+                Map<String, NodeInfo> infos;
+                try {
+                    infos = session.getOutputInfo();
+                } catch (OrtException unrepresentable) {
+                    if (values.size() > 1) {
+                        probe(model, values.subList(0, values.size() / 2), into);
+                        probe(model, values.subList(values.size() / 2, values.size()), into);
+                    }
+                    return;
+                }
+                for (String value : values) {
+                    NodeInfo info = infos.get(value);
+                    if (info != null && info.getInfo() instanceof TensorInfo tensor) {
+                        dataType(tensor).ifPresent(t -> into.put(value, new TensorType(t, tensor.getShape().length)));
                     }
                 }
             }
@@ -99,17 +116,15 @@ public final class ValueTypes {
             throw new ModelPressException(ErrorCode.RUNTIME_ERROR, "model",
                     "ONNX Runtime could not load the model to infer value types: " + e.getMessage(), e);
         }
-        return types;
     }
 
     private static Optional<DataType> dataType(TensorInfo info) {
-        // ONNX Runtime's Java enum numbers element types its own way; the names agree with ONNX's
-        String name = info.onnxType.name().substring("ONNX_TENSOR_ELEMENT_DATA_TYPE_".length());
-        for (DataType type : DataType.values()) {
-            if (type.name().equals(name)) {
-                return Optional.of(type);
-            }
+        // the Java enum numbers its constants its own way, but names them after the ONNX element types
+        String name = info.onnxType.name().replace("ONNX_TENSOR_ELEMENT_DATA_TYPE_", "");
+        try {
+            return Optional.of(DataType.valueOf(name));
+        } catch (IllegalArgumentException undefinedOrNewerThanThisTool) {
+            return Optional.empty();
         }
-        return Optional.empty();
     }
 }

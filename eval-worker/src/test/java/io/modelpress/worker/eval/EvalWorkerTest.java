@@ -1,5 +1,6 @@
 package io.modelpress.worker.eval;
 
+import io.modelpress.pipeline.testing.DevStackResource;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.recipe.RecipeParser;

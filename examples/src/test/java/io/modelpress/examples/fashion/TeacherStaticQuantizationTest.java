@@ -10,6 +10,7 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.DatasetCalibration;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.quantize.qdq.StaticQuantizer;
+import io.modelpress.core.quantize.qdq.TestCnns;
 import io.modelpress.core.recipe.RecipeParser;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.testing.OnnxChecker;

@@ -1,5 +1,6 @@
 package io.modelpress.worker.quantize;
 
+import io.modelpress.pipeline.testing.DevStackResource;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.devstack.DevStack;
 import io.modelpress.pipeline.Topics;

@@ -1,4 +1,4 @@
-package io.modelpress.worker.quantize;
+package io.modelpress.worker;
 
 import io.modelpress.pipeline.Topics;
 import io.modelpress.pipeline.worker.StageWorker;

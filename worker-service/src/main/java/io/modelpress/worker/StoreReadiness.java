@@ -1,4 +1,4 @@
-package io.modelpress.worker.quantize;
+package io.modelpress.worker;
 
 import io.modelpress.core.ModelPressException;
 import io.modelpress.pipeline.store.ArtifactStore;

@@ -1,4 +1,4 @@
-package io.modelpress.worker.eval;
+package io.modelpress.worker;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.modelpress.core.stage.Stage;
@@ -20,6 +20,7 @@ import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import org.eclipse.microprofile.config.Config;
 import org.eclipse.microprofile.config.ConfigProvider;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 
 import java.util.function.Function;
@@ -27,7 +28,9 @@ import java.util.function.Function;
 /** Binds the pipeline's stage-worker runtime to Quarkus: config, Micrometer registry, SmallRye emitters. */
 @ApplicationScoped
 public class WorkerWiring {
-    static final String SERVICE = "eval-worker";
+    /** The worker app's name (quantize-worker, eval-worker, ...): its id prefix and CloudEvents source. */
+    @ConfigProperty(name = "quarkus.application.name")
+    String service;
 
     @Produces
     @Singleton
@@ -74,9 +77,9 @@ public class WorkerWiring {
     StageWorker worker(ArtifactStore store, StageMetrics metrics, WorkerConfig config, Function<String, Stage> stages,
                        @Channel("stage-results") MutinyEmitter<byte[]> results,
                        @Channel("dead-letters") MutinyEmitter<byte[]> deadLetters) {
-        WorkerSettings settings = config.worker(SERVICE);
+        WorkerSettings settings = config.worker(service);
         EmitterPublisher publisher = new EmitterPublisher(results, deadLetters,
-                "/modelpress/" + SERVICE + "/" + settings.workerId(), config.sendTimeout());
+                "/modelpress/" + service + "/" + settings.workerId(), config.sendTimeout());
         return new StageWorker(store, publisher, publisher, metrics, settings, stages);
     }
 
