@@ -17,6 +17,8 @@ import java.util.concurrent.Callable;
         description = {"Follow a run live: a progress bar per stage (plain lines when the output is not a terminal), until it ends.",
                 "Exit code 0 when the run succeeded, 3 when its quality gate failed, 1 when it failed otherwise or was cancelled."})
 final class WatchCommand implements Callable<Integer> {
+    /** How often the run's state is read when not following its server-sent events. */
+    static final Duration POLL_INTERVAL = Duration.ofMillis(500);
     /** How long to keep trying when the orchestrator cannot be reached mid-watch (it may be restarting). */
     static final Duration RECONNECT_PATIENCE = Duration.ofMinutes(2);
 
@@ -25,6 +27,12 @@ final class WatchCommand implements Callable<Integer> {
 
     @Option(names = "--plain", description = "plain lines even on a terminal")
     boolean plain;
+
+    // Polling is the default while the orchestrator can deadlock when an SSE subscription arrives as it handles a
+    // result for the same run (RunStore.watch takes the run's lock on a Vert.x event loop): see the e2e reproducer.
+    @Option(names = "--sse", description = "follow the orchestrator's server-sent events (GET /api/runs/RUN/events) "
+            + "instead of reading the run's state every 0.5 s")
+    boolean sse;
 
     @Mixin
     StackOptions stack;
@@ -36,7 +44,7 @@ final class WatchCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         RunState last = watch(new ApiClient(stack.apiUrl()), runId, new RunView(out, !plain && RunView.terminalSupportsAnsi()),
-                spec.commandLine().getErr());
+                spec.commandLine().getErr(), sse);
         RunReport.printOutcome(last, bucket(), out);
         return RunReport.exitCode(last);
     }
@@ -47,15 +55,16 @@ final class WatchCommand implements Callable<Integer> {
     }
 
     /**
-     * Shows the run's events until it ends and returns its final state. A broken stream (an orchestrator restart) is
-     * followed again; the orchestrator keeps its runs across restarts.
+     * Shows the run's progress until it ends and returns its final state: from its server-sent events, or by reading
+     * its state every {@link #POLL_INTERVAL}. An orchestrator that cannot be reached for a while (a restart) is tried
+     * again; it keeps its runs across restarts.
      */
-    static RunState watch(ApiClient api, String runId, RunView view, PrintWriter err) {
+    static RunState watch(ApiClient api, String runId, RunView view, PrintWriter err, boolean sse) {
         long unreachableSince = 0;
         while (true) {
             RunState last;
             try {
-                last = api.follow(runId, view::show);
+                last = sse ? api.follow(runId, view::show) : null;
                 if (last == null || !last.state().terminal()) {
                     last = api.run(runId);
                     view.show(last);
@@ -79,7 +88,7 @@ final class WatchCommand implements Callable<Integer> {
             if (last.state().terminal()) {
                 return last;
             }
-            sleep(Duration.ofSeconds(1));
+            sleep(sse ? Duration.ofSeconds(1) : POLL_INTERVAL);
         }
     }
 

@@ -2,10 +2,13 @@ package io.modelpress.e2e;
 
 import io.modelpress.pipeline.events.RunState;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.util.concurrent.TimeUnit;
 
 /** Drops that cannot work end in a FAILED run with an error a user can act on; nothing the user gave is lost. */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class BadInputIT {
     private final E2eStack e2e = E2eStack.shared();
 

@@ -3,6 +3,7 @@ package io.modelpress.e2e;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.store.Sha256;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
@@ -10,8 +11,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.util.concurrent.TimeUnit;
 
 /** The client commands against the running stack: submit, watch (exit codes by outcome), fetch. */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class CliIT {
     private final E2eStack e2e = E2eStack.shared();
 
@@ -53,6 +56,11 @@ class CliIT {
         assertThat(fetch.out()).contains("latency   batch 1:");
         RunState run = e2e.api.run(runId);
         assertThat(run.source()).isEqualTo("api");
+
+        // the server-sent events of an ended run: its final state, then the end of the stream
+        Cli sse = Cli.run(client("watch", runId, "--sse", "--plain"));
+        assertThat(sse.exitCode()).as(sse.toString()).isZero();
+        assertThat(sse.out()).contains("stage 0 eval").contains("100%").contains("run " + runId + " SUCCEEDED");
     }
 
     @Test

@@ -18,6 +18,7 @@ import io.modelpress.pipeline.store.S3Settings;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.testcontainers.containers.MinIOContainer;
 import org.testcontainers.containers.Network;
 import org.testcontainers.junit.jupiter.Container;
@@ -34,6 +35,7 @@ import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The intake-to-outgoing flow on real images instead of devstack: Apache Kafka and MinIO, with MinIO publishing the
@@ -41,6 +43,7 @@ import static org.awaitility.Awaitility.await;
  * The services run as processes on the host, as in the other end-to-end tests. Skipped without a Docker engine.
  */
 @Testcontainers(disabledWithoutDocker = true)
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class ContainersIT {
     private static final String KAFKA_IMAGE = "apache/kafka:4.1.0";
     private static final String MINIO_IMAGE = "minio/minio:RELEASE.2025-04-22T22-12-26Z";

@@ -12,6 +12,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,8 +21,10 @@ import java.util.Map;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.util.concurrent.TimeUnit;
 
 /** The bucket intake: a model dropped under incoming/ comes out under outgoing/, once, however often it is announced. */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class DropToOutgoingIT {
     private final E2eStack e2e = E2eStack.shared();
 

@@ -6,6 +6,7 @@ import io.modelpress.cli.stack.StackDirectory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -17,11 +18,13 @@ import java.util.Map;
 import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code modelpress up / status / down} as a user runs them: background processes that outlive the command, found
  * again through pid files; up is idempotent and replaces a service that died; down stops everything.
  */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class LauncherIT {
     private static Path directory;
     private static String[] options;
