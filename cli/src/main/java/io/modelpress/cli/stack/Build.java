@@ -104,7 +104,8 @@ public final class Build {
             int exit = maven.waitFor();
             if (exit != 0) {
                 throw new ModelPressException(ErrorCode.IO_ERROR, String.join(", ", stale), "the build failed (exit code " + exit
-                        + "); see Maven's output above, or run: " + String.join(" ", command));
+                        + "); see Maven's output above. After classes were moved or deleted, old ones left in target/ can "
+                        + "break it: ./mvnw -q clean package -DskipTests -pl " + String.join(",", stale) + " -am");
             }
             // Maven leaves an archive untouched when its classes did not change (a pom edit, say): mark the outputs
             // current so the next check does not build again
