@@ -38,7 +38,8 @@ public final class DatasetCalibration implements CalibrationData {
         if (data == null) {
             return NONE;
         }
-        return new DatasetCalibration(data, model.inputs(), DataOptions.DEFAULT.withTokenizer(tokenizer));
+        // a folder of IDX files has train and test splits: calibrate on train, so evaluation (test) stays unseen
+        return new DatasetCalibration(data, model.inputs(), DataOptions.DEFAULT.withTokenizer(tokenizer).withSplit("train"));
     }
 
     @Override
