@@ -31,7 +31,8 @@ final class CompressCommand implements Callable<Integer> {
             description = "a recipe file, or a built-in name: int8-dynamic (default), int8-static, int4-weight-only, fp16")
     String recipe;
 
-    @Option(names = "--data", paramLabel = "D", description = "sample data for calibration and evaluation (npz/npy, IDX, JSONL text)")
+    @Option(names = "--data", paramLabel = "D", description = "sample data (npz/npy, IDX, JSONL text); give two files to keep calibration (the one named *calib*) "
+                    + "apart from evaluation")
     List<Path> data = new ArrayList<>();
 
     @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "tokenizer.json for text data (default: beside the model)")

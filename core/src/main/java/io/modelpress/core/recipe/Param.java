@@ -9,7 +9,12 @@ import java.util.Set;
  * it applies to. Values are normalised to String, Long, Double, Boolean, List&lt;String&gt;, or Map (for objects).
  */
 public record Param(String name, Kind kind, List<String> choices, double min, double max, Object defaultValue,
-                    Set<String> modes, Map<String, Param> fields, String description) {
+                    Set<String> modes, Map<String, Param> fields, String description, Map<String, Object> modeDefaults) {
+
+    public Param(String name, Kind kind, List<String> choices, double min, double max, Object defaultValue,
+                 Set<String> modes, Map<String, Param> fields, String description) {
+        this(name, kind, choices, min, max, defaultValue, modes, fields, description, Map.of());
+    }
 
     public enum Kind { CHOICE, INTEGER, NUMBER, BOOLEAN, STRING, STRING_LIST, CHOICE_LIST, DURATION, OBJECT, NUMBER_OR_FALSE }
 
@@ -60,12 +65,19 @@ public record Param(String name, Kind kind, List<String> choices, double min, do
 
     /** The same key, accepted only in the given modes. */
     public Param onlyIn(String... modeNames) {
-        return new Param(name, kind, choices, min, max, defaultValue, Set.of(modeNames), fields, description);
+        return new Param(name, kind, choices, min, max, defaultValue, Set.of(modeNames), fields, description, modeDefaults);
     }
 
-    /** The same key with another default (e.g. per mode). */
-    public Param withDefault(Object value) {
-        return new Param(name, kind, choices, min, max, value, modes, fields, description);
+    /** The same key with another default in one mode (defaults are measured per mode). */
+    public Param withModeDefault(String mode, Object value) {
+        Map<String, Object> defaults = new java.util.LinkedHashMap<>(modeDefaults);
+        defaults.put(mode, value);
+        return new Param(name, kind, choices, min, max, defaultValue, modes, fields, description, java.util.Collections.unmodifiableMap(defaults));
+    }
+
+    /** The default in a mode (null mode: the general default). */
+    public Object defaultFor(String mode) {
+        return mode != null && modeDefaults.containsKey(mode) ? modeDefaults.get(mode) : defaultValue;
     }
 
     /** What the key expects, for error messages. */

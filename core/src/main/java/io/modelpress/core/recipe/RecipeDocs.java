@@ -27,7 +27,9 @@ public final class RecipeDocs {
                 : "| key | accepts | default | meaning |\n|---|---|---|---|\n");
         for (Param p : params.values()) {
             out.append("| `").append(p.name()).append("` | ").append(p.expected().replace("|", "\\|")).append(" | ")
-                    .append(p.defaultValue() == null ? "-" : "`" + p.defaultValue() + "`").append(" | ");
+                    .append(p.defaultValue() == null ? "-" : "`" + p.defaultValue() + "`")
+                    .append(p.modeDefaults().entrySet().stream().map(e -> " (" + e.getKey() + ": `" + e.getValue() + "`)")
+                            .collect(Collectors.joining())).append(" | ");
             if (withModes) {
                 out.append(p.modes().isEmpty() ? "all" : p.modes().stream().sorted().collect(Collectors.joining(", "))).append(" | ");
             }

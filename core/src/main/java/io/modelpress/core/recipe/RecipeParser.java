@@ -198,7 +198,7 @@ public final class RecipeParser {
         Map<String, Object> values = new LinkedHashMap<>();
         for (Param p : schema.values()) {
             if (mode == null || p.modes().isEmpty() || p.modes().contains(mode)) {
-                values.put(p.name(), p.defaultValue());
+                values.put(p.name(), p.defaultFor(mode));
             }
         }
         return values;

@@ -31,8 +31,10 @@ public final class RecipeSchema {
                     + "symmetric, as ONNX Runtime's QLinearConv takes one weight zero point)"),
             Param.bool("embeddings", true, "also quantize Gather embedding tables to 8 bit").onlyIn("dynamic"),
             Param.numberOrFalse("smoothquant", 0, 1, 0.5, "SmoothQuant migration strength alpha, or false (static mode: applied to "
-                    + "MatMul/Gemm inputs computed in float)").onlyIn("dynamic", "static"),
+                    + "MatMul/Gemm inputs computed in float)").onlyIn("dynamic", "static").withModeDefault("dynamic", 0.8),
             Param.integer("keep_float", 0, 10_000, 0L, "leave this many of the most sensitive MatMul/Gemm (static mode: also Conv) nodes in float").onlyIn("dynamic", "static"),
+            Param.integer("outlier_channels", 0, 64, 4L, "with data: compute up to this many extreme outlier input channels of a "
+                    + "MatMul in float on a side path (0: off)").onlyIn("dynamic"),
             Param.choice("activations", "uint8", "activation type", "uint8", "int8").onlyIn("static"),
             Param.bool("symmetric_activations", false, "symmetric activation ranges").onlyIn("static"),
             Param.choice("calibration", "percentile", "how activation ranges are chosen from calibration data",

@@ -24,7 +24,7 @@ final class EvalStage implements Stage {
         StageSpec spec = context.spec();
         List<String> metrics = spec.strings("metrics");
         boolean timed = metrics.contains("latency");
-        EvaluationRequest request = EvaluationRequest.of(context.input(), context.data().isEmpty() ? null : context.data().get(0))
+        EvaluationRequest request = EvaluationRequest.of(context.input(), context.evaluationData())
                 .withDataOptions(DataOptions.DEFAULT.withTokenizer(context.tokenizer()).withLimit(spec.integer("samples")))
                 .withBatchSize((int) spec.integer("batch"))
                 .withSession(SessionSettings.DEFAULT.withThreads(context.threads()))

@@ -10,7 +10,8 @@ import java.util.List;
  *
  * @param input     the model this stage works on (the previous stage's output)
  * @param original  the run's original model: the reference for evaluation and the teacher for distillation
- * @param data      sample data files (npz/npy, IDX, JSONL); may be empty
+ * @param data      sample data files (npz/npy, IDX, JSONL); may be empty. A file whose name contains "calib" is for
+ *                  calibration, another one for evaluation; with one file, it serves both
  * @param tokenizer tokenizer.json for text data, or null (then the one beside the original model, if any)
  * @param workDir   an empty folder the stage owns; it writes its output model there as {@code model.onnx}
  * @param threads   ONNX Runtime intra-op threads the stage may use
@@ -20,6 +21,20 @@ public record StageContext(StageSpec spec, Path input, Path original, List<Path>
     public StageContext {
         data = List.copyOf(data);
         progress = progress == null ? ProgressListener.NONE : progress;
+    }
+
+    /** The data to calibrate on, or null. */
+    public Path calibrationData() {
+        return data.stream().filter(StageContext::isCalibration).findFirst().orElse(data.isEmpty() ? null : data.get(0));
+    }
+
+    /** The data to evaluate on (kept apart from calibration data when both are given), or null. */
+    public Path evaluationData() {
+        return data.stream().filter(p -> !isCalibration(p)).findFirst().orElse(data.isEmpty() ? null : data.get(0));
+    }
+
+    private static boolean isCalibration(Path file) {
+        return file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).contains("calib");
     }
 
     /** Where a stage that produces a model writes it. */

@@ -2,6 +2,7 @@ package io.modelpress.core.stage;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.quantize.dynamic.DynamicQuantizer;
 import io.modelpress.core.quantize.qdq.StaticQuantizer;
 import io.modelpress.core.quantize.weightonly.WeightOnlyQuantizer;
 import io.modelpress.core.recipe.RecipeSchema;
@@ -13,6 +14,7 @@ import java.util.Set;
 public final class Stages {
     private static final Map<String, Stage> STAGES = Map.of(
             "quantize", new QuantizeStage(Map.of(
+                    "dynamic", DynamicQuantizer::quantize,
                     "static", StaticQuantizer::quantize,
                     "weight-only", (model, spec, data) -> WeightOnlyQuantizer.quantize(model, spec))),
             "convert", new ConvertStage(),

@@ -51,6 +51,9 @@ class RecipeParserTest {
         assertThat(r.stages().get(0).integer("block_size")).isEqualTo(32);
         assertThat(r.stages().get(1).string("calibration")).isEqualTo("entropy");
         assertThat(r.stages().get(1).string("activations")).isEqualTo("uint8");
+        assertThat(r.stages().get(1).numberOrOff("smoothquant")).hasValue(0.5);
+        Recipe dynamic = RecipeParser.parse("stages:\n  - quantize: { mode: dynamic }\n", "d.yaml");
+        assertThat(dynamic.stages().get(0).numberOrOff("smoothquant")).hasValue(0.8);
     }
 
     @Test

@@ -1,0 +1,228 @@
+package io.modelpress.core.quantize.dynamic;
+
+import ai.onnx.proto.OnnxMl.NodeProto;
+import io.modelpress.core.onnx.GraphIndex;
+import io.modelpress.core.onnx.Graphs;
+import io.modelpress.core.onnx.ModelValidator;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.quantize.QuantizationReport;
+import io.modelpress.core.recipe.StageSpec;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Dynamic int8 quantization: weights are stored as 8-bit integers ahead of time, activations are quantized at run
+ * time by DynamicQuantizeLinear, and ONNX Runtime runs the products in integer kernels. With calibration data, outlier
+ * activations are tamed first by exact float-model rewrites (see {@link #quantize(OnnxModel, DynamicOptions,
+ * CalibrationData)}). Only the main graph is edited; subgraphs (If/Loop/Scan bodies) stay as they are.
+ */
+public final class DynamicQuantizer {
+    /** One handler per operator type of the default domain. */
+    static final Map<String, OperatorHandler> HANDLERS = Map.of(
+            "MatMul", new MatMulHandler(),
+            "Gemm", new GemmHandler(),
+            "Gather", new GatherHandler(),
+            "Conv", new ConvHandler());
+
+    private DynamicQuantizer() {
+    }
+
+    /** Quantizes in place as the recipe stage says. {@code data} may be {@link CalibrationData#NONE}. */
+    public static QuantizationReport quantize(OnnxModel model, StageSpec spec, CalibrationData data) {
+        return quantize(model, DynamicOptions.from(spec), data);
+    }
+
+    /**
+     * Quantizes in place. With calibration data and the options asking for it, float rewrites come first, each exact
+     * (checked by running the float model before and after): activation channels are centred for free
+     * ({@link ChannelShift}), extreme outlier channels of FFN activations move to a float side path
+     * ({@link OutlierChannels}), and SmoothQuant migrates the remaining outliers into the weights
+     * ({@link SmoothQuant}); then the {@code keepFloat} nodes that lose most to quantization are found by measurement
+     * ({@link Sensitivity}). Without data these steps are skipped and the report says so.
+     */
+    public static QuantizationReport quantize(OnnxModel model, DynamicOptions options, CalibrationData data) {
+        long start = System.nanoTime();
+        QuantizationReport report = new QuantizationReport("dynamic");
+        OpsetRequirement.ensure(model, report);
+        sortTopologically(model);
+        Map<String, String> floatNodes = new HashMap<>();
+        if (options.wantsCalibration() && data.isEmpty()) {
+            report.note("calibration", "none given: data-free defaults (plain per-channel int8; no SmoothQuant, "
+                    + "no outlier channels, no sensitivity ranking)");
+        } else if (options.wantsCalibration()) {
+            if (options.smoothQuantAlpha().isPresent() || options.outlierChannels() > 0) {
+                rewrite(model, options, data, report).forEach(n -> floatNodes.put(n, "outlier side path: computed in float by design"));
+            }
+            if (options.keepFloat() > 0) {
+                mostSensitive(model, options, floatNodes.keySet(), data, report).forEach(n -> floatNodes.put(n,
+                        "kept float: among the " + options.keepFloat() + " nodes that lose most to quantization (keep_float)"));
+            }
+        }
+        quantizeNodes(model, options, floatNodes, report);
+        report.note("runtime", "standard ONNX operators only (DynamicQuantizeLinear, MatMulInteger, DequantizeLinear); "
+                + "ONNX Runtime fuses them into its integer kernels");
+        report.note("seconds", String.format(Locale.ROOT, "%.2f", (System.nanoTime() - start) / 1e9));
+        return report;
+    }
+
+    /** The calibrated float rewrites; returns the nodes that must stay float (side paths, most sensitive nodes). */
+    private static Set<String> rewrite(OnnxModel model, DynamicOptions options, CalibrationData data, QuantizationReport report) {
+        OnnxModel original = model.copy();
+        Map<String, List<Integer>> groups = matMulGroups(model, options, Set.of());
+        ChannelRanges ranges = ChannelRanges.observe(model, groups.keySet(), data, options.calibrationSamples());
+        report.note("calibration", ranges.samples() + " samples");
+        Set<String> floatNodes = new HashSet<>();
+        if (options.smoothQuantAlpha().isPresent()) {
+            int shifted = ChannelShift.apply(model, ranges, groups);
+            report.note("channel_shift", shifted + " activations centred per channel (folded into biases, no extra nodes)");
+            groups = matMulGroups(model, options, Set.of());
+        }
+        Set<String> split = new HashSet<>();
+        if (options.outlierChannels() > 0) {
+            OutlierChannels.Result result = OutlierChannels.apply(model, ranges, groups, options.outlierChannels());
+            floatNodes.addAll(result.sideNodes());
+            split.addAll(result.activations());
+            report.note("outlier_channels", result.channels() + " channels of " + result.activations().size()
+                    + " activations computed in float on side paths");
+        }
+        if (options.smoothQuantAlpha().isPresent()) {
+            Map<String, List<Integer>> remaining = matMulGroups(model, options, floatNodes);
+            remaining.keySet().removeAll(split);
+            SmoothQuant.Result result = SmoothQuant.apply(model, ranges, remaining, options.smoothQuantAlpha().getAsDouble());
+            report.note("smoothquant", String.format(Locale.ROOT, "alpha %.2f; %d activations folded into their producer, %d with a Mul",
+                    options.smoothQuantAlpha().getAsDouble(), result.folded(), result.multiplied()));
+        }
+        double deviation = FloatEquivalence.deviation(original, model, data);
+        if (deviation > FloatEquivalence.TOLERANCE) {
+            model.proto().clear().mergeFrom(original.build());
+            report.note("rewrites", String.format(Locale.ROOT, "undone: the rewritten float model deviated by %.2g "
+                    + "(relative) from the original; quantized without them", deviation));
+            return Set.of();
+        }
+        report.note("rewrites", String.format(Locale.ROOT, "float model unchanged to %.1e (relative, checked on calibration data)", deviation));
+        return floatNodes;
+    }
+
+    /** The {@code keepFloat} nodes whose own quantization error is largest. */
+    private static List<String> mostSensitive(OnnxModel model, DynamicOptions options, Set<String> floatNodes, CalibrationData data,
+                                              QuantizationReport report) {
+        Map<String, Double> errors = Sensitivity.measure(model, options, floatNodes, data);
+        List<String> chosen = errors.keySet().stream().limit(options.keepFloat()).toList();
+        StringBuilder detail = new StringBuilder();
+        for (String node : chosen) {
+            detail.append(detail.length() == 0 ? "" : ", ").append(node)
+                    .append(String.format(Locale.ROOT, " (%.2g)", errors.get(node)));
+        }
+        report.note("keep_float", chosen.size() + " nodes kept float, largest relative output error of their own quantization: " + detail);
+        return chosen;
+    }
+
+    /**
+     * Activation -> positions of the MatMul/Gemm nodes that would be quantized on it, for the current graph.
+     */
+    static Map<String, List<Integer>> matMulGroups(OnnxModel model, DynamicOptions options, Set<String> floatNodes) {
+        GraphEditor scratch = new GraphEditor(model);
+        QuantizationContext context = new QuantizationContext(model, options, scratch, new QuantizationReport("plan"));
+        Map<String, List<Integer>> groups = new LinkedHashMap<>();
+        GraphIndex index = scratch.index();
+        for (int i = 0; i < index.nodes().size(); i++) {
+            NodeProto node = index.node(i);
+            OperatorHandler handler = handler(node);
+            if (handler == null || handler.activationInput(node) == null || floatNodes.contains(Graphs.nodeLabel(node))
+                    || !handler.concerns(node, context) || !options.selector().selects(node)
+                    || handler.unsupportedReason(node, context) != null) {
+                continue;
+            }
+            groups.computeIfAbsent(handler.activationInput(node), k -> new ArrayList<>()).add(i);
+        }
+        return groups;
+    }
+
+    private static OperatorHandler handler(NodeProto node) {
+        return ModelValidator.isDefaultDomain(node.getDomain()) ? HANDLERS.get(node.getOpType()) : null;
+    }
+
+    /** Runs every handler over the main graph in one edit. */
+    static void quantizeNodes(OnnxModel model, DynamicOptions options, Map<String, String> floatNodes, QuantizationReport report) {
+        GraphEditor editor = new GraphEditor(model);
+        QuantizationContext context = new QuantizationContext(model, options, editor, report);
+        GraphIndex index = editor.index();
+        List<Integer> quantizedMatMuls = new ArrayList<>();
+        for (int i = 0; i < index.nodes().size(); i++) {
+            NodeProto node = index.node(i);
+            OperatorHandler handler = handler(node);
+            if (handler == null || !handler.concerns(node, context)) {
+                continue;
+            }
+            String label = Graphs.nodeLabel(node);
+            String reason = options.selector().exclusionReason(node);
+            if (reason == null) {
+                reason = handler.unsupportedReason(node, context);
+            }
+            if (reason == null) {
+                reason = floatNodes.get(label);
+            }
+            if (reason != null) {
+                report.skipped(label, node.getOpType(), reason);
+                continue;
+            }
+            handler.quantize(i, node, context);
+            if (ChannelScaling.isDefault(node, "MatMul")) {
+                quantizedMatMuls.add(i);
+            }
+        }
+        for (int position : quantizedMatMuls) {
+            putBiasSecond(editor, index.node(position).getOutput(0), context);
+        }
+        editor.apply();
+    }
+
+    /**
+     * ONNX Runtime folds a bias into MatMulIntegerToFloat only when it is the Add's second input; exporters often put
+     * it first (Add(bias, x @ W)). Add is commutative, so swapping the inputs changes nothing else.
+     */
+    private static void putBiasSecond(GraphEditor editor, String product, QuantizationContext context) {
+        GraphIndex index = editor.index();
+        List<Integer> consumers = index.consumersOf(product);
+        if (consumers.size() != 1 || index.isGraphOutput(product)) {
+            return;
+        }
+        int position = consumers.get(0);
+        NodeProto add = index.node(position);
+        if (!add.getOpType().equals("Add") || !ModelValidator.isDefaultDomain(add.getDomain()) || add.getInputCount() != 2
+                || editor.isReplaced(position) || !add.getInput(1).equals(product) || add.getInput(0).equals(product)
+                || context.constant(add.getInput(0)).isEmpty()) {
+            return;
+        }
+        editor.replace(position, List.of(add.toBuilder().setInput(0, product).setInput(1, add.getInput(0)).build()));
+    }
+
+    /** ONNX requires nodes in topological order, but not every exporter complies; the edits rely on it. */
+    private static void sortTopologically(OnnxModel model) {
+        GraphIndex index = new GraphIndex(model.graph());
+        Set<String> available = new java.util.HashSet<>(index.graphInputs());
+        model.graph().getInitializerList().forEach(t -> available.add(t.getName()));
+        boolean sorted = true;
+        for (NodeProto node : index.nodes()) {
+            for (String input : node.getInputList()) {
+                sorted &= input.isEmpty() || available.contains(input) || index.producerOf(input).isEmpty();
+            }
+            for (String input : GraphIndex.implicitInputs(node)) {
+                sorted &= available.contains(input) || index.producerOf(input).isEmpty();
+            }
+            available.addAll(node.getOutputList());
+        }
+        if (!sorted) {
+            List<NodeProto> order = index.topologicalOrder().stream().map(index::node).toList();
+            model.graph().clearNode().addAllNode(order);
+        }
+    }
+}
