@@ -89,40 +89,40 @@ public final class PipelineBench {
         Stack stack = new Stack(root, new StackDirectory(root.resolve("bench/target/pipeline-stack")),
                 Stack.Ports.DEFAULT.withFreeServicePorts(), ServiceProcess.Lifetime.TIED_TO_THIS_JVM);
         stack.startServices(endpoints, log);
-        ApiClient api = new ApiClient(stack.apiUrl());
-        StageEvents events = new StageEvents(endpoints.kafkaBootstrapServers());
-
         Path model = ReferenceModels.minilm();
         Path tokenizer = ReferenceModels.minilmTokenizer();
         Path data = root.resolve(DemoJob.DATA);
         Path recipe = Files.createTempFile("pipeline-bench-", ".yaml");
         Files.writeString(recipe, recipeText, StandardCharsets.UTF_8);
         ApiClient.Submission job = new ApiClient.Submission(model, recipe, null, List.of(data), tokenizer, DemoJob.NAME);
-
-        for (int i = 0; i < warmup; i++) {
-            log.println("warm-up run " + (i + 1) + "/" + warmup + " ...");
-            measure(api, events, job);
-        }
+        ApiClient api = new ApiClient(stack.apiUrl());
         List<RunTimes> measured = new ArrayList<>();
-        for (int i = 0; i < runs; i++) {
-            RunTimes times = measure(api, events, job);
-            log.printf(Locale.ROOT, "run %d/%d: %.1f s%n", i + 1, runs, times.total() / 1000.0);
-            measured.add(times);
-        }
+        double batchSeconds;
+        try (StageEvents events = new StageEvents(endpoints.kafkaBootstrapServers())) {
+            for (int i = 0; i < warmup; i++) {
+                log.println("warm-up run " + (i + 1) + "/" + warmup + " ...");
+                measure(api, events, job);
+            }
+            for (int i = 0; i < runs; i++) {
+                RunTimes times = measure(api, events, job);
+                log.printf(Locale.ROOT, "run %d/%d: %.1f s%n", i + 1, runs, times.total() / 1000.0);
+                measured.add(times);
+            }
 
-        log.println(batch + " runs submitted back to back ...");
-        long start = System.nanoTime();
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < batch; i++) {
-            ids.add(api.submit(job).runId());
+            log.println(batch + " runs submitted back to back ...");
+            long start = System.nanoTime();
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < batch; i++) {
+                ids.add(api.submit(job).runId());
+            }
+            for (String id : ids) {
+                requireSucceeded(awaitEnd(api, id));
+            }
+            batchSeconds = (System.nanoTime() - start) / 1e9;
+        } finally {
+            stack.stopServices(log);
+            Files.deleteIfExists(recipe);
         }
-        for (String id : ids) {
-            requireSucceeded(awaitEnd(api, id));
-        }
-        double batchSeconds = (System.nanoTime() - start) / 1e9;
-        stack.stopServices(log);
-        events.close();
-        Files.deleteIfExists(recipe);
 
         String report = report(machine, recipeText, Files.size(model), warmup, measured, batch, batchSeconds);
         Files.createDirectories(out.toAbsolutePath().getParent());

@@ -175,12 +175,12 @@ final class E2eStack {
               - eval: { metrics: [latency, size], samples: 200000, batch: 8 }
             """;
 
-    /** A real compression on the quantize-worker (fp16 weights), judged by the eval-worker against the original. */
-    static final String CONVERT_EVAL_RECIPE = """
-            name: fp16-eval
+    /** A real compression on the quantize-worker (dynamic INT8), judged by the eval-worker against the original. */
+    static final String INT8_EVAL_RECIPE = """
+            name: int8-eval
             stages:
-              - convert: { to: fp16 }
-              - eval: { metrics: [cosine, size], gate: { min_cosine: 0.999 } }
+              - quantize: { mode: dynamic }
+              - eval: { metrics: [cosine, size], gate: { min_cosine: 0.99 } }
             """;
 
     static final String EVAL_RECIPE = """
