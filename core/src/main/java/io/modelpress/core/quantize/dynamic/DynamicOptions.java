@@ -21,14 +21,15 @@ import java.util.OptionalDouble;
  *                          0 when off. Needs calibration data
  * @param keepFloat         leave this many of the most sensitive MatMul/Gemm nodes in float. Needs calibration data
  * @param calibrationSamples samples of the calibration data to use
+ * @param mergeSiblings     merge MatMuls that read the same activation (Q, K, V) into one integer kernel
  */
 public record DynamicOptions(QuantType weightType, boolean perChannel, boolean symmetricWeights, boolean embeddings,
                              OptionalDouble smoothQuantAlpha, int outlierChannels, int keepFloat, int calibrationSamples,
-                             NodeSelector selector) {
+                             boolean mergeSiblings, NodeSelector selector) {
 
     /** Defaults of the built-in int8-dynamic recipe. */
     public static final DynamicOptions DEFAULT = new DynamicOptions(QuantType.INT8, true, true, true,
-            OptionalDouble.of(0.8), 4, 0, 256, NodeSelector.ALL);
+            OptionalDouble.of(0.8), 4, 0, 256, true, NodeSelector.ALL);
 
     public static DynamicOptions from(StageSpec spec) {
         if (!"quantize".equals(spec.type()) || !"dynamic".equals(spec.string("mode"))) {
@@ -52,37 +53,42 @@ public record DynamicOptions(QuantType weightType, boolean perChannel, boolean s
                 spec.has("outlier_channels") ? (int) spec.integer("outlier_channels") : DEFAULT.outlierChannels,
                 spec.has("keep_float") ? (int) spec.integer("keep_float") : 0,
                 spec.has("calibration_samples") ? (int) spec.integer("calibration_samples") : DEFAULT.calibrationSamples,
-                spec.selector());
+                !spec.has("merge_siblings") || spec.bool("merge_siblings"), spec.selector());
     }
 
     public DynamicOptions withSmoothQuant(OptionalDouble alpha) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, alpha, outlierChannels, keepFloat,
-                calibrationSamples, selector);
+                calibrationSamples, mergeSiblings, selector);
     }
 
     public DynamicOptions withOutlierChannels(int channels) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, channels, keepFloat,
-                calibrationSamples, selector);
+                calibrationSamples, mergeSiblings, selector);
     }
 
     public DynamicOptions withKeepFloat(int nodes) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, nodes,
-                calibrationSamples, selector);
+                calibrationSamples, mergeSiblings, selector);
+    }
+
+    public DynamicOptions withMergeSiblings(boolean merge) {
+        return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
+                calibrationSamples, merge, selector);
     }
 
     public DynamicOptions withCalibrationSamples(int samples) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
-                samples, selector);
+                samples, mergeSiblings, selector);
     }
 
     DynamicOptions withEmbeddingsOff() {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, false, smoothQuantAlpha, outlierChannels, keepFloat,
-                calibrationSamples, selector);
+                calibrationSamples, mergeSiblings, selector);
     }
 
     public DynamicOptions withSelector(NodeSelector newSelector) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
-                calibrationSamples, newSelector);
+                calibrationSamples, mergeSiblings, newSelector);
     }
 
     /** True when some step needs activation statistics from calibration data. */

@@ -66,6 +66,12 @@ public final class DynamicQuantizer {
                         "kept float: among the " + options.keepFloat() + " nodes that lose most to quantization (keep_float)"));
             }
         }
+        if (options.perChannel() && options.mergeSiblings()) {
+            int merged = SiblingMatMulFusion.apply(model, options.selector(), floatNodes.keySet());
+            if (merged > 0) {
+                report.note("sibling_matmuls", merged + " MatMuls merged into the MatMul that shares their input (one integer kernel each)");
+            }
+        }
         quantizeNodes(model, options, floatNodes, report);
         report.note("runtime", "standard ONNX operators only (DynamicQuantizeLinear, MatMulInteger, DequantizeLinear); "
                 + "ONNX Runtime fuses them into its integer kernels");

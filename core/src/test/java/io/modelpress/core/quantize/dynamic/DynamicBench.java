@@ -48,7 +48,8 @@ public final class DynamicBench {
         }
         options = options.withOutlierChannels(Integer.getInteger("bench.outliers", options.outlierChannels()))
                 .withKeepFloat(Integer.getInteger("bench.keepFloat", options.keepFloat()))
-                .withCalibrationSamples(Integer.getInteger("bench.samples", options.calibrationSamples()));
+                .withCalibrationSamples(Integer.getInteger("bench.samples", options.calibrationSamples()))
+                .withMergeSiblings(Boolean.parseBoolean(System.getProperty("bench.mergeSiblings", "true")));
 
         String exclude = System.getProperty("bench.exclude");
         if (exclude != null) {
