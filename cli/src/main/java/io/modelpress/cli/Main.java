@@ -8,12 +8,15 @@ import java.io.PrintWriter;
 
 /**
  * The {@code modelpress} command. Exit codes: 0 success, 2 bad input (unusable model, data, recipe or arguments),
- * 1 anything else (I/O trouble, internal errors). Errors are one readable line on stderr; {@code --debug} adds the
- * stack trace for bug reports.
+ * 3 a quality gate failed ({@code compress}, {@code watch}, {@code demo}) or the stack is not running ({@code status}),
+ * 1 anything else (I/O trouble, a failed run, internal errors). Errors are one readable line on stderr (a service that
+ * fails to start adds the end of its log); {@code --debug} adds the stack trace for bug reports.
  */
 @Command(name = "modelpress", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Make ONNX models smaller and faster, and prove the accuracy is kept.",
-        subcommands = {InspectCommand.class, EvaluateCommand.class, CompressCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InspectCommand.class, EvaluateCommand.class, CompressCommand.class,
+                UpCommand.class, DownCommand.class, StatusCommand.class, SubmitCommand.class, WatchCommand.class,
+                FetchCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int BAD_INPUT = 2;
     public static final int FAILURE = 1;

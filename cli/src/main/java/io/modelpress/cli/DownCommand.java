@@ -1,0 +1,39 @@
+package io.modelpress.cli;
+
+import io.modelpress.cli.stack.ServiceProcess;
+import io.modelpress.cli.stack.Stack;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.util.concurrent.Callable;
+
+@Command(name = "down", mixinStandardHelpOptions = true,
+        description = "Stop the local stack: the services first (SIGTERM, SIGKILL after 30 s), then devstack. Data (runs, "
+                + "objects, topics) stays in the stack directory for the next 'up'.")
+final class DownCommand implements Callable<Integer> {
+    @Mixin
+    StackOptions stack;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        Stack local = new Stack(StackOptions.projectRoot(), stack.directory(), stack.ports(null, null, null, null, null, null),
+                ServiceProcess.Lifetime.DETACHED);
+        out.println("services:");
+        local.stopServices(out);
+        out.println("devstack (Kafka + S3):");
+        out.flush();
+        if (Files.isDirectory(stack.directory().devstack())) {
+            local.devstackDown(out);
+        } else {
+            out.println("  not running");
+        }
+        out.flush();
+        return 0;
+    }
+}

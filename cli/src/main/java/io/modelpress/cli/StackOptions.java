@@ -1,0 +1,80 @@
+package io.modelpress.cli;
+
+import io.modelpress.cli.stack.Service;
+import io.modelpress.cli.stack.Stack;
+import io.modelpress.cli.stack.StackDirectory;
+import io.modelpress.devstack.Endpoints;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** Where the local stack lives and how to reach it; shared by the cluster commands. */
+final class StackOptions {
+    static final String DEFAULT_API = "http://127.0.0.1:8080";
+
+    @Option(names = "--dir", paramLabel = "D", description = "the local stack's directory: logs, pid files, devstack data "
+            + "(default: .modelpress in the project)")
+    Path dir;
+
+    @Option(names = "--api", paramLabel = "URL", description = "the orchestrator's URL (default: $MODELPRESS_API, else the "
+            + "stack started by 'modelpress up', else " + DEFAULT_API + ")")
+    String api;
+
+    /** The project checkout the launcher runs from (the ./modelpress script passes it); else the working directory. */
+    static Path projectRoot() {
+        return Path.of(System.getProperty("modelpress.home", ".")).toAbsolutePath().normalize();
+    }
+
+    StackDirectory directory() {
+        return new StackDirectory(dir != null ? dir : projectRoot().resolve(".modelpress"));
+    }
+
+    Map<String, String> stackProperties() {
+        return directory().readStackProperties().orElse(Map.of());
+    }
+
+    String apiUrl() {
+        if (api != null) {
+            return api;
+        }
+        String fromEnv = System.getenv("MODELPRESS_API");
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return fromEnv;
+        }
+        return stackProperties().getOrDefault(StackDirectory.API_URL, DEFAULT_API);
+    }
+
+    /** The S3 endpoints of the local stack: its recorded properties, else devstack's endpoints file. */
+    Endpoints s3Endpoints() {
+        Map<String, String> p = stackProperties();
+        if (p.containsKey(Endpoints.S3_ENDPOINT)) {
+            return new Endpoints(p.get(Endpoints.KAFKA_BOOTSTRAP_SERVERS), p.get(Endpoints.S3_ENDPOINT),
+                    p.get(Endpoints.S3_ACCESS_KEY), p.get(Endpoints.S3_SECRET_KEY), p.get(Endpoints.S3_BUCKET));
+        }
+        Path file = directory().devstackEndpoints();
+        return Files.isRegularFile(file) ? Endpoints.readFrom(file) : null;
+    }
+
+    /** Ports: those given, else those the running stack recorded, else the defaults. */
+    Stack.Ports ports(Integer api, Integer quantize, Integer eval, Integer kafka, Integer controller, Integer s3) {
+        Map<String, String> p = stackProperties();
+        Stack.Ports d = Stack.Ports.DEFAULT;
+        return new Stack.Ports(
+                pick(api, p, Service.ORCHESTRATOR.id() + ".port", d.orchestrator()),
+                pick(quantize, p, Service.QUANTIZE_WORKER.id() + ".port", d.quantizeWorker()),
+                pick(eval, p, Service.EVAL_WORKER.id() + ".port", d.evalWorker()),
+                pick(kafka, p, "kafka.port", d.kafka()),
+                pick(controller, p, "controller.port", d.controller()),
+                pick(s3, p, "s3.port", d.s3()));
+    }
+
+    private static int pick(Integer given, Map<String, String> recorded, String key, int fallback) {
+        if (given != null) {
+            return given;
+        }
+        String value = recorded.get(key);
+        return value == null ? fallback : Integer.parseInt(value.trim());
+    }
+}
