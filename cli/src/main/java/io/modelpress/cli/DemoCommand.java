@@ -85,7 +85,7 @@ final class DemoCommand implements Callable<Integer> {
             stdout.println("== 3/4 running (" + local.apiUrl() + "/api/runs/" + run.runId() + ")");
             stdout.flush();
             RunState last = WatchCommand.watch(new ApiClient(local.apiUrl()), run.runId(),
-                    new RunView(stdout, !plain && RunView.terminalSupportsAnsi()), err, false);
+                    new RunView(stdout, !plain && RunView.terminalSupportsAnsi()), err, true);
             RunReport.printOutcome(last, endpoints.bucket(), stdout);
 
             stdout.println();

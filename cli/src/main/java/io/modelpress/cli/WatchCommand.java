@@ -28,11 +28,9 @@ final class WatchCommand implements Callable<Integer> {
     @Option(names = "--plain", description = "plain lines even on a terminal")
     boolean plain;
 
-    // Polling is the default while the orchestrator can deadlock when an SSE subscription arrives as it handles a
-    // result for the same run (RunStore.watch takes the run's lock on a Vert.x event loop): see the e2e reproducer.
-    @Option(names = "--sse", description = "follow the orchestrator's server-sent events (GET /api/runs/RUN/events) "
-            + "instead of reading the run's state every 0.5 s")
-    boolean sse;
+    @Option(names = "--poll", description = "read the run's state every 0.5 s instead of following the orchestrator's "
+            + "server-sent events (GET /api/runs/RUN/events), e.g. behind proxies that buffer event streams")
+    boolean poll;
 
     @Mixin
     StackOptions stack;
@@ -44,7 +42,7 @@ final class WatchCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         RunState last = watch(new ApiClient(stack.apiUrl()), runId, new RunView(out, !plain && RunView.terminalSupportsAnsi()),
-                spec.commandLine().getErr(), sse);
+                spec.commandLine().getErr(), !poll);
         RunReport.printOutcome(last, bucket(), out);
         return RunReport.exitCode(last);
     }

@@ -42,7 +42,7 @@ class CliIT {
         String runId = submit.out().strip();
         assertThat(runId).startsWith("run-");
 
-        Cli watch = Cli.run(client("watch", runId, "--plain"));
+        Cli watch = Cli.run(client("watch", runId, "--poll", "--plain"));
         assertThat(watch.exitCode()).as(watch.toString()).isZero();
         assertThat(watch.out()).contains("stage 0 eval").contains("SUCCEEDED")
                 .contains("outgoing/" + name + "/" + runId + "/").doesNotContain("\u001b[");
@@ -58,7 +58,7 @@ class CliIT {
         assertThat(run.source()).isEqualTo("api");
 
         // the server-sent events of an ended run: its final state, then the end of the stream
-        Cli sse = Cli.run(client("watch", runId, "--sse", "--plain"));
+        Cli sse = Cli.run(client("watch", runId, "--plain"));
         assertThat(sse.exitCode()).as(sse.toString()).isZero();
         assertThat(sse.out()).contains("stage 0 eval").contains("100%").contains("run " + runId + " SUCCEEDED");
     }

@@ -5,7 +5,6 @@ import io.modelpress.cli.stack.ServiceProcess;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageResult;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -65,7 +64,7 @@ class ProcessFailureIT {
 
         e2e.awaitStageRunning(runId, 0);
         // someone follows the run with 'modelpress watch' through the restart
-        CompletableFuture<Cli> watch = CompletableFuture.supplyAsync(() -> Cli.run("watch", runId, "--plain", "--api", e2e.stack.apiUrl()));
+        CompletableFuture<Cli> watch = CompletableFuture.supplyAsync(() -> Cli.run("watch", runId, "--poll", "--plain", "--api", e2e.stack.apiUrl()));
         e2e.process(Service.ORCHESTRATOR).kill();
         e2e.startAndAwait(Service.ORCHESTRATOR);
 
@@ -81,9 +80,6 @@ class ProcessFailureIT {
     }
 
     @Test
-    @Disabled("orchestrator deadlock (also without a restart, so watch polls by default): RunResource.events -> RunStore.watch takes the run's lock on a Vert.x event loop while "
-            + "RunEngine.onResult holds that lock and awaits RunLog.append, whose completion needs the same event loop; "
-            + "the run never ends and the process cannot shut down. Enable once the SSE subscription no longer blocks.")
     void sseWatchFollowsARunThroughAnOrchestratorRestart() throws Exception {
         String name = E2eStack.uniqueName("watch-restart");
         String key = "incoming/" + name + "/model.onnx";
@@ -92,7 +88,7 @@ class ProcessFailureIT {
         String runId = e2e.awaitRunFor(key).runId();
 
         e2e.awaitStageRunning(runId, 0);
-        CompletableFuture<Cli> watch = CompletableFuture.supplyAsync(() -> Cli.run("watch", runId, "--sse", "--plain", "--api", e2e.stack.apiUrl()));
+        CompletableFuture<Cli> watch = CompletableFuture.supplyAsync(() -> Cli.run("watch", runId, "--plain", "--api", e2e.stack.apiUrl()));
         e2e.process(Service.ORCHESTRATOR).kill();
         e2e.startAndAwait(Service.ORCHESTRATOR);
 
