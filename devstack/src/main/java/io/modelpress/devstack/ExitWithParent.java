@@ -14,6 +14,8 @@ import java.util.Arrays;
  */
 public final class ExitWithParent {
 
+    private static final long HALT_AFTER_MILLIS = 30_000;
+
     private ExitWithParent() {}
 
     public static void main(String[] args) throws ReflectiveOperationException {
@@ -46,7 +48,19 @@ public final class ExitWithParent {
             // a broken pipe means the same as end of input
         }
         System.err.println("devstack: the parent JVM has gone; shutting down");
-        // System.exit runs the service's shutdown hooks, so it stops cleanly.
+        // System.exit runs the service's shutdown hooks, so it stops cleanly; a hook that hangs must not keep an
+        // orphaned service alive, so the process halts if the clean exit takes too long.
+        Thread halt = new Thread(() -> {
+            try {
+                Thread.sleep(HALT_AFTER_MILLIS);
+            } catch (InterruptedException ignored) {
+                // halting anyway
+            }
+            System.err.println("devstack: shutdown hooks did not finish in " + HALT_AFTER_MILLIS / 1000 + " s; halting");
+            Runtime.getRuntime().halt(1);
+        }, "halt-after-timeout");
+        halt.setDaemon(true);
+        halt.start();
         System.exit(0);
     }
 }
