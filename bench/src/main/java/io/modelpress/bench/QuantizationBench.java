@@ -1,0 +1,371 @@
+package io.modelpress.bench;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.TempFiles;
+import io.modelpress.core.data.Batch;
+import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.data.Dataset;
+import io.modelpress.core.data.Datasets;
+import io.modelpress.core.data.HostArray;
+import io.modelpress.core.eval.EvaluationReport;
+import io.modelpress.core.eval.EvaluationRequest;
+import io.modelpress.core.eval.Evaluator;
+import io.modelpress.core.eval.ModelSession;
+import io.modelpress.core.eval.SessionSettings;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.recipe.RecipeParser;
+import io.modelpress.core.recipe.Recipes;
+import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.stage.StageContext;
+import io.modelpress.core.stage.StageOutcome;
+import io.modelpress.core.stage.Stages;
+import io.modelpress.examples.fashion.FashionMnist;
+import io.modelpress.examples.fashion.FashionMnistTeacher;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The quantization benchmark (issue 3): every mode through the product's own stages and built-in recipes, judged in
+ * one process on one machine against its baseline.
+ *
+ * <ul>
+ * <li>all-MiniLM-L6-v2: fp32, ONNX Runtime's own dynamic INT8 release ({@code -q}, the baseline of the latency
+ *     ratios), ModelPress dynamic INT8, weight-only INT4, FP16 - size, quantization time, cosine of mean-pooled
+ *     sentence embeddings to fp32 on the 640 eval sentences (calibration on the disjoint calibration set), latency at
+ *     32 x 128 and 1 x 32 tokens with 1 and 2 ONNX Runtime threads;</li>
+ * <li>the Fashion-MNIST CNN teacher: fp32 (the baseline) vs static INT8 - size, top-1 on the 10k test images,
+ *     latency at batch 32 and 1;</li>
+ * <li>static calibration memory: peak heap while calibrating on 256 and on 4,096 samples.</li>
+ * </ul>
+ *
+ * Latency: models take turns in a shuffled order each round, so machine noise hits all alike; reported are the
+ * median wall time and the median over rounds of (time / baseline's time in the same round). With one thread, ONNX
+ * Runtime runs on the calling thread, so its CPU time is reported too: the most stable figure on a shared machine.
+ * Options: {@code --runs N} timed rounds (default 40), {@code --out FILE} (default bench/results/quantization.md).
+ */
+public final class QuantizationBench {
+    private static final Path EXAMPLES_DATA = Path.of("examples", "data");
+
+    private QuantizationBench() {
+    }
+
+    record Timing(double wallMs, double wallRatio, double cpuMs, double cpuRatio) {
+        String cell(boolean withCpu) {
+            String wall = String.format(Locale.ROOT, "%.2f (%.3f)", wallMs, wallRatio);
+            return withCpu ? wall + String.format(Locale.ROOT, " / cpu %.3f", cpuRatio) : wall;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int runs = 40;
+        Path out = Path.of("bench", "results", "quantization.md");
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--runs" -> runs = Integer.parseInt(args[++i]);
+                case "--out" -> out = Path.of(args[++i]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (options: --runs N, --out FILE)");
+            }
+        }
+        System.setProperty("ai.djl.offline", "true");
+        String machine = Machine.describe();
+        Path work = TempFiles.createDirectory("modelpress-qbench-");
+        StringBuilder md = new StringBuilder("# Quantization benchmark\n\n")
+                .append("Measured ").append(Machine.date()).append(" on ").append(machine).append(", ONNX Runtime ")
+                .append(ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()).append(".\n")
+                .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar QuantizationBench`\n\n");
+        try {
+            md.append(miniLm(work, runs));
+            md.append(cnn(work, runs));
+            md.append(calibrationMemory(work));
+        } finally {
+            TempFiles.deleteTree(work);
+        }
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, md);
+        System.out.println(md);
+        System.out.println("written to " + out);
+    }
+
+    // ------------------------------------------------------------------------------------------------ MiniLM
+
+    private static String miniLm(Path work, int runs) throws Exception {
+        Path fp32 = ReferenceModels.minilm();
+        Path tokenizer = ReferenceModels.minilmTokenizer();
+        Path calibration = EXAMPLES_DATA.resolve("sentences-calib.jsonl");
+        Path eval = EXAMPLES_DATA.resolve("sentences-eval.jsonl");
+        Map<String, Path> models = new LinkedHashMap<>();
+        Map<String, Double> seconds = new LinkedHashMap<>();
+        models.put("fp32", fp32);
+        models.put("ONNX Runtime -q (baseline)", ReferenceModels.minilmQuantized());
+        for (String recipe : List.of("int8-dynamic", "int4-weight-only", "fp16")) {
+            long start = System.nanoTime();
+            Path model = runFirstStage(recipe, fp32, List.of(calibration), tokenizer, work.resolve(recipe));
+            seconds.put(recipe, (System.nanoTime() - start) / 1e9);
+            models.put("ModelPress " + recipe, model);
+        }
+        Map<String, Timing[]> latency = new LinkedHashMap<>();
+        models.keySet().forEach(k -> latency.put(k, new Timing[4]));
+        int column = 0;
+        for (int threads : new int[] {1, 2}) {
+            for (int[] shape : new int[][] {{32, 128}, {1, 32}}) {
+                Map<String, HostArray> feeds = tokenFeeds(tokenizer, eval, shape[0], shape[1]);
+                Map<String, Timing> times = time(models, feeds, threads, runs, "ONNX Runtime -q (baseline)");
+                for (var e : times.entrySet()) {
+                    latency.get(e.getKey())[column] = e.getValue();
+                }
+                column++;
+            }
+        }
+        long fp32Bytes = OnnxModel.fileBytes(fp32);
+        StringBuilder md = new StringBuilder("## all-MiniLM-L6-v2 (sentence embeddings)\n\n")
+                .append("Cosine: mean-pooled embeddings vs fp32 on the 640 sentences of examples/data/sentences-eval.jsonl "
+                        + "(calibration on the disjoint sentences-calib.jsonl). Latency: median ms (median ratio to the -q "
+                        + "baseline in the same round); with 1 thread also the ratio of the calling thread's CPU time.\n\n")
+                .append("| model | bytes | of fp32 | made in | cosine mean | cosine min | 1 thread 32x128 | 1 thread 1x32 | 2 threads 32x128 | 2 threads 1x32 |\n")
+                .append("|---|---|---|---|---|---|---|---|---|---|\n");
+        for (var e : models.entrySet()) {
+            EvaluationReport r = Evaluator.run(EvaluationRequest.of(e.getValue(), eval).withReference(fp32)
+                    .withDataOptions(DataOptions.DEFAULT.withTokenizer(tokenizer)).withTiming(0, 0)
+                    .withSession(SessionSettings.DEFAULT.withThreads(2)));
+            var cosine = r.outputs().values().iterator().next().cosine();
+            long bytes = OnnxModel.fileBytes(e.getValue());
+            String recipe = e.getKey().replace("ModelPress ", "");
+            Timing[] t = latency.get(e.getKey());
+            md.append(String.format(Locale.ROOT, "| %s | %,d | %.1f%% | %s | %.5f | %.5f | %s | %s | %s | %s |%n", e.getKey(), bytes,
+                    100.0 * bytes / fp32Bytes, seconds.containsKey(recipe) ? String.format(Locale.ROOT, "%.1f s", seconds.get(recipe)) : "-",
+                    cosine.mean(), cosine.worst(), t[0].cell(true), t[1].cell(true), t[2].cell(false), t[3].cell(false)));
+        }
+        return md.append('\n').toString();
+    }
+
+    /** Rows of exactly {@code tokens} real tokens (consecutive sentences of the file), mask all ones. */
+    private static Map<String, HostArray> tokenFeeds(Path tokenizerFile, Path sentences, int batch, int tokens) throws IOException {
+        List<Long> stream = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        try (HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(tokenizerFile, Map.of("addSpecialTokens", "false"))) {
+            for (String line : Files.readAllLines(sentences)) {
+                Encoding encoding = tokenizer.encode(json.readTree(line).get("text").asText());
+                Arrays.stream(encoding.getIds()).forEach(stream::add);
+                if (stream.size() > batch * tokens) {
+                    break;
+                }
+            }
+        }
+        long[] ids = new long[batch * tokens];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = stream.get(i % stream.size());
+        }
+        long[] ones = new long[ids.length];
+        Arrays.fill(ones, 1);
+        Map<String, HostArray> feeds = new LinkedHashMap<>();
+        feeds.put("input_ids", HostArray.of(ids, batch, tokens));
+        feeds.put("attention_mask", HostArray.of(ones, batch, tokens));
+        feeds.put("token_type_ids", HostArray.of(new long[ids.length], batch, tokens));
+        return feeds;
+    }
+
+    // ------------------------------------------------------------------------------------------------ CNN
+
+    private static String cnn(Path work, int runs) throws Exception {
+        if (!FashionMnist.isPresent(FashionMnist.DEFAULT_DIR)) {
+            return "## Fashion-MNIST CNN\n\nSkipped: " + FashionMnist.INSTALL_HINT + "\n\n";
+        }
+        Path fp32 = FashionMnistTeacher.trainOrLoad(FashionMnistTeacher.defaultCacheDir());
+        long start = System.nanoTime();
+        Path int8 = runFirstStage("int8-static", fp32, List.of(FashionMnist.DEFAULT_DIR), null, work.resolve("int8-static"));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        Map<String, Path> models = new LinkedHashMap<>();
+        models.put("fp32 (baseline)", fp32);
+        models.put("ModelPress int8-static", int8);
+        Map<String, Timing[]> latency = new LinkedHashMap<>();
+        models.keySet().forEach(k -> latency.put(k, new Timing[4]));
+        int column = 0;
+        for (int threads : new int[] {1, 2}) {
+            for (int batch : new int[] {32, 1}) {
+                Map<String, HostArray> feeds = imageFeeds(fp32, batch);
+                Map<String, Timing> times = time(models, feeds, threads, runs * 5, "fp32 (baseline)");
+                for (var e : times.entrySet()) {
+                    latency.get(e.getKey())[column] = e.getValue();
+                }
+                column++;
+            }
+        }
+        long fp32Bytes = OnnxModel.fileBytes(fp32);
+        StringBuilder md = new StringBuilder("## Fashion-MNIST CNN teacher (examples/)\n\n")
+                .append("Top-1 on the 10,000 test images (calibration on the training images). Latency: median ms (median "
+                        + "ratio to fp32 in the same round: below 1 is faster); with 1 thread also the CPU-time ratio.\n\n")
+                .append("| model | bytes | of fp32 | made in | top-1 | agreement with fp32 | 1 thread batch 32 | 1 thread batch 1 | 2 threads batch 32 | 2 threads batch 1 |\n")
+                .append("|---|---|---|---|---|---|---|---|---|---|\n");
+        for (var e : models.entrySet()) {
+            EvaluationReport r = Evaluator.run(EvaluationRequest.of(e.getValue(), FashionMnist.DEFAULT_DIR).withReference(fp32)
+                    .withTiming(0, 0).withSession(SessionSettings.DEFAULT.withThreads(2)));
+            long bytes = OnnxModel.fileBytes(e.getValue());
+            Timing[] t = latency.get(e.getKey());
+            md.append(String.format(Locale.ROOT, "| %s | %,d | %.1f%% | %s | %.2f%% | %.2f%% | %s | %s | %s | %s |%n", e.getKey(), bytes,
+                    100.0 * bytes / fp32Bytes, e.getKey().contains("int8") ? String.format(Locale.ROOT, "%.1f s", seconds) : "-",
+                    100 * r.accuracy(), 100 * r.agreement(), t[0].cell(true), t[1].cell(true), t[2].cell(false), t[3].cell(false)));
+        }
+        return md.append('\n').toString();
+    }
+
+    private static Map<String, HostArray> imageFeeds(Path model, int batch) {
+        try (ModelSession session = ModelSession.open(model, SessionSettings.DEFAULT.withThreads(1));
+             Dataset data = Datasets.open(FashionMnist.DEFAULT_DIR, session.inputs(), DataOptions.DEFAULT.withSplit("test"))) {
+            Batch first = data.next(batch);
+            return first.inputs();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ calibration memory
+
+    /** Heap the calibration child JVMs get: far below what keeping activations would need. */
+    static final String PROBE_HEAP = "-Xmx64m";
+
+    private static String calibrationMemory(Path work) throws Exception {
+        if (!FashionMnist.isPresent(FashionMnist.DEFAULT_DIR)) {
+            return "";
+        }
+        Path fp32 = FashionMnistTeacher.trainOrLoad(FashionMnistTeacher.defaultCacheDir());
+        StringBuilder md = new StringBuilder("## Static calibration memory\n\n")
+                .append("Static quantization of the CNN teacher in a child JVM limited to ").append(PROBE_HEAP.substring(4))
+                .append("B of heap, by the number of calibration samples; the live heap is the most in use right after a "
+                        + "garbage collection. Calibration keeps histograms, not activations: 16,384 samples' activations alone "
+                        + "would need about ").append(String.format(Locale.ROOT, "%.0f", 16384.0 * (28 * 28 * 32 + 14 * 14 * 64) * 4 / (1 << 20)))
+                .append(" MiB.\n\n| calibration samples | time | live heap (max after GC) |\n|---|---|---|\n");
+        for (int samples : new int[] {256, 4096, 16384}) {
+            Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), PROBE_HEAP,
+                    "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), CalibrationProbe.class.getName(),
+                    fp32.toString(), Integer.toString(samples), work.resolve("probe-" + samples).toString())
+                    .redirectErrorStream(true).start();
+            String output = new String(child.getInputStream().readAllBytes());
+            String result = output.lines().filter(l -> l.startsWith("probe ")).findFirst().orElse(null);
+            if (child.waitFor() != 0 || result == null) {
+                md.append(String.format(Locale.ROOT, "| %,d | failed | %s |%n", samples,
+                        output.contains("OutOfMemoryError") ? "out of memory" : "exit " + child.exitValue()));
+                continue;
+            }
+            String[] parts = result.split(" ");
+            md.append(String.format(Locale.ROOT, "| %,d | %.1f s | %.1f MiB |%n", samples, Double.parseDouble(parts[1]),
+                    Long.parseLong(parts[2]) / (1024.0 * 1024)));
+        }
+        return md.append('\n').toString();
+    }
+
+    /** Child JVM: quantizes statically and prints "probe SECONDS MAX_LIVE_HEAP_BYTES". */
+    public static final class CalibrationProbe {
+        public static void main(String[] args) throws Exception {
+            AtomicLong maxLive = new AtomicLong();
+            for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+                ((javax.management.NotificationEmitter) gc).addNotificationListener((notification, handback) -> {
+                    if (notification.getType().equals(com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) {
+                        var info = com.sun.management.GarbageCollectionNotificationInfo.from(
+                                (javax.management.openmbean.CompositeData) notification.getUserData());
+                        long used = info.getGcInfo().getMemoryUsageAfterGc().values().stream().mapToLong(u -> u.getUsed()).sum();
+                        maxLive.accumulateAndGet(used, Math::max);
+                    }
+                }, null, null);
+            }
+            String yaml = "stages:\n  - quantize: { mode: static, calibration_samples: " + args[1] + " }\n";
+            StageSpec spec = RecipeParser.parse(yaml, "calibration.yaml").stages().get(0);
+            long start = System.nanoTime();
+            runStage(spec, Path.of(args[0]), List.of(FashionMnist.DEFAULT_DIR), null, Path.of(args[2]));
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.gc();
+            Thread.sleep(200);
+            System.out.println("probe " + seconds + " " + Math.max(maxLive.get(), heapUsed()));
+        }
+    }
+
+    private static long heapUsed() {
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+
+    // ------------------------------------------------------------------------------------------------ shared
+
+    /** Runs the first stage of a built-in recipe, as the CLI and the workers do; returns the output model. */
+    private static Path runFirstStage(String recipe, Path model, List<Path> data, Path tokenizer, Path dir) throws IOException {
+        return runStage(Recipes.builtIn(recipe).stages().get(0), model, data, tokenizer, dir);
+    }
+
+    private static Path runStage(StageSpec spec, Path model, List<Path> data, Path tokenizer, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        StageOutcome outcome = Stages.forType(spec.type()).run(new StageContext(spec, model, model, data, tokenizer, dir,
+                Runtime.getRuntime().availableProcessors(), null));
+        return outcome.model();
+    }
+
+    /** Times every model on the same feeds, taking turns in a shuffled order each round. */
+    private static Map<String, Timing> time(Map<String, Path> models, Map<String, HostArray> feeds, int threads, int rounds,
+                                            String baseline) {
+        ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
+        Map<String, ModelSession> sessions = new LinkedHashMap<>();
+        Map<String, double[]> wall = new LinkedHashMap<>();
+        Map<String, double[]> cpuTime = new LinkedHashMap<>();
+        try {
+            for (var e : models.entrySet()) {
+                ModelSession session = ModelSession.open(e.getValue(), SessionSettings.DEFAULT.withThreads(threads));
+                sessions.put(e.getKey(), session);
+                Map<String, HostArray> own = new LinkedHashMap<>();
+                session.inputs().forEach(i -> own.put(i.name(), feeds.get(i.name())));
+                for (int w = 0; w < 10; w++) {
+                    session.run(own);
+                }
+                wall.put(e.getKey(), new double[rounds]);
+                cpuTime.put(e.getKey(), new double[rounds]);
+            }
+            List<String> order = new ArrayList<>(models.keySet());
+            Random shuffle = new Random(7);
+            for (int round = 0; round < rounds; round++) {
+                Collections.shuffle(order, shuffle);
+                for (String name : order) {
+                    ModelSession session = sessions.get(name);
+                    Map<String, HostArray> own = new LinkedHashMap<>();
+                    session.inputs().forEach(i -> own.put(i.name(), feeds.get(i.name())));
+                    long c0 = cpu.getCurrentThreadCpuTime();
+                    long t0 = System.nanoTime();
+                    session.run(own);
+                    wall.get(name)[round] = (System.nanoTime() - t0) / 1e6;
+                    cpuTime.get(name)[round] = (cpu.getCurrentThreadCpuTime() - c0) / 1e6;
+                }
+            }
+        } finally {
+            sessions.values().forEach(ModelSession::close);
+        }
+        Map<String, Timing> result = new LinkedHashMap<>();
+        for (String name : models.keySet()) {
+            result.put(name, new Timing(median(wall.get(name)), medianRatio(wall.get(name), wall.get(baseline)),
+                    median(cpuTime.get(name)), medianRatio(cpuTime.get(name), cpuTime.get(baseline))));
+        }
+        return result;
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    private static double medianRatio(double[] a, double[] b) {
+        double[] ratios = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            ratios[i] = a[i] / b[i];
+        }
+        return median(ratios);
+    }
+}
