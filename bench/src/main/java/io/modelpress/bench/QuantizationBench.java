@@ -243,8 +243,8 @@ public final class QuantizationBench {
         }
         Path fp32 = FashionMnistTeacher.trainOrLoad(FashionMnistTeacher.defaultCacheDir());
         StringBuilder md = new StringBuilder("## Static calibration memory\n\n")
-                .append("Static quantization of the CNN teacher in a child JVM limited to ").append(PROBE_HEAP.substring(4))
-                .append("B of heap, by the number of calibration samples; the live heap is the most in use right after a "
+                .append("Static quantization of the CNN teacher in a child JVM limited to ").append(PROBE_HEAP.substring(4, PROBE_HEAP.length() - 1))
+                .append(" MiB of heap, by the number of calibration samples; the live heap is the most in use right after a "
                         + "garbage collection. Calibration keeps histograms, not activations: 16,384 samples' activations alone "
                         + "would need about ").append(String.format(Locale.ROOT, "%.0f", 16384.0 * (28 * 28 * 32 + 14 * 14 * 64) * 4 / (1 << 20)))
                 .append(" MiB.\n\n| calibration samples | time | live heap (max after GC) |\n|---|---|---|\n");
