@@ -1,6 +1,7 @@
 package io.modelpress.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.modelpress.core.eval.Similarity;
 import io.modelpress.pipeline.Topics;
 import io.modelpress.pipeline.events.BucketEvent;
 import io.modelpress.pipeline.events.RunState;
@@ -62,22 +63,10 @@ class DropToOutgoingIT {
         float[] actual = Ort.runFirstOutput(compressed, Map.of("x", new Ort.Floats(x, rows, 64)));
         assertThat(actual).hasSameSizeAs(expected);
         for (int row = 0; row < rows; row++) {
-            assertThat(cosine(expected, actual, row * 16, 16)).as("cosine of row %d", row).isGreaterThan(0.99);
+            assertThat(Similarity.cosine(expected, actual, row * 16, 16)).as("cosine of row %d", row).isGreaterThan(0.99);
         }
         // the user's drop is never touched
         assertThat(e2e.keysUnder("incoming/" + name + "/")).containsExactlyInAnyOrder("model.onnx", "recipe.yaml");
-    }
-
-    private static double cosine(float[] a, float[] b, int offset, int length) {
-        double dot = 0;
-        double aa = 0;
-        double bb = 0;
-        for (int i = offset; i < offset + length; i++) {
-            dot += a[i] * b[i];
-            aa += a[i] * a[i];
-            bb += b[i] * b[i];
-        }
-        return dot / Math.sqrt(aa * bb);
     }
 
     @Test

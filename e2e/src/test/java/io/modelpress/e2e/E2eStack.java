@@ -37,6 +37,12 @@ final class E2eStack {
     /** Bound on anything a test waits for: generous, a failure shows long before. */
     static final Duration WAIT = Duration.ofMinutes(4);
     private static final AtomicInteger NAMES = new AtomicInteger();
+    /** Every worker process's settings in these tests. */
+    static final Map<String, String> WORKER_ENV = Map.of(
+            // a killed worker's partitions move to its replacement once its session expires: keep that short
+            "MP_MESSAGING_INCOMING_REQUESTS_SESSION_TIMEOUT_MS", "8000",
+            "MODELPRESS_WORKER_THREADS", "1",
+            "MODELPRESS_WORKER_PROGRESS_INTERVAL", "500ms");
     private static E2eStack shared;
 
     final Path projectRoot;
@@ -53,15 +59,10 @@ final class E2eStack {
         }
         endpoints = DevStack.shared();
         Path directory = stackDirectory("e2e-stack");
-        Map<String, String> worker = Map.of(
-                // a killed worker's partitions move to its replacement once its session expires: keep that short
-                "MP_MESSAGING_INCOMING_REQUESTS_SESSION_TIMEOUT_MS", "8000",
-                "MODELPRESS_WORKER_THREADS", "1",
-                "MODELPRESS_WORKER_PROGRESS_INTERVAL", "500ms");
         stack = new Stack(projectRoot, new StackDirectory(directory), Stack.Ports.DEFAULT.withFreeServicePorts(),
                 ServiceProcess.Lifetime.TIED_TO_THIS_JVM)
-                .withEnv(Service.QUANTIZE_WORKER, worker)
-                .withEnv(Service.EVAL_WORKER, worker)
+                .withEnv(Service.QUANTIZE_WORKER, WORKER_ENV)
+                .withEnv(Service.EVAL_WORKER, WORKER_ENV)
                 .withEnv(Service.ORCHESTRATOR, Map.of(
                         "MODELPRESS_INTAKE_POLLER_INTERVAL", "1s",
                         "MODELPRESS_RUN_RETRY_DELAY", "2s"));

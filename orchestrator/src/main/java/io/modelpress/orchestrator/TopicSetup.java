@@ -8,7 +8,9 @@ import jakarta.inject.Inject;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.jboss.logging.Logger;
@@ -26,7 +28,10 @@ import java.util.concurrent.TimeoutException;
 /**
  * Creates the topics the pipeline needs when they are missing, at start-up: the runs topic compacted (the latest state
  * per run must never be deleted by retention), the others with enough partitions for workers to scale out. Existing
- * topics are left as they are; a runs topic that is not compacted is reported, since runs would then be lost.
+ * topics are left as they are, except that a stage-request topic with fewer partitions than configured (auto-created
+ * by the broker, or made by an older setting) is grown to the configured number: partitions bound how many worker
+ * replicas can share a stage, and a run's requests come one at a time, so moving keys to new partitions loses no
+ * order that matters. A runs topic that is not compacted is reported, since runs would then be lost.
  */
 @ApplicationScoped
 public class TopicSetup {
@@ -59,6 +64,7 @@ public class TopicSetup {
                 createIgnoringRaces(admin, missing);
                 LOG.infof("Created topics %s", missing.stream().map(NewTopic::name).toList());
             }
+            growStageTopics(admin, existing);
             warnUnlessCompacted(admin);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -70,13 +76,37 @@ public class TopicSetup {
 
     private static Set<String> wanted() {
         Set<String> topics = new TreeSet<>(List.of(Topics.RUNS, Topics.BUCKET_EVENTS, Topics.STAGE_RESULTS));
-        Set<String> stageTypes = new TreeSet<>(RecipeSchema.STAGES.keySet());
-        stageTypes.addAll(RecipeSchema.PLANNED);
-        for (String type : stageTypes) {
+        for (String type : stageTypes()) {
             topics.add(Topics.stage(type));
             topics.add(Topics.deadLetters(type));
         }
         return topics;
+    }
+
+    /** Every stage type a recipe can name, including those whose workers are still to come. */
+    private static Set<String> stageTypes() {
+        Set<String> types = new TreeSet<>(RecipeSchema.STAGES.keySet());
+        types.addAll(RecipeSchema.PLANNED);
+        return types;
+    }
+
+    private void growStageTopics(Admin admin, Set<String> existing) throws InterruptedException, ExecutionException, TimeoutException {
+        int wanted = config.topics().partitions();
+        List<String> stageTopics = stageTypes().stream().map(Topics::stage).filter(existing::contains).toList();
+        if (stageTopics.isEmpty()) {
+            return;
+        }
+        Map<String, NewPartitions> grow = new HashMap<>();
+        for (TopicDescription topic : admin.describeTopics(stageTopics).allTopicNames().get(30, TimeUnit.SECONDS).values()) {
+            if (topic.partitions().size() < wanted) {
+                grow.put(topic.name(), NewPartitions.increaseTo(wanted));
+                LOG.infof("Topic %s has %d partitions; growing it to %d (modelpress.topics.partitions) so worker replicas can share it",
+                        topic.name(), topic.partitions().size(), wanted);
+            }
+        }
+        if (!grow.isEmpty()) {
+            admin.createPartitions(grow).all().get(30, TimeUnit.SECONDS);
+        }
     }
 
     private static void createIgnoringRaces(Admin admin, List<NewTopic> topics) throws InterruptedException, TimeoutException,

@@ -57,7 +57,7 @@ final class OutputComparison {
             if (pooled) {
                 addPooled(a, b, offset, (int) shape[1], (int) shape[2], mask, s);
             } else {
-                addCosine(cosine(a, b, offset, perSample));
+                addCosine(Similarity.cosine(a, b, offset, perSample));
                 addMse(squaredError(a, b, offset, perSample) / perSample);
             }
             if (shape.length == 2 && perSample > 1) {
@@ -109,7 +109,7 @@ final class OutputComparison {
         }
         if (realTokens == 0) {
             // a sample without real tokens: compare everything rather than nothing
-            addCosine(cosine(a, b, offset, tokens * hidden));
+            addCosine(Similarity.cosine(a, b, offset, tokens * hidden));
             addMse(squaredError(a, b, offset, tokens * hidden) / (tokens * hidden));
             return;
         }
@@ -117,8 +117,8 @@ final class OutputComparison {
             pooledA[h] /= weight;
             pooledB[h] /= weight;
         }
-        addCosine(cosine(pooledA, pooledB));
-        double tokenCosine = cosineOf(dot, normA, normB);
+        addCosine(Similarity.cosine(pooledA, pooledB));
+        double tokenCosine = Similarity.cosineOf(dot, normA, normB);
         tokenCosineSum += tokenCosine;
         tokenCosineMin = Math.min(tokenCosineMin, tokenCosine);
         tokenSamples++;
@@ -139,41 +139,6 @@ final class OutputComparison {
         klSum += value;
         klMax = Math.max(klMax, value);
         klSamples++;
-    }
-
-    static double cosine(float[] a, float[] b, int offset, int length) {
-        double dot = 0;
-        double normA = 0;
-        double normB = 0;
-        for (int i = offset; i < offset + length; i++) {
-            dot += (double) a[i] * b[i];
-            normA += (double) a[i] * a[i];
-            normB += (double) b[i] * b[i];
-        }
-        return cosineOf(dot, normA, normB);
-    }
-
-    static double cosine(double[] a, double[] b) {
-        double dot = 0;
-        double normA = 0;
-        double normB = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += a[i] * b[i];
-            normA += a[i] * a[i];
-            normB += b[i] * b[i];
-        }
-        return cosineOf(dot, normA, normB);
-    }
-
-    /** Two zero vectors are identical (1); a zero vector against a non-zero one shares no direction (0). */
-    private static double cosineOf(double dot, double normA, double normB) {
-        if (normA == 0 && normB == 0) {
-            return 1;
-        }
-        if (normA == 0 || normB == 0) {
-            return 0;
-        }
-        return dot / Math.sqrt(normA * normB);
     }
 
     private static double squaredError(float[] a, float[] b, int offset, int length) {

@@ -4,6 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.modelpress.core.eval.Similarity;
 
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
@@ -76,22 +77,10 @@ final class Embeddings {
         double sum = 0;
         double min = Double.POSITIVE_INFINITY;
         for (int i = 0; i < reference.size(); i++) {
-            double c = cosine(reference.get(i), candidate.get(i));
+            double c = Similarity.cosine(reference.get(i), candidate.get(i));
             sum += c;
             min = Math.min(min, c);
         }
         return new Fidelity(sum / reference.size(), min);
-    }
-
-    static double cosine(float[] a, float[] b) {
-        double dot = 0;
-        double na = 0;
-        double nb = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += (double) a[i] * b[i];
-            na += (double) a[i] * a[i];
-            nb += (double) b[i] * b[i];
-        }
-        return dot / Math.sqrt(na * nb);
     }
 }

@@ -6,6 +6,7 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.Similarity;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
@@ -39,18 +40,6 @@ class StaticQuantizerTest {
                 .stages().get(0);
     }
 
-    private static double cosine(float[] a, float[] b) {
-        double dot = 0;
-        double na = 0;
-        double nb = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += (double) a[i] * b[i];
-            na += (double) a[i] * a[i];
-            nb += (double) b[i] * b[i];
-        }
-        return dot / Math.sqrt(na * nb);
-    }
-
     /** Quantizes a copy of {@code original}, writes both, and returns the cosine of their outputs on random inputs. */
     private double quantizeAndCompare(ModelProto original, String input, long[] sampleShape, StageSpec spec, Path out,
                                       QuantizationReport[] report) {
@@ -64,7 +53,7 @@ class StaticQuantizerTest {
         shape[0] = 8;
         System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
         Map<String, Object> feed = Map.of(input, new Ort.Floats(TestCnns.randomInputs(2, 8 * perSample), shape));
-        return cosine(Ort.runFirstOutput(reference, feed), Ort.runFirstOutput(out, feed));
+        return Similarity.cosine(Ort.runFirstOutput(reference, feed), Ort.runFirstOutput(out, feed));
     }
 
     @Test
@@ -233,7 +222,7 @@ class StaticQuantizerTest {
         float[] x = TestCnns.randomInputs(4, 4 * 32);
         for (boolean cond : new boolean[] {true, false}) {
             Map<String, Object> feed = Map.of("cond", cond, "x", new Ort.Floats(x, 4, 32));
-            assertThat(cosine(Ort.runFirstOutput(reference, feed), Ort.runFirstOutput(out, feed))).isGreaterThan(0.999);
+            assertThat(Similarity.cosine(Ort.runFirstOutput(reference, feed), Ort.runFirstOutput(out, feed))).isGreaterThan(0.999);
         }
         OnnxChecker.assertValid(out);
     }

@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.eval.Similarity;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -128,24 +129,12 @@ public final class SentenceEmbeddings implements AutoCloseable {
         return times[runs / 2];
     }
 
-    public static double cosine(float[] a, float[] b) {
-        double dot = 0;
-        double na = 0;
-        double nb = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += (double) a[i] * b[i];
-            na += (double) a[i] * a[i];
-            nb += (double) b[i] * b[i];
-        }
-        return dot / Math.sqrt(na * nb);
-    }
-
     /** Mean and minimum cosine between matching rows. */
     public static double[] cosines(float[][] reference, float[][] candidate) {
         double sum = 0;
         double min = 1;
         for (int i = 0; i < reference.length; i++) {
-            double c = cosine(reference[i], candidate[i]);
+            double c = Similarity.cosine(reference[i], candidate[i]);
             sum += c;
             min = Math.min(min, c);
         }
