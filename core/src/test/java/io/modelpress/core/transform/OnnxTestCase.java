@@ -119,7 +119,7 @@ public record OnnxTestCase(Path dir, List<Map<String, TensorProto>> inputSets) {
         return all;
     }
 
-    private static OnnxTensor tensor(OrtEnvironment env, TensorProto t) throws OrtException {
+    public static OnnxTensor tensor(OrtEnvironment env, TensorProto t) throws OrtException {
         long[] shape = Tensors.dims(t);
         DataType type = DataType.of(t);
         if (type == DataType.STRING) {
