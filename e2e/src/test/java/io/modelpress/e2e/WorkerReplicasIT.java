@@ -5,24 +5,30 @@ import io.modelpress.cli.stack.ServiceProcess;
 import io.modelpress.cli.stack.Stack;
 import io.modelpress.cli.stack.StackDirectory;
 import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.pipeline.Topics;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageResult;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Worker replicas share a stage topic: a second quantize-worker process (the packaged app, started as the launcher
  * starts one) joins the first one's consumer group, Kafka splits the topic's partitions between the two, and runs
- * dropped one after another are answered by both. Run ids hash to partitions, so the test drops runs until both
- * workers have answered one; with the topic's 4 partitions split 2 + 2, twenty runs all landing on one worker would
- * take odds of 2 in a million.
+ * dropped one after another are answered by both. The test waits until each member holds part of the quantize topic;
+ * run ids hash to partitions, so it then drops runs until both workers have answered one: with the topic's 4
+ * partitions split 2 + 2, twenty runs all landing on one worker would take odds of 2 in a million.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class WorkerReplicasIT {
@@ -45,6 +51,7 @@ class WorkerReplicasIT {
         ServiceProcess second = replicas.start(Service.QUANTIZE_WORKER, e2e.endpoints);
         try {
             second.awaitReady(Stack.START_TIMEOUT);
+            awaitQuantizePartitionsShared();
             Map<Long, String> answeredBy = new LinkedHashMap<>();
             for (int i = 0; i < MAX_RUNS && answeredBy.size() < 2; i++) {
                 String name = E2eStack.uniqueName("replicas");
@@ -62,6 +69,22 @@ class WorkerReplicasIT {
                     .containsOnlyKeys(first.pid(), second.pid());
         } finally {
             second.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    /**
+     * Waits until the group has settled with each of the two members holding part of the quantize topic (the
+     * cooperative-sticky assignor balances partitions over both subscribed topics, quantize and convert).
+     */
+    private void awaitQuantizePartitionsShared() {
+        String group = "modelpress-quantize-worker";
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, e2e.endpoints.kafkaBootstrapServers()))) {
+            await().atMost(E2eStack.WAIT).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+                ConsumerGroupDescription description = admin.describeConsumerGroups(List.of(group)).all().get().get(group);
+                assertThat(description.members()).as("members of " + group).hasSize(2).allSatisfy(member ->
+                        assertThat(member.assignment().topicPartitions()).as(member.consumerId())
+                                .anyMatch(p -> p.topic().equals(Topics.stage("quantize"))));
+            });
         }
     }
 
