@@ -237,6 +237,45 @@ class StaticQuantizerTest {
         return x;
     }
 
+    /**
+     * A transformer-style block: a residual Add of a MatMul's float output and the block input, and a GELU-like
+     * Mul(h, Sigmoid(h)). Neither join has all its inputs in 8 bits anyway, so both stay float (quantizing them
+     * collapsed e5-small-v2); naming a join in include.nodes quantizes it anyway.
+     */
+    @Test
+    void joinsOfFloatValuesStayFloatUnlessNamed() {
+        Random random = new Random(21);
+        GraphProto g = GraphProto.newBuilder().setName("block")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, "batch", 32))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, "batch", 32))
+                .addInitializer(Tensors.ofFloats("w1", new long[] {32, 32}, SmallModels.random(random, 32 * 32, 0.2f)))
+                .addInitializer(Tensors.ofFloats("w2", new long[] {32, 32}, SmallModels.random(random, 32 * 32, 0.2f)))
+                .addNode(Nodes.node("MatMul", "mm1", List.of("x", "w1"), List.of("h")))
+                .addNode(Nodes.node("Sigmoid", "gate", List.of("h"), List.of("s")))
+                .addNode(Nodes.node("Mul", "gelu_like", List.of("h", "s"), List.of("a")))
+                .addNode(Nodes.node("MatMul", "mm2", List.of("a", "w2"), List.of("m")))
+                .addNode(Nodes.node("Add", "residual", List.of("m", "x"), List.of("y"))).build();
+        ModelProto original = SmallModels.model(g, 17);
+        CalibrationData data = TestCnns.randomData("x", new long[] {32}, 3);
+
+        OnnxModel model = OnnxModel.of(original);
+        QuantizationReport report = StaticQuantizer.quantize(model, spec(""), data);
+        assertThat(report.entries()).filteredOn(QuantizationReport.Entry::quantized).extracting(QuantizationReport.Entry::node)
+                .containsExactlyInAnyOrder("mm1", "mm2");
+        Path out = dir.resolve("block.onnx");
+        model.write(out);
+        Map<String, Object> feed = Map.of("x", new Ort.Floats(TestCnns.randomInputs(4, 8 * 32), 8, 32));
+        Path reference = dir.resolve("block-fp32.onnx");
+        OnnxModel.of(original).write(reference);
+        assertThat(Similarity.cosine(Ort.runFirstOutput(reference, feed), Ort.runFirstOutput(out, feed))).isGreaterThan(0.999);
+        OnnxChecker.assertValid(out);
+
+        OnnxModel named = OnnxModel.of(original);
+        QuantizationReport forced = StaticQuantizer.quantize(named, spec("include: { nodes: [mm1, mm2, gelu_like, residual] }"), data);
+        assertThat(forced.entries()).filteredOn(QuantizationReport.Entry::quantized).extracting(QuantizationReport.Entry::node)
+                .containsExactlyInAnyOrder("mm1", "mm2", "gelu_like", "residual");
+    }
+
     @Test
     void smoothQuantMovesAnOutlierChannelIntoTheWeights() {
         Random random = new Random(12);
