@@ -1,6 +1,5 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.stack.ServiceProcess;
 import io.modelpress.cli.stack.Stack;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,8 +21,7 @@ final class DownCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Stack local = new Stack(StackOptions.projectRoot(), stack.directory(), stack.ports(null, null, null, null, null, null),
-                ServiceProcess.Lifetime.DETACHED);
+        Stack local = stack.existingStack();
         out.println("services:");
         local.stopServices(out);
         out.println("devstack (Kafka + S3):");

@@ -1,6 +1,7 @@
 package io.modelpress.cli;
 
 import io.modelpress.cli.stack.Service;
+import io.modelpress.cli.stack.ServiceProcess;
 import io.modelpress.cli.stack.Stack;
 import io.modelpress.cli.stack.StackDirectory;
 import io.modelpress.devstack.Endpoints;
@@ -55,6 +56,11 @@ final class StackOptions {
         }
         Path file = directory().devstackEndpoints();
         return Files.isRegularFile(file) ? Endpoints.readFrom(file) : null;
+    }
+
+    /** The local stack as recorded in the stack directory (its ports), for commands that act on what 'up' started. */
+    Stack existingStack() {
+        return new Stack(projectRoot(), directory(), ports(null, null, null, null, null, null), ServiceProcess.Lifetime.DETACHED);
     }
 
     /** Ports: those given, else those the running stack recorded, else the defaults. */

@@ -1,6 +1,5 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.stack.ServiceProcess;
 import io.modelpress.cli.stack.Stack;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,8 +24,7 @@ final class StatusCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Stack local = new Stack(StackOptions.projectRoot(), stack.directory(), stack.ports(null, null, null, null, null, null),
-                ServiceProcess.Lifetime.DETACHED);
+        Stack local = stack.existingStack();
         out.printf("%-16s %-8s %-8s %-6s %s%n", "SERVICE", "STATE", "PID", "PORT", "HEALTH (/q/health/ready)");
         List<Stack.ServiceStatus> services = local.status();
         for (Stack.ServiceStatus s : services) {
