@@ -33,9 +33,9 @@ public final class RecipeSchema {
             Param.numberOrFalse("smoothquant", 0, 1, 0.5, "SmoothQuant migration strength alpha, or false (static mode: applied to "
                     + "MatMul/Gemm inputs computed in float)").onlyIn("dynamic", "static").withModeDefault("dynamic", 0.8),
             Param.integer("keep_float", 0, 10_000, 0L, "leave this many of the most sensitive MatMul/Gemm (static mode: also Conv) nodes in float").onlyIn("dynamic", "static"),
-            Param.integer("outlier_channels", 0, 64, 4L, "with data: compute up to this many extreme outlier input channels of a "
+            Param.integer("outlier_channels", 0, 64, 0L, "with data: compute up to this many extreme outlier input channels of a "
                     + "MatMul in float on a side path (0: off)").onlyIn("dynamic"),
-            Param.bool("merge_siblings", true, "merge MatMuls that read the same activation (attention's Q, K, V) into one "
+            Param.bool("merge_siblings", false, "merge MatMuls that read the same activation (attention's Q, K, V) into one "
                     + "integer kernel (needs per-channel weights)").onlyIn("dynamic"),
             Param.choice("activations", "uint8", "activation type", "uint8", "int8").onlyIn("static"),
             Param.bool("symmetric_activations", false, "symmetric activation ranges").onlyIn("static"),
