@@ -88,7 +88,9 @@ public final class QuantizationBench {
         StringBuilder md = new StringBuilder("# Quantization benchmark\n\n")
                 .append("Measured ").append(Machine.date()).append(" on ").append(machine).append(", ONNX Runtime ")
                 .append(ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()).append(".\n")
-                .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar QuantizationBench`\n\n");
+                .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar QuantizationBench`\n\n")
+                .append("Each latency sample averages as many runs as make the fastest model's sample last about 20 ms; the "
+                        + "models take turns in a shuffled order each round, and ratios are medians of per-round ratios.\n\n");
         try {
             md.append(miniLm(work, runs));
             md.append(cnn(work, runs));
@@ -317,18 +319,24 @@ public final class QuantizationBench {
         Map<String, ModelSession> sessions = new LinkedHashMap<>();
         Map<String, double[]> wall = new LinkedHashMap<>();
         Map<String, double[]> cpuTime = new LinkedHashMap<>();
+        double fastestMs = Double.MAX_VALUE;
         try {
             for (var e : models.entrySet()) {
                 ModelSession session = ModelSession.open(e.getValue(), SessionSettings.DEFAULT.withThreads(threads));
                 sessions.put(e.getKey(), session);
                 Map<String, HostArray> own = new LinkedHashMap<>();
                 session.inputs().forEach(i -> own.put(i.name(), feeds.get(i.name())));
+                long warmStart = System.nanoTime();
                 for (int w = 0; w < 10; w++) {
                     session.run(own);
                 }
+                fastestMs = Math.min(fastestMs, (System.nanoTime() - warmStart) / 1e6 / 10);
                 wall.put(e.getKey(), new double[rounds]);
                 cpuTime.put(e.getKey(), new double[rounds]);
             }
+            // a millisecond-long run alone would mostly measure timer and scheduler noise: each sample repeats the
+            // run until the fastest model's sample lasts about 20 ms (the same count for every model)
+            int repeats = Math.max(1, (int) Math.ceil(20.0 / fastestMs));
             List<String> order = new ArrayList<>(models.keySet());
             Random shuffle = new Random(7);
             for (int round = 0; round < rounds; round++) {
@@ -339,9 +347,11 @@ public final class QuantizationBench {
                     session.inputs().forEach(i -> own.put(i.name(), feeds.get(i.name())));
                     long c0 = cpu.getCurrentThreadCpuTime();
                     long t0 = System.nanoTime();
-                    session.run(own);
-                    wall.get(name)[round] = (System.nanoTime() - t0) / 1e6;
-                    cpuTime.get(name)[round] = (cpu.getCurrentThreadCpuTime() - c0) / 1e6;
+                    for (int r = 0; r < repeats; r++) {
+                        session.run(own);
+                    }
+                    wall.get(name)[round] = (System.nanoTime() - t0) / 1e6 / repeats;
+                    cpuTime.get(name)[round] = (cpu.getCurrentThreadCpuTime() - c0) / 1e6 / repeats;
                 }
             }
         } finally {
