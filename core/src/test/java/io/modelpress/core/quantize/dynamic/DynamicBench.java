@@ -49,7 +49,7 @@ public final class DynamicBench {
         options = options.withOutlierChannels(Integer.getInteger("bench.outliers", options.outlierChannels()))
                 .withKeepFloat(Integer.getInteger("bench.keepFloat", options.keepFloat()))
                 .withCalibrationSamples(Integer.getInteger("bench.samples", options.calibrationSamples()))
-                .withMergeSiblings(Boolean.parseBoolean(System.getProperty("bench.mergeSiblings", "true")));
+                .withMergeSiblings(Boolean.parseBoolean(System.getProperty("bench.mergeSiblings", String.valueOf(options.mergeSiblings()))));
 
         String exclude = System.getProperty("bench.exclude");
         if (exclude != null) {
