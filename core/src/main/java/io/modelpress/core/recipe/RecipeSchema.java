@@ -29,7 +29,7 @@ public final class RecipeSchema {
                     .onlyIn("dynamic", "static"),
             Param.bool("symmetric_weights", true, "zero point at the middle of the range (static mode: per-channel weights are always "
                     + "symmetric, as ONNX Runtime's QLinearConv takes one weight zero point)"),
-            Param.bool("embeddings", true, "also quantize Gather embedding tables to 8 bit").onlyIn("dynamic"),
+            Param.bool("embeddings", true, "also quantize Gather embedding tables to 8 bit").onlyIn("dynamic", "static"),
             Param.numberOrFalse("smoothquant", 0, 1, 0.5, "SmoothQuant migration strength alpha, or false (static mode: applied to "
                     + "MatMul/Gemm inputs computed in float)").onlyIn("dynamic", "static").withModeDefault("dynamic", 0.8),
             Param.integer("keep_float", 0, 10_000, 0L, "leave this many of the most sensitive MatMul/Gemm (static mode: also Conv) nodes in float").onlyIn("dynamic", "static"),

@@ -6,6 +6,7 @@ import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.StageSpec;
 
@@ -153,18 +154,35 @@ public final class DynamicQuantizer {
     }
 
     private static OperatorHandler handler(NodeProto node) {
-        return ModelValidator.isDefaultDomain(node.getDomain()) ? HANDLERS.get(node.getOpType()) : null;
+        return handler(HANDLERS, node);
+    }
+
+    private static OperatorHandler handler(Map<String, OperatorHandler> handlers, NodeProto node) {
+        return ModelValidator.isDefaultDomain(node.getDomain()) ? handlers.get(node.getOpType()) : null;
+    }
+
+    /**
+     * Stores the embedding tables (Gathers from constant float tables) as 8 bit, dequantized after the lookup, exactly
+     * as the dynamic mode does; for passes that leave Gathers float themselves (static QDQ).
+     */
+    public static void quantizeEmbeddings(OnnxModel model, NodeSelector selector, QuantizationReport report) {
+        quantizeNodes(model, DynamicOptions.DEFAULT.withSelector(selector), Map.of("Gather", HANDLERS.get("Gather")), Map.of(), report);
     }
 
     /** Runs every handler over the main graph in one edit. */
     static void quantizeNodes(OnnxModel model, DynamicOptions options, Map<String, String> floatNodes, QuantizationReport report) {
+        quantizeNodes(model, options, HANDLERS, floatNodes, report);
+    }
+
+    private static void quantizeNodes(OnnxModel model, DynamicOptions options, Map<String, OperatorHandler> handlers,
+                                      Map<String, String> floatNodes, QuantizationReport report) {
         GraphEditor editor = new GraphEditor(model);
         QuantizationContext context = new QuantizationContext(model, options, editor, report);
         GraphIndex index = editor.index();
         List<Integer> quantizedMatMuls = new ArrayList<>();
         for (int i = 0; i < index.nodes().size(); i++) {
             NodeProto node = index.node(i);
-            OperatorHandler handler = handler(node);
+            OperatorHandler handler = handler(handlers, node);
             if (handler == null || !handler.concerns(node, context)) {
                 continue;
             }

@@ -8,6 +8,7 @@ import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.quantize.WeightQuantizer;
+import io.modelpress.core.quantize.dynamic.DynamicQuantizer;
 import io.modelpress.core.quantize.qdq.calibration.HistogramCollector;
 import io.modelpress.core.quantize.qdq.calibration.QuantParams;
 import io.modelpress.core.quantize.qdq.calibration.Range;
@@ -115,6 +116,10 @@ public final class StaticQuantizer {
                 settings.calibration().recipeName(), histograms.samples(), observed,
                 (System.nanoTime() - start) / 1e9, histograms.counterBytes() / 1024));
         new QdqWriter(model, planner, plan, params, settings, smoothed).write(report);
+        if (settings.embeddings()) {
+            // embedding lookups are not integer kernels, but their tables are most of a transformer's bytes
+            DynamicQuantizer.quantizeEmbeddings(model, settings.selector(), report);
+        }
         UnusedConstants.remove(model);
         return report;
     }

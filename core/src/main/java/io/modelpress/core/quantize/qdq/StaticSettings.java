@@ -19,11 +19,12 @@ import java.util.OptionalDouble;
  * @param percentile         for {@link CalibrationMethod#PERCENTILE}
  * @param smoothQuant        SmoothQuant alpha for MatMul/Gemm inputs, or empty
  * @param keepFloat          how many of the most sensitive Conv/MatMul/Gemm nodes stay in float
+ * @param embeddings         also store Gather tables (embeddings) as 8 bit, dequantized after the lookup
  */
 public record StaticSettings(QuantType weights, boolean perChannel, boolean symmetricWeights, QuantType activations,
                              boolean symmetricActivations, CalibrationMethod calibration, double percentile,
                              int calibrationSamples, boolean foldBatchNorm, OptionalDouble smoothQuant, int keepFloat,
-                             NodeSelector selector) {
+                             boolean embeddings, NodeSelector selector) {
 
     public static StaticSettings of(StageSpec spec) {
         String where = spec.label();
@@ -40,6 +41,7 @@ public record StaticSettings(QuantType weights, boolean perChannel, boolean symm
                 !spec.has("fold_batchnorm") || spec.bool("fold_batchnorm"),
                 spec.numberOrOff("smoothquant"),
                 (int) (spec.has("keep_float") ? spec.integer("keep_float") : 0),
+                !spec.has("embeddings") || spec.bool("embeddings"),
                 spec.selector());
     }
 

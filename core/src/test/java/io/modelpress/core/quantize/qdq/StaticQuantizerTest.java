@@ -277,6 +277,55 @@ class StaticQuantizerTest {
     }
 
     @Test
+    void embeddingTablesAreStoredAsEightBitUnlessTurnedOff() {
+        Random random = new Random(31);
+        GraphProto g = GraphProto.newBuilder().setName("lookup")
+                .addInput(Nodes.tensorInfo("ids", DataType.INT64, "batch", 6))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, "batch", 6, 16))
+                .addInitializer(Tensors.ofFloats("table", new long[] {1000, 32}, SmallModels.random(random, 1000 * 32, 1f)))
+                .addInitializer(Tensors.ofFloats("w", new long[] {32, 16}, SmallModels.random(random, 32 * 16, 0.2f)))
+                .addNode(Nodes.node("Gather", "embed", List.of("table", "ids"), List.of("e")))
+                .addNode(Nodes.node("MatMul", "mm", List.of("e", "w"), List.of("y"))).build();
+        ModelProto original = SmallModels.model(g, 17);
+        CalibrationData data = (max, consumer) -> {
+            Random ids = new Random(32);
+            for (int done = 0; done < max; done += 8) {
+                long[] batch = ids.longs(8 * 6, 0, 1000).toArray();
+                try (var t = ai.onnxruntime.OnnxTensor.createTensor(ai.onnxruntime.OrtEnvironment.getEnvironment(),
+                        java.nio.LongBuffer.wrap(batch), new long[] {8, 6})) {
+                    consumer.accept(Map.of("ids", t), 8);
+                } catch (ai.onnxruntime.OrtException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        };
+        Path reference = dir.resolve("lookup.onnx");
+        OnnxModel.of(original).write(reference);
+        Random probe = new Random(33);
+        long[][] ids = new long[4][];
+        for (int row = 0; row < ids.length; row++) {
+            ids[row] = probe.longs(6, 0, 1000).toArray();
+        }
+        Map<String, Object> feed = Map.of("ids", ids);
+        float[] expected = Ort.runFirstOutput(reference, feed);
+
+        OnnxModel model = OnnxModel.of(original);
+        QuantizationReport report = StaticQuantizer.quantize(model, spec(""), data);
+        Path out = dir.resolve("lookup-int8.onnx");
+        model.write(out);
+        assertThat(report.entries()).filteredOn(e -> e.node().equals("embed")).singleElement()
+                .satisfies(e -> assertThat(e.quantized()).isTrue());
+        assertThat(model.graph().getInitializerList()).noneMatch(t -> t.getName().equals("table"))
+                .anyMatch(t -> t.getDataType() == TensorProto.DataType.UINT8.getNumber() && t.getDimsCount() == 2 && t.getDims(0) == 1000);
+        assertThat(Similarity.cosine(expected, Ort.runFirstOutput(out, feed))).isGreaterThan(0.999);
+        OnnxChecker.assertValid(out);
+
+        OnnxModel floatTables = OnnxModel.of(original);
+        StaticQuantizer.quantize(floatTables, spec("embeddings: false"), data);
+        assertThat(floatTables.graph().getInitializerList()).anyMatch(t -> t.getName().equals("table"));
+    }
+
+    @Test
     void smoothQuantMovesAnOutlierChannelIntoTheWeights() {
         Random random = new Random(12);
         GraphProto g = GraphProto.newBuilder().setName("linear")
