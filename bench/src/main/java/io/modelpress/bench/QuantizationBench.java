@@ -340,6 +340,8 @@ public final class QuantizationBench {
             List<String> order = new ArrayList<>(models.keySet());
             Random shuffle = new Random(7);
             for (int round = 0; round < rounds; round++) {
+                // with 2 ORT threads on 2 cores, a garbage collection running beside a sample slows it: collect between rounds
+                System.gc();
                 Collections.shuffle(order, shuffle);
                 for (String name : order) {
                     ModelSession session = sessions.get(name);
