@@ -287,18 +287,7 @@ class StaticQuantizerTest {
                 .addNode(Nodes.node("Gather", "embed", List.of("table", "ids"), List.of("e")))
                 .addNode(Nodes.node("MatMul", "mm", List.of("e", "w"), List.of("y"))).build();
         ModelProto original = SmallModels.model(g, 17);
-        CalibrationData data = (max, consumer) -> {
-            Random ids = new Random(32);
-            for (int done = 0; done < max; done += 8) {
-                long[] batch = ids.longs(8 * 6, 0, 1000).toArray();
-                try (var t = ai.onnxruntime.OnnxTensor.createTensor(ai.onnxruntime.OrtEnvironment.getEnvironment(),
-                        java.nio.LongBuffer.wrap(batch), new long[] {8, 6})) {
-                    consumer.accept(Map.of("ids", t), 8);
-                } catch (ai.onnxruntime.OrtException e) {
-                    throw new AssertionError(e);
-                }
-            }
-        };
+        CalibrationData data = TestCnns.randomIds("ids", new long[] {6}, 1000, 32);
         Path reference = dir.resolve("lookup.onnx");
         OnnxModel.of(original).write(reference);
         Random probe = new Random(33);

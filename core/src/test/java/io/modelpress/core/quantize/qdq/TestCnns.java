@@ -16,6 +16,7 @@ import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.testing.SmallModels;
 
 import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -146,19 +147,36 @@ public final class TestCnns {
 
     /** Calibration batches of uniform random values in [0, 1) for a single-input model. */
     public static CalibrationData randomData(String input, long[] sampleShape, long seed) {
+        return batches(input, sampleShape, seed, (random, count, shape) -> {
+            float[] x = new float[count];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = random.nextFloat();
+            }
+            return OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), FloatBuffer.wrap(x), shape);
+        });
+    }
+
+    /** Calibration batches of uniform random int64 token ids in [0, vocabulary) for a single-input model. */
+    public static CalibrationData randomIds(String input, long[] sampleShape, int vocabulary, long seed) {
+        return batches(input, sampleShape, seed, (random, count, shape) ->
+                OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), LongBuffer.wrap(random.longs(count, 0, vocabulary).toArray()), shape));
+    }
+
+    /** Makes one batch tensor of {@code count} random elements in {@code shape}. */
+    private interface BatchMaker {
+        OnnxTensor make(Random random, int count, long[] shape) throws OrtException;
+    }
+
+    private static CalibrationData batches(String input, long[] sampleShape, long seed, BatchMaker maker) {
         return (maxSamples, consumer) -> {
             Random random = new Random(seed);
             int perSample = (int) java.util.Arrays.stream(sampleShape).reduce(1, (a, b) -> a * b);
             for (int done = 0; done < maxSamples; done += 16) {
                 int n = Math.min(16, maxSamples - done);
-                float[] x = new float[n * perSample];
-                for (int i = 0; i < x.length; i++) {
-                    x[i] = random.nextFloat();
-                }
                 long[] shape = new long[sampleShape.length + 1];
                 shape[0] = n;
                 System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
-                try (OnnxTensor t = OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), FloatBuffer.wrap(x), shape)) {
+                try (OnnxTensor t = maker.make(random, n * perSample, shape)) {
                     consumer.accept(Map.of(input, t), n);
                 } catch (OrtException e) {
                     throw new AssertionError(e);
