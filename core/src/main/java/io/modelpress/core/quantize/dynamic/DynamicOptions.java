@@ -22,19 +22,22 @@ import java.util.OptionalDouble;
  * @param keepFloat         leave this many of the most sensitive MatMul/Gemm nodes in float. Needs calibration data
  * @param calibrationSamples samples of the calibration data to use
  * @param mergeSiblings     merge MatMuls that read the same activation (Q, K, V) into one integer kernel
+ * @param sequenceMajor     with data: store token activations sequence-major ({@link SequenceMajorLayout})
  */
 public record DynamicOptions(QuantType weightType, boolean perChannel, boolean symmetricWeights, boolean embeddings,
                              OptionalDouble smoothQuantAlpha, int outlierChannels, int keepFloat, int calibrationSamples,
-                             boolean mergeSiblings, NodeSelector selector) {
+                             boolean mergeSiblings, boolean sequenceMajor, NodeSelector selector) {
 
     /**
      * Defaults of the built-in int8-dynamic recipe. Merged Q/K/V kernels and outlier side paths are off: on
      * all-MiniLM-L6-v2 with ONNX Runtime 1.26 on CPU, the Split after a merged kernel copies more than the merge saves
      * at 32x128 tokens (about 3 % slower), and a side path adds about five small kernels per activation, which costs
      * more at small inputs than the fidelity it buys (cosine 0.99785 vs 0.99754 without it). bench/ measures both.
+     * The sequence-major layout is on: 4-6 % faster at batch 1 with one thread, about even at larger batches
+     * (docs/recipes.md has the table).
      */
     public static final DynamicOptions DEFAULT = new DynamicOptions(QuantType.INT8, true, true, true,
-            OptionalDouble.of(0.8), 0, 0, 256, false, NodeSelector.ALL);
+            OptionalDouble.of(0.8), 0, 0, 256, false, true, NodeSelector.ALL);
 
     public static DynamicOptions from(StageSpec spec) {
         if (!"quantize".equals(spec.type()) || !"dynamic".equals(spec.string("mode"))) {
@@ -58,42 +61,48 @@ public record DynamicOptions(QuantType weightType, boolean perChannel, boolean s
                 spec.has("outlier_channels") ? (int) spec.integer("outlier_channels") : DEFAULT.outlierChannels,
                 spec.has("keep_float") ? (int) spec.integer("keep_float") : 0,
                 spec.has("calibration_samples") ? (int) spec.integer("calibration_samples") : DEFAULT.calibrationSamples,
-                spec.has("merge_siblings") ? spec.bool("merge_siblings") : DEFAULT.mergeSiblings, spec.selector());
+                spec.has("merge_siblings") ? spec.bool("merge_siblings") : DEFAULT.mergeSiblings,
+                spec.has("sequence_major") ? spec.bool("sequence_major") : DEFAULT.sequenceMajor, spec.selector());
     }
 
     public DynamicOptions withSmoothQuant(OptionalDouble alpha) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, alpha, outlierChannels, keepFloat,
-                calibrationSamples, mergeSiblings, selector);
+                calibrationSamples, mergeSiblings, sequenceMajor, selector);
     }
 
     public DynamicOptions withOutlierChannels(int channels) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, channels, keepFloat,
-                calibrationSamples, mergeSiblings, selector);
+                calibrationSamples, mergeSiblings, sequenceMajor, selector);
     }
 
     public DynamicOptions withKeepFloat(int nodes) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, nodes,
-                calibrationSamples, mergeSiblings, selector);
+                calibrationSamples, mergeSiblings, sequenceMajor, selector);
     }
 
     public DynamicOptions withMergeSiblings(boolean merge) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
-                calibrationSamples, merge, selector);
+                calibrationSamples, merge, sequenceMajor, selector);
     }
 
     public DynamicOptions withCalibrationSamples(int samples) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
-                samples, mergeSiblings, selector);
+                samples, mergeSiblings, sequenceMajor, selector);
+    }
+
+    public DynamicOptions withSequenceMajor(boolean sequenceMajorLayout) {
+        return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
+                calibrationSamples, mergeSiblings, sequenceMajorLayout, selector);
     }
 
     DynamicOptions withEmbeddingsOff() {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, false, smoothQuantAlpha, outlierChannels, keepFloat,
-                calibrationSamples, mergeSiblings, selector);
+                calibrationSamples, mergeSiblings, sequenceMajor, selector);
     }
 
     public DynamicOptions withSelector(NodeSelector newSelector) {
         return new DynamicOptions(weightType, perChannel, symmetricWeights, embeddings, smoothQuantAlpha, outlierChannels, keepFloat,
-                calibrationSamples, mergeSiblings, newSelector);
+                calibrationSamples, mergeSiblings, sequenceMajor, newSelector);
     }
 
     /** True when some step needs activation statistics from calibration data. */

@@ -74,6 +74,11 @@ public final class DynamicQuantizer {
             }
         }
         quantizeNodes(model, options, floatNodes, report);
+        if (options.sequenceMajor() && !data.isEmpty()) {
+            sequenceMajor(model, data, report);
+        } else if (options.sequenceMajor()) {
+            report.note("layout", "batch-major kept: the sequence-major layout is checked on calibration data, and none was given");
+        }
         report.note("runtime", "standard ONNX operators only (DynamicQuantizeLinear, MatMulInteger, DequantizeLinear); "
                 + "ONNX Runtime fuses them into its integer kernels");
         report.note("seconds", String.format(Locale.ROOT, "%.2f", (System.nanoTime() - start) / 1e9));
@@ -116,6 +121,24 @@ public final class DynamicQuantizer {
         }
         report.note("rewrites", String.format(Locale.ROOT, "float model unchanged to %.1e (relative, checked on calibration data)", deviation));
         return floatNodes;
+    }
+
+    /**
+     * Moves token activations to sequence-major layout ({@link SequenceMajorLayout}), kept only when the quantized model
+     * gives the same outputs before and after on the calibration data (the rewrite only moves data).
+     */
+    private static void sequenceMajor(OnnxModel model, CalibrationData data, QuantizationReport report) {
+        OnnxModel before = model.copy();
+        SequenceMajorLayout.Result result = SequenceMajorLayout.apply(model);
+        if (result.applied()) {
+            double deviation = FloatEquivalence.deviation(before, model, data);
+            if (deviation > FloatEquivalence.TOLERANCE) {
+                model.proto().clear().mergeFrom(before.build());
+                report.note("layout", String.format(Locale.ROOT, "batch-major kept: the sequence-major model deviated by %.2g", deviation));
+                return;
+            }
+        }
+        report.note("layout", SequenceMajorLayout.describe(result));
     }
 
     /** The {@code keepFloat} nodes whose own quantization error is largest. */

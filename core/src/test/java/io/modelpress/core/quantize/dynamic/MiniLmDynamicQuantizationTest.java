@@ -63,6 +63,11 @@ class MiniLmDynamicQuantizationTest {
                 .as("fused integer MatMuls in %s", ops).isEqualTo(quantizedMatMuls);
         // Q, K and V share one run-time quantization of their input, as in ONNX Runtime's own quantizer
         assertThat(ops.get("DynamicQuantizeLinear")).as("run-time quantizations in %s", ops).isEqualTo(6);
+        // sequence-major layout: the batched attention products read Q, K and V in place (6 layers x 2 products); what
+        // stays is the context's transpose per layer, and one on each token input and the output
+        assertThat(report.notes().get("layout")).startsWith("sequence-major");
+        assertThat(ops.get("com.microsoft:FusedMatMul")).as("strided batched products in %s", ops).isEqualTo(12);
+        assertThat(ops.get("Transpose")).as("transposes in %s (24 batch-major)", ops).isLessThanOrEqualTo(10);
         OnnxChecker.assertValid(file);
     }
 
