@@ -445,9 +445,9 @@ final class SequenceMajorLayout {
             }
         }
 
-        /** Pure shape computations left without readers (the Reshape targets they fed are constants now). */
+        /** Pure computations left without readers: shape arithmetic for Reshape targets that are constants now, unused copies. */
         private void removeDeadNodes() {
-            Set<String> pure = Set.of("Shape", "Gather", "Unsqueeze", "Concat", "Squeeze", "Slice", "Cast");
+            Set<String> pure = Set.of("Shape", "Gather", "Unsqueeze", "Concat", "Squeeze", "Slice", "Cast", "Transpose");
             boolean removed = true;
             while (removed) {
                 removed = false;
