@@ -129,16 +129,21 @@ public final class DynamicQuantizer {
      */
     private static void sequenceMajor(OnnxModel model, CalibrationData data, QuantizationReport report) {
         OnnxModel before = model.copy();
-        SequenceMajorLayout.Result result = SequenceMajorLayout.apply(model);
-        if (result.applied()) {
-            double deviation = FloatEquivalence.deviation(before, model, data);
-            if (deviation > FloatEquivalence.TOLERANCE) {
-                model.proto().clear().mergeFrom(before.build());
-                report.note("layout", String.format(Locale.ROOT, "batch-major kept: the sequence-major model deviated by %.2g", deviation));
+        String why;
+        try {
+            SequenceMajorLayout.Result result = SequenceMajorLayout.apply(model);
+            double deviation = result.applied() ? FloatEquivalence.deviation(before, model, data) : 0;
+            if (deviation <= FloatEquivalence.TOLERANCE) {
+                report.note("layout", SequenceMajorLayout.describe(result));
                 return;
             }
+            why = String.format(Locale.ROOT, "the sequence-major model deviated by %.2g", deviation);
+        } catch (RuntimeException e) {
+            // an optimisation must never cost the user the quantized model: keep the layout that is known to work
+            why = "the sequence-major rewrite failed: " + e.getMessage();
         }
-        report.note("layout", SequenceMajorLayout.describe(result));
+        model.proto().clear().mergeFrom(before.build());
+        report.note("layout", "batch-major kept: " + why);
     }
 
     /** The {@code keepFloat} nodes whose own quantization error is largest. */

@@ -49,6 +49,8 @@ final class SequenceMajorLayout {
     private static final Set<String> ELEMENTWISE = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Relu",
             "Sigmoid", "Cast", "Neg", "Exp", "Log", "Abs", "Reciprocal", "Identity", "Where", "Gelu", "Softplus", "Clip",
             "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "Equal", "Not", "Max", "Min");
+    /** Operators that work along one axis (the attribute {@code axis}): token-wise when it is not a leading one. */
+    private static final Set<String> AXIS_OPERATORS = Set.of("LayerNormalization", "Softmax", "LogSoftmax", "Split", "Concat");
     private static final Set<String> REDUCTIONS = Set.of("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
             "ReduceSumSquare", "ReduceL2");
 
@@ -218,7 +220,7 @@ final class SequenceMajorLayout {
             }
             int rank = shapes.of(node.getOutput(0)).length;
             List<Integer> alignInputs = new ArrayList<>();
-            if (ELEMENTWISE.contains(op) || op.equals("LayerNormalization") || REDUCTIONS.contains(op) || op.equals("Softmax")) {
+            if (ELEMENTWISE.contains(op) || AXIS_OPERATORS.contains(op) || REDUCTIONS.contains(op)) {
                 if (!trailingAxesOnly(node, rank)) {
                     return false;
                 }
@@ -404,8 +406,12 @@ final class SequenceMajorLayout {
         /** The node's axis attributes (if any) name only axes from 2 on. */
         private boolean trailingAxesOnly(NodeProto node, int rank) {
             String op = node.getOpType();
-            if (op.equals("LayerNormalization") || op.equals("Softmax")) {
-                long axis = Nodes.intAttribute(node, "axis", -1);
+            if (AXIS_OPERATORS.contains(op)) {
+                // Softmax's default axis changed with opset 13 (1 before, -1 after): only an explicit one is trusted
+                if (op.endsWith("Softmax") && Nodes.attribute(node, "axis").isEmpty()) {
+                    return false;
+                }
+                long axis = Nodes.intAttribute(node, "axis", op.equals("LayerNormalization") ? -1 : 0);
                 return (axis < 0 ? axis + rank : axis) >= 2;
             }
             if (op.equals("DequantizeLinear") || op.equals("QuantizeLinear")) {

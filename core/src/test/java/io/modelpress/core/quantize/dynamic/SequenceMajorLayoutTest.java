@@ -39,9 +39,10 @@ class SequenceMajorLayoutTest {
     @TempDir
     Path dir;
 
-    @Test
-    void attentionReadsQueryKeyValueInPlaceWithTheSameOutputs() {
-        OnnxModel model = OnnxModel.of(SmallModels.model(encoder(2, new Random(3)), 17));
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void attentionReadsQueryKeyValueInPlaceWithTheSameOutputs(boolean mergedProjection) {
+        OnnxModel model = OnnxModel.of(SmallModels.model(encoder(2, mergedProjection, new Random(3)), 17));
         Path before = dir.resolve("before.onnx");
         Path after = dir.resolve("after.onnx");
         model.write(before);
@@ -70,7 +71,7 @@ class SequenceMajorLayoutTest {
 
     @Test
     void oneLayerIsLeftAloneBecauseTheLayoutWouldAddMoreTransposesThanItSaves() {
-        OnnxModel model = OnnxModel.of(SmallModels.model(encoder(1, new Random(3)), 17));
+        OnnxModel model = OnnxModel.of(SmallModels.model(encoder(1, false, new Random(3)), 17));
         GraphProto original = model.graph().build();
 
         SequenceMajorLayout.Result result = SequenceMajorLayout.apply(model);
@@ -97,7 +98,7 @@ class SequenceMajorLayoutTest {
     void theDynamicQuantizerUsesTheLayoutWithDataUnlessTheRecipeTurnsItOff(boolean on) {
         StageSpec spec = RecipeParser.parse("stages:\n  - quantize: { mode: dynamic" + (on ? "" : ", sequence_major: false") + " }\n",
                 "test.yaml").stages().get(0);
-        OnnxModel model = OnnxModel.of(SmallModels.model(encoder(2, new Random(3)), 17));
+        OnnxModel model = OnnxModel.of(SmallModels.model(encoder(2, false, new Random(3)), 17));
 
         QuantizationReport report = DynamicQuantizer.quantize(model, spec, tokenBatches());
 
@@ -107,7 +108,7 @@ class SequenceMajorLayoutTest {
         } else {
             assertThat(report.notes()).doesNotContainKey("layout");
         }
-        OnnxModel dataFree = OnnxModel.of(SmallModels.model(encoder(2, new Random(3)), 17));
+        OnnxModel dataFree = OnnxModel.of(SmallModels.model(encoder(2, false, new Random(3)), 17));
         assertThat(DynamicQuantizer.quantize(dataFree, spec, CalibrationData.NONE).notes().get("layout"))
                 .isEqualTo(on ? "batch-major kept: the sequence-major layout is checked on calibration data, and none was given" : null);
     }
@@ -133,9 +134,10 @@ class SequenceMajorLayoutTest {
     /**
      * A BERT-like encoder: token and position embeddings, LayerNorm, then per layer Q/K/V projections reshaped to heads
      * (Q through a Shape-built target, K and V through constant ones), masked softmax attention and a residual. Outputs:
-     * the token states and their mean over the sequence (an operator that needs the original layout).
+     * the token states and their mean over the sequence (an operator that needs the original layout). With
+     * {@code mergedProjection}, Q, K and V come from one MatMul and a Split along the hidden axis, as in GPT-2 exports.
      */
-    private static GraphProto encoder(int layers, Random random) {
+    private static GraphProto encoder(int layers, boolean mergedProjection, Random random) {
         GraphProto.Builder g = GraphProto.newBuilder().setName("encoder")
                 .addInput(Nodes.tensorInfo("ids", DataType.INT64, "batch", "sequence"))
                 .addInput(Nodes.tensorInfo("mask", DataType.FLOAT, "batch", "sequence"))
@@ -181,9 +183,15 @@ class SequenceMajorLayoutTest {
                 g.addInitializer(Tensors.ofFloats(p + "w" + proj, new long[] {HIDDEN, HIDDEN}, SmallModels.random(random, HIDDEN * HIDDEN, 0.3f)));
                 g.addInitializer(Tensors.ofFloats(p + "b" + proj, new long[] {HIDDEN}, SmallModels.random(random, HIDDEN, 0.3f)));
             }
-            for (String proj : List.of("q", "k", "v")) {
-                g.addNode(Nodes.node("MatMul", p + proj + "_mm", List.of(x, p + "w" + proj), List.of(p + proj + "_xw")));
-                g.addNode(Nodes.node("Add", p + proj + "_bias", List.of(p + proj + "_xw", p + "b" + proj), List.of(p + proj)));
+            if (mergedProjection) {
+                g.addInitializer(Tensors.ofFloats(p + "wqkv", new long[] {HIDDEN, 3 * HIDDEN}, SmallModels.random(random, 3 * HIDDEN * HIDDEN, 0.3f)));
+                g.addNode(Nodes.node("MatMul", p + "qkv_mm", List.of(x, p + "wqkv"), List.of(p + "qkv")));
+                g.addNode(Nodes.node("Split", p + "qkv_split", List.of(p + "qkv"), List.of(p + "q", p + "k", p + "v"), Nodes.attr("axis", 2L)));
+            } else {
+                for (String proj : List.of("q", "k", "v")) {
+                    g.addNode(Nodes.node("MatMul", p + proj + "_mm", List.of(x, p + "w" + proj), List.of(p + proj + "_xw")));
+                    g.addNode(Nodes.node("Add", p + proj + "_bias", List.of(p + proj + "_xw", p + "b" + proj), List.of(p + proj)));
+                }
             }
             // Q: the exporter's Shape -> Gather -> Unsqueeze -> Concat target
             g.addNode(Nodes.node("Shape", p + "q_shape", List.of(p + "q"), List.of(p + "q_shape")));
