@@ -22,7 +22,7 @@ import java.util.OptionalDouble;
  * @param keepFloat         leave this many of the most sensitive MatMul/Gemm nodes in float. Needs calibration data
  * @param calibrationSamples samples of the calibration data to use
  * @param mergeSiblings     merge MatMuls that read the same activation (Q, K, V) into one integer kernel
- * @param sequenceMajor     with data: store token activations sequence-major ({@link SequenceMajorLayout})
+ * @param sequenceMajor     store token activations sequence-major ({@link SequenceMajorLayout})
  */
 public record DynamicOptions(QuantType weightType, boolean perChannel, boolean symmetricWeights, boolean embeddings,
                              OptionalDouble smoothQuantAlpha, int outlierChannels, int keepFloat, int calibrationSamples,

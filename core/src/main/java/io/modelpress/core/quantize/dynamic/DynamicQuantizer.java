@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -74,10 +75,14 @@ public final class DynamicQuantizer {
             }
         }
         quantizeNodes(model, options, floatNodes, report);
-        if (options.sequenceMajor() && !data.isEmpty()) {
-            sequenceMajor(model, data, report);
-        } else if (options.sequenceMajor()) {
-            report.note("layout", "batch-major kept: the sequence-major layout is checked on calibration data, and none was given");
+        if (options.sequenceMajor()) {
+            Optional<CalibrationData> check = data.isEmpty() ? SyntheticTokens.of(model) : Optional.of(data);
+            if (check.isPresent()) {
+                sequenceMajor(model, check.get(), report);
+            } else {
+                report.note("layout", "batch-major kept: without data the sequence-major model is checked on made-up token "
+                        + "ids, masks and floats, and this model has other inputs");
+            }
         }
         report.note("runtime", "standard ONNX operators only (DynamicQuantizeLinear, MatMulInteger, DequantizeLinear); "
                 + "ONNX Runtime fuses them into its integer kernels");
@@ -125,14 +130,14 @@ public final class DynamicQuantizer {
 
     /**
      * Moves token activations to sequence-major layout ({@link SequenceMajorLayout}), kept only when the quantized model
-     * gives the same outputs before and after on the calibration data (the rewrite only moves data).
+     * gives the same outputs before and after on {@code check} (calibration data, or {@link SyntheticTokens}).
      */
-    private static void sequenceMajor(OnnxModel model, CalibrationData data, QuantizationReport report) {
+    private static void sequenceMajor(OnnxModel model, CalibrationData check, QuantizationReport report) {
         OnnxModel before = model.copy();
         String why;
         try {
             SequenceMajorLayout.Result result = SequenceMajorLayout.apply(model);
-            double deviation = result.applied() ? FloatEquivalence.deviation(before, model, data) : 0;
+            double deviation = result.applied() ? FloatEquivalence.deviation(before, model, check) : 0;
             if (deviation <= FloatEquivalence.TOLERANCE) {
                 report.note("layout", SequenceMajorLayout.describe(result));
                 return;

@@ -79,6 +79,7 @@ class MiniLmDynamicQuantizationTest {
         model.write(file);
 
         assertThat(report.notes().get("calibration")).contains("data-free");
+        assertThat(report.notes().get("layout")).as("checked on made-up token ids").startsWith("sequence-major");
         assertThat(Files.size(file)).isLessThanOrEqualTo(releaseBytes);
         Embeddings.Fidelity ours = Embeddings.compare(reference, Embeddings.embed(file, evalBatches));
         Embeddings.Fidelity release = Embeddings.compare(reference, Embeddings.embed(ReferenceModels.minilmQuantized(), evalBatches));
