@@ -95,6 +95,11 @@ public final class Nodes {
         return node.getAttributeList().stream().filter(a -> a.getName().equals(name)).findFirst();
     }
 
+    /** An INTS attribute's values (e.g. Transpose's perm), if the node has it. */
+    public static Optional<long[]> intsAttribute(NodeProto node, String name) {
+        return attribute(node, name).map(a -> a.getIntsList().stream().mapToLong(Long::longValue).toArray());
+    }
+
     public static long intAttribute(NodeProto node, String name, long fallback) {
         return attribute(node, name).map(AttributeProto::getI).orElse(fallback);
     }

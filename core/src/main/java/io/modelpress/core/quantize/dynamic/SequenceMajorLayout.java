@@ -13,6 +13,7 @@ import io.modelpress.core.onnx.ShapeInference;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.ValueShape;
 import io.modelpress.core.onnx.Weights;
+import io.modelpress.core.transform.UnusedConstants;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -114,6 +115,8 @@ final class SequenceMajorLayout {
         private final Map<String, String> swapped = new HashMap<>();
         /** Swapped-in-place value -> a batch-major copy for operators that need the original layout. */
         private final Map<String, String> restored = new HashMap<>();
+        /** Initializers the rewrite needs, added only once it is decided to apply it. */
+        private final List<TensorProto> newConstants = new ArrayList<>();
         private int attentionTransposes;
         private int addedTransposes;
         private String abortReason;
@@ -127,17 +130,17 @@ final class SequenceMajorLayout {
         }
 
         Result run() {
-            OnnxModel original = model.copy();
             // positions in list order: the quantizer keeps the node list topologically sorted
             for (int position = 0; position < index.nodes().size() && abortReason == null; position++) {
                 visit(position);
             }
             if (abortReason != null || attentionTransposes == 0 || addedTransposes >= attentionTransposes) {
-                model.proto().clear().mergeFrom(original.build());
+                // every edit so far is pending in the editor or in newConstants: the model is as it was
                 return Result.skipped(abortReason != null ? abortReason : attentionTransposes == 0
                         ? "no attention transposes that a sequence-major layout would fold into the batched products"
                         : "it would add " + addedTransposes + " transposes to save " + attentionTransposes);
             }
+            newConstants.forEach(editor::addInitializer);
             editor.apply();
             removeDeadNodes();
             dropStaleShapes();
@@ -172,8 +175,7 @@ final class SequenceMajorLayout {
             if (!node.getOpType().equals("Transpose")) {
                 return false;
             }
-            long[] perm = Nodes.attribute(node, "perm").map(a -> a.getIntsList().stream().mapToLong(Long::longValue).toArray())
-                    .orElse(null);
+            long[] perm = Nodes.intsAttribute(node, "perm").orElse(null);
             String input = node.getInput(0);
             boolean in = canSwap(input);
             boolean out = isTokenMajor(node.getOutput(0));
@@ -283,7 +285,7 @@ final class SequenceMajorLayout {
                 target[i] = out[i];
             }
             String shapeName = editor.freshName(node.getOutput(0) + "_seq_major_shape");
-            editor.addInitializer(Tensors.ofLongs(shapeName, new long[] {target.length}, target));
+            newConstants.add(Tensors.ofLongs(shapeName, new long[] {target.length}, target));
             finish(position, List.of(), node.toBuilder().setInput(0, swappedName(position, node.getInput(0))).setInput(1, shapeName));
             return true;
         }
@@ -296,7 +298,7 @@ final class SequenceMajorLayout {
             long[] order = swapPermutation(shapes.of(node.getInput(0)).length);
             String raw = editor.freshName(node.getOutput(0) + "_seq_major");
             String orderName = editor.freshName(node.getOutput(0) + "_axis_order");
-            editor.addInitializer(Tensors.ofLongs(orderName, new long[] {order.length}, order));
+            newConstants.add(Tensors.ofLongs(orderName, new long[] {order.length}, order));
             editor.replace(position, List.of(node.toBuilder().setOutput(0, raw).build(),
                     Nodes.node("Gather", editor.freshName(node.getName() + "_axis_order"), List.of(raw, orderName),
                             List.of(node.getOutput(0)), Nodes.attr("axis", 0L))));
@@ -420,7 +422,7 @@ final class SequenceMajorLayout {
                 return scale != null && (scale.length == 0 || (axis < 0 ? axis + rank : axis) >= 2);
             }
             if (REDUCTIONS.contains(op)) {
-                Optional<long[]> axes = Nodes.attribute(node, "axes").map(a -> a.getIntsList().stream().mapToLong(Long::longValue).toArray());
+                Optional<long[]> axes = Nodes.intsAttribute(node, "axes");
                 if (axes.isEmpty() && node.getInputCount() > 1) {
                     axes = model.constant(node.getInput(1)).map(t -> Tensors.toLongs(t, model.externalData()));
                 }
@@ -469,7 +471,7 @@ final class SequenceMajorLayout {
                     }
                 }
             }
-            GraphEditor.removeUnusedConstants(model, model.graph().getInitializerList().stream().map(TensorProto::getName).toList());
+            UnusedConstants.remove(model);
         }
     }
 
