@@ -26,7 +26,7 @@ import java.util.OptionalDouble;
  *
  * <p>System properties: {@code bench.runs} (timed runs per cell, default 15), {@code bench.latency} (false skips
  * timing), {@code bench.smoothquant} (alpha or "false"), {@code bench.outliers}, {@code bench.keepFloat},
- * {@code bench.samples} (calibration samples), {@code bench.exclude} (node name pattern kept float), {@code bench.extra}
+ * {@code bench.samples} (calibration samples), {@code bench.mergeSiblings}, {@code bench.sequenceMajor}, {@code bench.exclude} (node name pattern kept float), {@code bench.extra}
  * (more models to time, comma-separated), {@code bench.cpu} (thread CPU time instead of wall time, 1 thread),
  * {@code bench.maxThreads}, {@code bench.onlyLarge}, {@code bench.min} (minimum instead of median),
  * {@code bench.dataFree}, {@code bench.out} (where to keep the quantized model).
@@ -49,7 +49,8 @@ public final class DynamicBench {
         options = options.withOutlierChannels(Integer.getInteger("bench.outliers", options.outlierChannels()))
                 .withKeepFloat(Integer.getInteger("bench.keepFloat", options.keepFloat()))
                 .withCalibrationSamples(Integer.getInteger("bench.samples", options.calibrationSamples()))
-                .withMergeSiblings(Boolean.parseBoolean(System.getProperty("bench.mergeSiblings", String.valueOf(options.mergeSiblings()))));
+                .withMergeSiblings(Boolean.parseBoolean(System.getProperty("bench.mergeSiblings", String.valueOf(options.mergeSiblings()))))
+                .withSequenceMajor(Boolean.parseBoolean(System.getProperty("bench.sequenceMajor", String.valueOf(options.sequenceMajor()))));
 
         String exclude = System.getProperty("bench.exclude");
         if (exclude != null) {

@@ -23,7 +23,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -54,9 +53,9 @@ class SequenceMajorLayoutTest {
         assertThat(result.attentionTransposes()).isEqualTo(6);
         OnnxChecker.assertValid(after);
         for (int[] shape : new int[][] {{3, 5}, {1, 4}, {2, 1}}) {
-            Map<String, Object> feeds = feeds(shape[0], shape[1], new Random(shape[0] * 31L + shape[1]));
-            List<float[]> expected = run(before, feeds);
-            List<float[]> actual = run(after, feeds);
+            Tokens tokens = Tokens.random(shape[0], shape[1], new Random(shape[0] * 31L + shape[1]));
+            List<float[]> expected = run(before, tokens);
+            List<float[]> actual = run(after, tokens);
             assertThat(actual).hasSameSizeAs(expected);
             for (int i = 0; i < expected.size(); i++) {
                 assertThat(actual.get(i)).containsExactly(expected.get(i), offset(1e-5f));
@@ -121,16 +120,15 @@ class SequenceMajorLayoutTest {
     /** Four batches of random token ids with a padded tail, as a tokenizer would give them. */
     private static CalibrationData tokenBatches() {
         return (maxSamples, consumer) -> {
-            OrtEnvironment env = OrtEnvironment.getEnvironment();
             Random random = new Random(5);
             for (int batch = 0; batch < 4; batch++) {
-                Map<String, Object> feeds = feeds(2, 6 + batch, random);
-                try (OnnxTensor ids = OnnxTensor.createTensor(env, feeds.get("ids"));
-                     OnnxTensor mask = OnnxTensor.createTensor(env, FloatBuffer.wrap(((float[][]) feeds.get("mask"))[0]),
-                             (long[]) feeds.get("mask_shape"))) {
-                    consumer.accept(Map.of("ids", ids, "mask", mask), 2);
+                Map<String, OnnxTensor> feeds = Tokens.random(2, 6 + batch, random).tensors();
+                try {
+                    consumer.accept(feeds, 2);
                 } catch (OrtException e) {
                     throw new IllegalStateException(e);
+                } finally {
+                    feeds.values().forEach(OnnxTensor::close);
                 }
             }
         };
@@ -229,31 +227,37 @@ class SequenceMajorLayoutTest {
         return g.build();
     }
 
-    private static Map<String, Object> feeds(int batch, int sequence, Random random) {
-        long[][] ids = new long[batch][sequence];
-        float[] mask = new float[batch * sequence];
-        for (int b = 0; b < batch; b++) {
-            for (int s = 0; s < sequence; s++) {
-                ids[b][s] = random.nextInt(50);
-                mask[b * sequence + s] = s < sequence - b ? 1 : 0;
+    /** Token ids and a float attention mask whose later rows end in padding, as a tokenizer would give them. */
+    private record Tokens(long[][] ids, float[][] mask) {
+        static Tokens random(int batch, int sequence, Random random) {
+            long[][] ids = new long[batch][sequence];
+            float[][] mask = new float[batch][sequence];
+            for (int b = 0; b < batch; b++) {
+                for (int s = 0; s < sequence; s++) {
+                    ids[b][s] = random.nextInt(50);
+                    mask[b][s] = s < sequence - b ? 1 : 0;
+                }
+            }
+            return new Tokens(ids, mask);
+        }
+
+        /** The model's feeds; the caller closes them. */
+        Map<String, OnnxTensor> tensors() {
+            OrtEnvironment env = OrtEnvironment.getEnvironment();
+            try {
+                return Map.of("ids", OnnxTensor.createTensor(env, ids), "mask", OnnxTensor.createTensor(env, mask));
+            } catch (OrtException e) {
+                throw new IllegalStateException(e);
             }
         }
-        Map<String, Object> feeds = new LinkedHashMap<>();
-        feeds.put("ids", ids);
-        feeds.put("mask", new float[][] {mask});
-        feeds.put("mask_shape", new long[] {batch, sequence});
-        return feeds;
     }
 
     /** Every output, flattened, in the graph's order. */
-    private static List<float[]> run(Path model, Map<String, Object> feeds) {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
-        long[] maskShape = (long[]) feeds.get("mask_shape");
+    private static List<float[]> run(Path model, Tokens tokens) {
+        Map<String, OnnxTensor> feeds = tokens.tensors();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-             OrtSession session = env.createSession(model.toString(), options);
-             OnnxTensor ids = OnnxTensor.createTensor(env, feeds.get("ids"));
-             OnnxTensor mask = OnnxTensor.createTensor(env, FloatBuffer.wrap(((float[][]) feeds.get("mask"))[0]), maskShape);
-             OrtSession.Result result = session.run(Map.of("ids", ids, "mask", mask))) {
+             OrtSession session = OrtEnvironment.getEnvironment().createSession(model.toString(), options);
+             OrtSession.Result result = session.run(feeds)) {
             List<float[]> outputs = new ArrayList<>();
             for (var entry : result) {
                 FloatBuffer buffer = ((OnnxTensor) entry.getValue()).getFloatBuffer();
@@ -264,6 +268,8 @@ class SequenceMajorLayoutTest {
             return outputs;
         } catch (OrtException e) {
             throw new AssertionError(e);
+        } finally {
+            feeds.values().forEach(OnnxTensor::close);
         }
     }
 }
