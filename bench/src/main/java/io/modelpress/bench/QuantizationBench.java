@@ -57,7 +57,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * Latency: models take turns in a shuffled order each round, so machine noise hits all alike; reported are the
  * median wall time and the median over rounds of (time / baseline's time in the same round). With one thread, ONNX
  * Runtime runs on the calling thread, so its CPU time is reported too: the most stable figure on a shared machine.
- * Options: {@code --runs N} timed rounds (default 40), {@code --out FILE} (default bench/results/quantization.md).
+ * Each model is timed in 3 sessions (their mean counts), because where ONNX Runtime places a session's buffers moves
+ * its speed by several percent. Options: {@code --runs N} timed rounds (default 15), {@code --sessions N} sessions per
+ * model (default 3), {@code --out FILE} (default bench/results/quantization.md).
  */
 public final class QuantizationBench {
     private static final Path EXAMPLES_DATA = Path.of("examples", "data");
@@ -73,13 +75,15 @@ public final class QuantizationBench {
     }
 
     public static void main(String[] args) throws Exception {
-        int runs = 40;
+        int runs = 15;
+        int sessions = 3;
         Path out = Path.of("bench", "results", "quantization.md");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
+                case "--sessions" -> sessions = Integer.parseInt(args[++i]);
                 case "--out" -> out = Path.of(args[++i]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (options: --runs N, --out FILE)");
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (options: --runs N, --sessions N, --out FILE)");
             }
         }
         System.setProperty("ai.djl.offline", "true");
@@ -89,11 +93,13 @@ public final class QuantizationBench {
                 .append("Measured ").append(Machine.date()).append(" on ").append(machine).append(", ONNX Runtime ")
                 .append(ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()).append(".\n")
                 .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar QuantizationBench`\n\n")
-                .append("Each latency sample averages as many runs as make the fastest model's sample last about 20 ms; the "
-                        + "models take turns in a shuffled order each round, and ratios are medians of per-round ratios.\n\n");
+                .append("Each latency sample averages as many runs as make the fastest model's sample last about 20 ms. Every "
+                        + "model is timed in ").append(sessions).append(" ONNX Runtime sessions (where a session's buffers land "
+                        + "moves its speed by up to 7%), all sessions take turns in a shuffled order each round, a model's time "
+                        + "in a round is the mean over its sessions, and ratios are medians of per-round ratios.\n\n");
         try {
-            md.append(miniLm(work, runs));
-            md.append(cnn(work, runs));
+            md.append(miniLm(work, runs, sessions));
+            md.append(cnn(work, runs, sessions));
             md.append(calibrationMemory(work));
         } finally {
             TempFiles.deleteTree(work);
@@ -106,7 +112,7 @@ public final class QuantizationBench {
 
     // ------------------------------------------------------------------------------------------------ MiniLM
 
-    private static String miniLm(Path work, int runs) throws Exception {
+    private static String miniLm(Path work, int runs, int sessions) throws Exception {
         Path fp32 = ReferenceModels.minilm();
         Path tokenizer = ReferenceModels.minilmTokenizer();
         Path calibration = EXAMPLES_DATA.resolve("sentences-calib.jsonl");
@@ -127,7 +133,7 @@ public final class QuantizationBench {
         for (int threads : new int[] {1, 2}) {
             for (int[] shape : new int[][] {{32, 128}, {1, 32}}) {
                 Map<String, HostArray> feeds = tokenFeeds(tokenizer, eval, shape[0], shape[1]);
-                Map<String, Timing> times = time(models, feeds, threads, runs, "ONNX Runtime -q (baseline)");
+                Map<String, Timing> times = time(models, feeds, threads, runs, sessions, "ONNX Runtime -q (baseline)");
                 for (var e : times.entrySet()) {
                     latency.get(e.getKey())[column] = e.getValue();
                 }
@@ -184,7 +190,7 @@ public final class QuantizationBench {
 
     // ------------------------------------------------------------------------------------------------ CNN
 
-    private static String cnn(Path work, int runs) throws Exception {
+    private static String cnn(Path work, int runs, int sessions) throws Exception {
         if (!FashionMnist.isPresent(FashionMnist.DEFAULT_DIR)) {
             return "## Fashion-MNIST CNN\n\nSkipped: " + FashionMnist.INSTALL_HINT + "\n\n";
         }
@@ -201,7 +207,7 @@ public final class QuantizationBench {
         for (int threads : new int[] {1, 2}) {
             for (int batch : new int[] {32, 1}) {
                 Map<String, HostArray> feeds = imageFeeds(fp32, batch);
-                Map<String, Timing> times = time(models, feeds, threads, runs * 5, "fp32 (baseline)");
+                Map<String, Timing> times = time(models, feeds, threads, runs * 5, sessions, "fp32 (baseline)");
                 for (var e : times.entrySet()) {
                     latency.get(e.getKey())[column] = e.getValue();
                 }
@@ -312,52 +318,60 @@ public final class QuantizationBench {
         return outcome.model();
     }
 
-    /** Times every model on the same feeds, taking turns in a shuffled order each round. */
+    /**
+     * Times every model on the same feeds. Each model gets several sessions: where ONNX Runtime places a session's
+     * buffers changes its speed by up to 7% (measured: two sessions of one model, same inputs, same rounds), so one
+     * session per model would compare placements as much as models. All sessions take turns in a shuffled order each
+     * round; a model's time in a round is the mean over its sessions.
+     */
     private static Map<String, Timing> time(Map<String, Path> models, Map<String, HostArray> feeds, int threads, int rounds,
-                                            String baseline) {
+                                            int sessionsPerModel, String baseline) {
         ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
-        Map<String, ModelSession> sessions = new LinkedHashMap<>();
+        Map<String, List<ModelSession>> sessions = new LinkedHashMap<>();
         Map<String, double[]> wall = new LinkedHashMap<>();
         Map<String, double[]> cpuTime = new LinkedHashMap<>();
         double fastestMs = Double.MAX_VALUE;
         try {
-            for (var e : models.entrySet()) {
-                ModelSession session = ModelSession.open(e.getValue(), SessionSettings.DEFAULT.withThreads(threads));
-                sessions.put(e.getKey(), session);
-                Map<String, HostArray> own = new LinkedHashMap<>();
-                session.inputs().forEach(i -> own.put(i.name(), feeds.get(i.name())));
-                long warmStart = System.nanoTime();
-                for (int w = 0; w < 10; w++) {
-                    session.run(own);
+            // sessions of different models are opened in turn, so that no model gets all the early (or late) memory
+            for (int copy = 0; copy < sessionsPerModel; copy++) {
+                for (var e : models.entrySet()) {
+                    ModelSession session = ModelSession.open(e.getValue(), SessionSettings.DEFAULT.withThreads(threads));
+                    sessions.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(session);
+                    Map<String, HostArray> own = feedsFor(session, feeds);
+                    long warmStart = System.nanoTime();
+                    for (int w = 0; w < 10; w++) {
+                        session.run(own);
+                    }
+                    fastestMs = Math.min(fastestMs, (System.nanoTime() - warmStart) / 1e6 / 10);
                 }
-                fastestMs = Math.min(fastestMs, (System.nanoTime() - warmStart) / 1e6 / 10);
-                wall.put(e.getKey(), new double[rounds]);
-                cpuTime.put(e.getKey(), new double[rounds]);
             }
+            models.keySet().forEach(name -> {
+                wall.put(name, new double[rounds]);
+                cpuTime.put(name, new double[rounds]);
+            });
             // a millisecond-long run alone would mostly measure timer and scheduler noise: each sample repeats the
             // run until the fastest model's sample lasts about 20 ms (the same count for every model)
             int repeats = Math.max(1, (int) Math.ceil(20.0 / fastestMs));
-            List<String> order = new ArrayList<>(models.keySet());
+            List<Map.Entry<String, ModelSession>> order = new ArrayList<>();
+            sessions.forEach((name, list) -> list.forEach(session -> order.add(Map.entry(name, session))));
             Random shuffle = new Random(7);
             for (int round = 0; round < rounds; round++) {
                 // with 2 ORT threads on 2 cores, a garbage collection running beside a sample slows it: collect between rounds
                 System.gc();
                 Collections.shuffle(order, shuffle);
-                for (String name : order) {
-                    ModelSession session = sessions.get(name);
-                    Map<String, HostArray> own = new LinkedHashMap<>();
-                    session.inputs().forEach(i -> own.put(i.name(), feeds.get(i.name())));
+                for (var turn : order) {
+                    Map<String, HostArray> own = feedsFor(turn.getValue(), feeds);
                     long c0 = cpu.getCurrentThreadCpuTime();
                     long t0 = System.nanoTime();
                     for (int r = 0; r < repeats; r++) {
-                        session.run(own);
+                        turn.getValue().run(own);
                     }
-                    wall.get(name)[round] = (System.nanoTime() - t0) / 1e6 / repeats;
-                    cpuTime.get(name)[round] = (cpu.getCurrentThreadCpuTime() - c0) / 1e6 / repeats;
+                    wall.get(turn.getKey())[round] += (System.nanoTime() - t0) / 1e6 / repeats / sessionsPerModel;
+                    cpuTime.get(turn.getKey())[round] += (cpu.getCurrentThreadCpuTime() - c0) / 1e6 / repeats / sessionsPerModel;
                 }
             }
         } finally {
-            sessions.values().forEach(ModelSession::close);
+            sessions.values().forEach(list -> list.forEach(ModelSession::close));
         }
         Map<String, Timing> result = new LinkedHashMap<>();
         for (String name : models.keySet()) {
@@ -365,6 +379,12 @@ public final class QuantizationBench {
                     median(cpuTime.get(name)), medianRatio(cpuTime.get(name), cpuTime.get(baseline))));
         }
         return result;
+    }
+
+    private static Map<String, HostArray> feedsFor(ModelSession session, Map<String, HostArray> feeds) {
+        Map<String, HostArray> own = new LinkedHashMap<>();
+        session.inputs().forEach(i -> own.put(i.name(), feeds.get(i.name())));
+        return own;
     }
 
     private static double median(double[] values) {

@@ -55,6 +55,8 @@ public final class DynamicQuantizer {
         QuantizationReport report = new QuantizationReport("dynamic");
         OpsetRequirement.ensure(model, report);
         sortTopologically(model);
+        Optional<CalibrationData> check = data.isEmpty() ? SyntheticTokens.of(model) : Optional.of(data);
+        check.ifPresent(c -> foldAttentionMasks(model, c, report));
         Map<String, String> floatNodes = new HashMap<>();
         if (options.wantsCalibration() && data.isEmpty()) {
             report.note("calibration", "none given: data-free defaults (plain per-channel int8; no SmoothQuant, "
@@ -76,7 +78,6 @@ public final class DynamicQuantizer {
         }
         quantizeNodes(model, options, floatNodes, report);
         if (options.sequenceMajor()) {
-            Optional<CalibrationData> check = data.isEmpty() ? SyntheticTokens.of(model) : Optional.of(data);
             if (check.isPresent()) {
                 sequenceMajor(model, check.get(), report);
             } else {
@@ -126,6 +127,33 @@ public final class DynamicQuantizer {
         }
         report.note("rewrites", String.format(Locale.ROOT, "float model unchanged to %.1e (relative, checked on calibration data)", deviation));
         return floatNodes;
+    }
+
+    /**
+     * Folds attention masks and score scales into the Q.K products ({@link AttentionMaskFold}), kept only when the float
+     * model gives the same outputs before and after on {@code check}.
+     */
+    private static void foldAttentionMasks(OnnxModel model, CalibrationData check, QuantizationReport report) {
+        OnnxModel before = model.copy();
+        String why;
+        try {
+            int folded = AttentionMaskFold.apply(model);
+            if (folded == 0) {
+                return;
+            }
+            sortTopologically(model);
+            double deviation = FloatEquivalence.deviation(before, model, check);
+            if (deviation <= FloatEquivalence.TOLERANCE) {
+                report.note("attention_masks", folded + " attention masks and score scales folded into the Q.K products "
+                        + String.format(Locale.ROOT, "(float model unchanged to %.1e)", deviation));
+                return;
+            }
+            why = String.format(Locale.ROOT, "the folded model deviated by %.2g", deviation);
+        } catch (RuntimeException e) {
+            why = "the rewrite failed: " + e.getMessage();
+        }
+        model.proto().clear().mergeFrom(before.build());
+        report.note("attention_masks", "left as they were: " + why);
     }
 
     /**
@@ -263,7 +291,7 @@ public final class DynamicQuantizer {
     }
 
     /** ONNX requires nodes in topological order, but not every exporter complies; the edits rely on it. */
-    private static void sortTopologically(OnnxModel model) {
+    static void sortTopologically(OnnxModel model) {
         GraphIndex index = new GraphIndex(model.graph());
         Set<String> available = new java.util.HashSet<>(index.graphInputs());
         model.graph().getInitializerList().forEach(t -> available.add(t.getName()));

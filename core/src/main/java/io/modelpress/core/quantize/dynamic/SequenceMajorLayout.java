@@ -91,7 +91,7 @@ final class SequenceMajorLayout {
     }
 
     /** Names of the batch and sequence dimensions: the two open dims of the first 2-D integer input that has them. */
-    private static Optional<String[]> tokenAxes(OnnxModel model) {
+    static Optional<String[]> tokenAxes(OnnxModel model) {
         for (ValueShape input : model.inputs()) {
             if (input.dims().size() == 2 && input.type() != null && !input.type().isFloatingPoint()
                     && !input.dims().get(0).isFixed() && !input.dims().get(1).isFixed()

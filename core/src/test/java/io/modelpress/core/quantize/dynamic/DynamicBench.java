@@ -29,7 +29,8 @@ import java.util.OptionalDouble;
  * {@code bench.samples} (calibration samples), {@code bench.mergeSiblings}, {@code bench.sequenceMajor}, {@code bench.exclude} (node name pattern kept float), {@code bench.extra}
  * (more models to time, comma-separated), {@code bench.cpu} (thread CPU time instead of wall time, 1 thread),
  * {@code bench.maxThreads}, {@code bench.onlyLarge}, {@code bench.min} (minimum instead of median),
- * {@code bench.dataFree}, {@code bench.out} (where to keep the quantized model).
+ * {@code bench.dataFree}, {@code bench.out} (where to keep the quantized model), {@code bench.model} (another fp32 model
+ * with the same inputs to quantize instead of MiniLM; fidelity is still measured against MiniLM fp32).
  */
 public final class DynamicBench {
     /** Position of ONNX Runtime's -q model among the benchmarked models: the baseline of the ratios. */
@@ -57,7 +58,7 @@ public final class DynamicBench {
             options = options.withSelector(new io.modelpress.core.quantize.NodeSelector(List.of(), List.of(), List.of(), List.of(),
                     List.of(), List.of(java.util.regex.Pattern.compile(exclude))));
         }
-        Path fp32 = ReferenceModels.minilm();
+        Path fp32 = System.getProperty("bench.model") == null ? ReferenceModels.minilm() : Path.of(System.getProperty("bench.model"));
         Path reference = ReferenceModels.minilmQuantized();
         List<String> calibration = Sentences.read("sentences-calib.jsonl", Integer.MAX_VALUE);
         List<String> eval = Sentences.read("sentences-eval.jsonl", Integer.MAX_VALUE);

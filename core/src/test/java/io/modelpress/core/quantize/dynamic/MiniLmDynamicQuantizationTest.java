@@ -63,11 +63,16 @@ class MiniLmDynamicQuantizationTest {
                 .as("fused integer MatMuls in %s", ops).isEqualTo(quantizedMatMuls);
         // Q, K and V share one run-time quantization of their input, as in ONNX Runtime's own quantizer
         assertThat(ops.get("DynamicQuantizeLinear")).as("run-time quantizations in %s", ops).isEqualTo(6);
+        // the attention masks ride in the Q.K products: no mask Add and no score Div left, one Concat over K per layer
+        assertThat(report.notes().get("attention_masks")).startsWith("6 attention masks");
+        assertThat(ops).as("ONNX Runtime's optimized graph").doesNotContainKey("Div");
+        assertThat(ops.get("Add")).as("residual and embedding Adds only in %s", ops).isEqualTo(14);
+        assertThat(ops.get("Concat")).isEqualTo(6);
         // sequence-major layout: the batched attention products read Q, K and V in place (6 layers x 2 products); what
-        // stays is the context's transpose per layer, and one on each token input and the output
+        // stays is the context's transpose per layer, one on each token input and the output, and the mask's
         assertThat(report.notes().get("layout")).startsWith("sequence-major");
         assertThat(ops.get("com.microsoft:FusedMatMul")).as("strided batched products in %s", ops).isEqualTo(12);
-        assertThat(ops.get("Transpose")).as("transposes in %s (24 batch-major)", ops).isLessThanOrEqualTo(10);
+        assertThat(ops.get("Transpose")).as("transposes in %s (24 batch-major)", ops).isLessThanOrEqualTo(11);
         OnnxChecker.assertValid(file);
     }
 
@@ -80,6 +85,7 @@ class MiniLmDynamicQuantizationTest {
 
         assertThat(report.notes().get("calibration")).contains("data-free");
         assertThat(report.notes().get("layout")).as("checked on made-up token ids").startsWith("sequence-major");
+        assertThat(report.notes().get("attention_masks")).as("checked on made-up token ids").startsWith("6 attention masks");
         assertThat(Files.size(file)).isLessThanOrEqualTo(releaseBytes);
         Embeddings.Fidelity ours = Embeddings.compare(reference, Embeddings.embed(file, evalBatches));
         Embeddings.Fidelity release = Embeddings.compare(reference, Embeddings.embed(ReferenceModels.minilmQuantized(), evalBatches));

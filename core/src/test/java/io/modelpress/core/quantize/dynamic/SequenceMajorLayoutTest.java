@@ -140,7 +140,7 @@ class SequenceMajorLayoutTest {
      * the token states and their mean over the sequence (an operator that needs the original layout). With
      * {@code mergedProjection}, Q, K and V come from one MatMul and a Split along the hidden axis, as in GPT-2 exports.
      */
-    private static GraphProto encoder(int layers, boolean mergedProjection, Random random) {
+    static GraphProto encoder(int layers, boolean mergedProjection, Random random) {
         GraphProto.Builder g = GraphProto.newBuilder().setName("encoder")
                 .addInput(Nodes.tensorInfo("ids", DataType.INT64, "batch", "sequence"))
                 .addInput(Nodes.tensorInfo("mask", DataType.FLOAT, "batch", "sequence"))
@@ -228,7 +228,7 @@ class SequenceMajorLayoutTest {
     }
 
     /** Token ids and a float attention mask whose later rows end in padding, as a tokenizer would give them. */
-    private record Tokens(long[][] ids, float[][] mask) {
+    record Tokens(long[][] ids, float[][] mask) {
         static Tokens random(int batch, int sequence, Random random) {
             long[][] ids = new long[batch][sequence];
             float[][] mask = new float[batch][sequence];
@@ -253,7 +253,7 @@ class SequenceMajorLayoutTest {
     }
 
     /** Every output, flattened, in the graph's order. */
-    private static List<float[]> run(Path model, Tokens tokens) {
+    static List<float[]> run(Path model, Tokens tokens) {
         Map<String, OnnxTensor> feeds = tokens.tensors();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
              OrtSession session = OrtEnvironment.getEnvironment().createSession(model.toString(), options);
