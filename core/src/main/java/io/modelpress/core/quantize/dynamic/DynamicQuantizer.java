@@ -56,7 +56,10 @@ public final class DynamicQuantizer {
         OpsetRequirement.ensure(model, report);
         sortTopologically(model);
         Optional<CalibrationData> check = data.isEmpty() ? SyntheticTokens.of(model) : Optional.of(data);
-        check.ifPresent(c -> foldAttentionMasks(model, c, report));
+        if (options.sequenceMajor()) {
+            // measured: the fold pays with the sequence-major layout and lost with the batch-major one (docs/recipes.md)
+            check.ifPresent(c -> foldAttentionMasks(model, c, report));
+        }
         Map<String, String> floatNodes = new HashMap<>();
         if (options.wantsCalibration() && data.isEmpty()) {
             report.note("calibration", "none given: data-free defaults (plain per-channel int8; no SmoothQuant, "
@@ -134,26 +137,14 @@ public final class DynamicQuantizer {
      * model gives the same outputs before and after on {@code check}.
      */
     private static void foldAttentionMasks(OnnxModel model, CalibrationData check, QuantizationReport report) {
-        OnnxModel before = model.copy();
-        String why;
-        try {
-            int folded = AttentionMaskFold.apply(model);
-            if (folded == 0) {
-                return;
+        keepIfExact(model, check, report, "attention_masks", "left as they were", m -> {
+            int folded = AttentionMaskFold.apply(m);
+            if (folded > 0) {
+                sortTopologically(m);
             }
-            sortTopologically(model);
-            double deviation = FloatEquivalence.deviation(before, model, check);
-            if (deviation <= FloatEquivalence.TOLERANCE) {
-                report.note("attention_masks", folded + " attention masks and score scales folded into the Q.K products "
-                        + String.format(Locale.ROOT, "(float model unchanged to %.1e)", deviation));
-                return;
-            }
-            why = String.format(Locale.ROOT, "the folded model deviated by %.2g", deviation);
-        } catch (RuntimeException e) {
-            why = "the rewrite failed: " + e.getMessage();
-        }
-        model.proto().clear().mergeFrom(before.build());
-        report.note("attention_masks", "left as they were: " + why);
+            return new Outcome(folded > 0, folded > 0
+                    ? folded + " attention masks and score scales folded into the Q.K products (outputs checked unchanged)" : null);
+        });
     }
 
     /**
@@ -161,22 +152,40 @@ public final class DynamicQuantizer {
      * gives the same outputs before and after on {@code check} (calibration data, or {@link SyntheticTokens}).
      */
     private static void sequenceMajor(OnnxModel model, CalibrationData check, QuantizationReport report) {
+        keepIfExact(model, check, report, "layout", "batch-major kept", m -> {
+            SequenceMajorLayout.Result result = SequenceMajorLayout.apply(m);
+            return new Outcome(result.applied(), SequenceMajorLayout.describe(result));
+        });
+    }
+
+    /** What a rewrite did: whether it changed the model, and the report note (null: nothing worth a note). */
+    private record Outcome(boolean changed, String note) {
+    }
+
+    /**
+     * Runs a rewrite that must not change the model's outputs, and keeps it only when the outputs on {@code check} are
+     * the same before and after; otherwise, or when the rewrite throws, the model is restored and the note says why.
+     */
+    private static void keepIfExact(OnnxModel model, CalibrationData check, QuantizationReport report, String noteKey,
+                                    String undone, java.util.function.Function<OnnxModel, Outcome> rewrite) {
         OnnxModel before = model.copy();
         String why;
         try {
-            SequenceMajorLayout.Result result = SequenceMajorLayout.apply(model);
-            double deviation = result.applied() ? FloatEquivalence.deviation(before, model, check) : 0;
+            Outcome outcome = rewrite.apply(model);
+            double deviation = outcome.changed() ? FloatEquivalence.deviation(before, model, check) : 0;
             if (deviation <= FloatEquivalence.TOLERANCE) {
-                report.note("layout", SequenceMajorLayout.describe(result));
+                if (outcome.note() != null) {
+                    report.note(noteKey, outcome.note());
+                }
                 return;
             }
-            why = String.format(Locale.ROOT, "the sequence-major model deviated by %.2g", deviation);
+            why = String.format(Locale.ROOT, "the rewritten model deviated by %.2g", deviation);
         } catch (RuntimeException e) {
-            // an optimisation must never cost the user the quantized model: keep the layout that is known to work
-            why = "the sequence-major rewrite failed: " + e.getMessage();
+            // an optimisation must never cost the user the quantized model: keep the graph that is known to work
+            why = "the rewrite failed: " + e.getMessage();
         }
         model.proto().clear().mergeFrom(before.build());
-        report.note("layout", "batch-major kept: " + why);
+        report.note(noteKey, undone + ": " + why);
     }
 
     /** The {@code keepFloat} nodes whose own quantization error is largest. */

@@ -6,6 +6,8 @@ import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.core.testing.SmallModels;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -58,10 +60,17 @@ class AttentionMaskFoldTest {
         assertThat(model.build().toByteArray()).isEqualTo(original);
     }
 
-    @Test
-    void theDynamicQuantizerFoldsAndSaysSo() {
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void theDynamicQuantizerFoldsWithTheSequenceMajorLayoutAndSaysSo(boolean sequenceMajor) {
         OnnxModel model = OnnxModel.of(SmallModels.model(SequenceMajorLayoutTest.encoder(2, false, new Random(5)), 17));
-        QuantizationReport report = DynamicQuantizer.quantize(model, DynamicOptions.DEFAULT, CalibrationData.NONE);
-        assertThat(report.notes().get("attention_masks")).startsWith("2 attention masks and score scales folded");
+        QuantizationReport report = DynamicQuantizer.quantize(model, DynamicOptions.DEFAULT.withSequenceMajor(sequenceMajor),
+                CalibrationData.NONE);
+        if (sequenceMajor) {
+            assertThat(report.notes().get("attention_masks")).startsWith("2 attention masks and score scales folded into the Q.K products (outputs checked unchanged)");
+        } else {
+            assertThat(report.notes()).doesNotContainKey("attention_masks");
+            assertThat(model.graph().getNodeList()).anyMatch(n -> n.getOpType().equals("Div"));
+        }
     }
 }
