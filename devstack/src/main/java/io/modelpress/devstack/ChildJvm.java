@@ -2,7 +2,6 @@ package io.modelpress.devstack;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -160,19 +159,6 @@ final class ChildJvm {
     }
 
     String logTail() {
-        if (!Files.exists(log)) {
-            return "  (no log written)";
-        }
-        try (RandomAccessFile file = new RandomAccessFile(log.toFile(), "r")) {
-            long start = Math.max(0, file.length() - 16 * 1024);
-            byte[] bytes = new byte[(int) (file.length() - start)];
-            file.seek(start);
-            file.readFully(bytes);
-            List<String> lines = new String(bytes, StandardCharsets.UTF_8).lines().toList();
-            List<String> tail = lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size());
-            return tail.isEmpty() ? "  (log is empty)" : "  " + String.join("\n  ", tail);
-        } catch (IOException e) {
-            return "  (cannot read the log: " + e.getMessage() + ")";
-        }
+        return LogTail.of(log, LOG_TAIL_LINES);
     }
 }

@@ -2,10 +2,10 @@ package io.modelpress.cli.stack;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.devstack.LogTail;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.http.HttpClient;
@@ -224,7 +224,7 @@ public final class ServiceProcess {
 
     private ModelPressException failure(String what) {
         return new ModelPressException(ErrorCode.IO_ERROR, service.id(), what + " (port " + port + "). Last lines of "
-                + log + ":\n" + tail(log, LOG_TAIL_LINES));
+                + log + ":\n" + LogTail.of(log, LOG_TAIL_LINES));
     }
 
     /** SIGTERM, then SIGKILL when it has not exited within the grace period. Removes nothing: see {@link Stack}. */
@@ -259,21 +259,6 @@ public final class ServiceProcess {
             throw new ModelPressException(ErrorCode.IO_ERROR, service.id(), "pid " + handle.pid() + " did not exit after SIGKILL");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    /** The last lines of a log file (reads only its end, however large it is). */
-    static String tail(Path file, int lines) {
-        try (RandomAccessFile in = new RandomAccessFile(file.toFile(), "r")) {
-            long length = in.length();
-            long start = Math.max(0, length - 64 * 1024);
-            byte[] bytes = new byte[(int) (length - start)];
-            in.seek(start);
-            in.readFully(bytes);
-            List<String> all = Arrays.asList(new String(bytes, StandardCharsets.UTF_8).split("\n"));
-            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return "(cannot read " + file + ": " + e.getMessage() + ")";
         }
     }
 

@@ -2,13 +2,17 @@ package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.ModelPressException;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ShapeInference;
 import io.modelpress.core.onnx.Tensors;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -42,14 +46,14 @@ final class AttentionMaskFold {
         }
         GraphEditor editor = new GraphEditor(model);
         GraphIndex index = editor.index();
-        List<Block> blocks = new java.util.ArrayList<>();
+        List<Block> blocks = new ArrayList<>();
         for (int i = 0; i < index.nodes().size(); i++) {
             match(model, index, i).ifPresent(blocks::add);
         }
         if (blocks.isEmpty()) {
             return 0;
         }
-        Set<String> wanted = new java.util.HashSet<>();
+        Set<String> wanted = new HashSet<>();
         blocks.forEach(b -> {
             wanted.add(b.mask);
             wanted.add(index.node(b.keyReshape).getOutput(0));
@@ -57,7 +61,7 @@ final class AttentionMaskFold {
         ShapeInference.Shapes shapes;
         try {
             shapes = ShapeInference.infer(model, wanted, Map.of(axes.get()[0], PROBE_BATCH, axes.get()[1], PROBE_SEQUENCE));
-        } catch (io.modelpress.core.ModelPressException e) {
+        } catch (ModelPressException e) {
             return 0;
         }
         Map<String, String> maskColumns = new HashMap<>();
@@ -65,8 +69,8 @@ final class AttentionMaskFold {
         for (Block block : blocks) {
             String key = index.node(block.keyReshape).getOutput(0);
             if (!shapes.knows(block.mask) || !shapes.knows(key)
-                    || !java.util.Arrays.equals(shapes.of(block.mask), new long[] {PROBE_BATCH, 1, 1, PROBE_SEQUENCE})
-                    || !java.util.Arrays.equals(shapes.of(key), new long[] {PROBE_BATCH, PROBE_SEQUENCE, block.heads, block.headSize})) {
+                    || !Arrays.equals(shapes.of(block.mask), new long[] {PROBE_BATCH, 1, 1, PROBE_SEQUENCE})
+                    || !Arrays.equals(shapes.of(key), new long[] {PROBE_BATCH, PROBE_SEQUENCE, block.heads, block.headSize})) {
                 continue;
             }
             rewrite(editor, block, maskColumns);
@@ -161,7 +165,8 @@ final class AttentionMaskFold {
         NodeProto reshapeNode = index.node(reshape);
         String projection = reshapeNode.getInput(0);
         Optional<Integer> addPosition = index.producerOf(projection);
-        if (addPosition.isEmpty() || !ChannelScaling.isDefault(index.node(addPosition.get()), "Add")) {
+        if (addPosition.isEmpty() || !ChannelScaling.isDefault(index.node(addPosition.get()), "Add")
+                || index.isGraphOutput(projection)) {
             return Optional.empty();
         }
         for (int consumer : index.consumersOf(projection)) {
@@ -176,7 +181,7 @@ final class AttentionMaskFold {
         }
         Optional<Integer> matMul = index.producerOf(addNode.getInput(1 - biasSide));
         if (matMul.isEmpty() || !ChannelScaling.isDefault(index.node(matMul.get()), "MatMul")
-                || index.consumersOf(addNode.getInput(1 - biasSide)).size() != 1) {
+                || index.consumersOf(addNode.getInput(1 - biasSide)).size() != 1 || index.isGraphOutput(addNode.getInput(1 - biasSide))) {
             return Optional.empty();
         }
         NodeProto mm = index.node(matMul.get());
@@ -187,7 +192,7 @@ final class AttentionMaskFold {
             return Optional.empty();
         }
         long columns = Tensors.dims(weight.get())[1];
-        if (!java.util.Arrays.equals(Tensors.dims(bias.get()), new long[] {columns})) {
+        if (!Arrays.equals(Tensors.dims(bias.get()), new long[] {columns})) {
             return Optional.empty();
         }
         // the target shape: its last two entries give heads and head size
@@ -329,7 +334,7 @@ final class AttentionMaskFold {
     }
 
     private static boolean hasPerm(NodeProto transpose, long... perm) {
-        return Nodes.intsAttribute(transpose, "perm").map(p -> java.util.Arrays.equals(p, perm)).orElse(false);
+        return Nodes.intsAttribute(transpose, "perm").map(p -> Arrays.equals(p, perm)).orElse(false);
     }
 
     private static Optional<Float> scalar(OnnxModel model, String value) {
