@@ -28,7 +28,8 @@ import java.util.OptionalDouble;
  * timing), {@code bench.smoothquant} (alpha or "false"), {@code bench.outliers}, {@code bench.keepFloat},
  * {@code bench.samples} (calibration samples), {@code bench.mergeSiblings}, {@code bench.sequenceMajor}, {@code bench.exclude} (node name pattern kept float), {@code bench.extra}
  * (more models to time, comma-separated), {@code bench.cpu} (thread CPU time instead of wall time, 1 thread),
- * {@code bench.maxThreads}, {@code bench.onlyLarge}, {@code bench.min} (minimum instead of median),
+ * {@code bench.maxThreads}, {@code bench.onlyLarge}, {@code bench.min} (minimum instead of median), {@code bench.sessions}
+ * (sessions per model, default 3),
  * {@code bench.dataFree}, {@code bench.out} (where to keep the quantized model), {@code bench.model} (another fp32 model
  * with the same inputs to quantize instead of MiniLM; fidelity is still measured against MiniLM fp32).
  */
@@ -105,9 +106,15 @@ public final class DynamicBench {
         if (latency) {
             int[][] shapes = Boolean.getBoolean("bench.onlyLarge") ? new int[][] {{32, 128}} : new int[][] {{32, 128}, {1, 32}};
             for (int threads = 1; threads <= Integer.getInteger("bench.maxThreads", 2); threads++) {
-                List<OrtSession> sessions = new ArrayList<>();
-                for (Path p : models.values()) {
-                    sessions.add(Embeddings.session(p, threads));
+                // several sessions per model: where a session's buffers land moves its speed by up to 7 %
+                int copies = Integer.getInteger("bench.sessions", 3);
+                List<List<OrtSession>> sessions = new ArrayList<>();
+                models.values().forEach(p -> sessions.add(new ArrayList<>()));
+                for (int copy = 0; copy < copies; copy++) {
+                    int m = 0;
+                    for (Path p : models.values()) {
+                        sessions.get(m++).add(Embeddings.session(p, threads));
+                    }
                 }
                 for (int s = 0; s < shapes.length; s++) {
                     double[] timing = time(sessions, Sentences.fullBatch(eval, shapes[s][0], shapes[s][1]), runs);
@@ -117,8 +124,10 @@ public final class DynamicBench {
                         ratios.get(k)[(threads - 1) * 2 + s] = timing[models.size() + m++];
                     }
                 }
-                for (OrtSession session : sessions) {
-                    session.close();
+                for (List<OrtSession> copiesOfOne : sessions) {
+                    for (OrtSession session : copiesOfOne) {
+                        session.close();
+                    }
                 }
             }
         }
@@ -141,49 +150,55 @@ public final class DynamicBench {
     }
 
     /**
-     * Median milliseconds per session, the sessions taking turns within each round. With one ORT thread the work runs
-     * on the calling thread, so its CPU time is reported too (bench.cpu=true): unlike wall time, it does not count
-     * the waits that other processes on a shared machine cause.
+     * Median milliseconds per model, all sessions of all models taking turns in a shuffled order each round; a model's
+     * time in a round is the mean over its sessions. With one ORT thread the work runs on the calling thread, so its
+     * CPU time can be reported instead (bench.cpu=true): unlike wall time, it does not count the waits that other
+     * processes on a shared machine cause.
      */
-    private static double[] time(List<OrtSession> sessions, Sentences.Batch batch, int runs) throws Exception {
+    private static double[] time(List<List<OrtSession>> sessions, Sentences.Batch batch, int runs) throws Exception {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         boolean cpu = Boolean.getBoolean("bench.cpu");
         java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
         double[][] samples = new double[sessions.size()][runs];
-        List<Map<String, OnnxTensor>> feeds = new ArrayList<>();
-        for (OrtSession session : sessions) {
-            feeds.add(batch.feeds(env, session.getInputNames()));
+        List<int[]> turns = new ArrayList<>();
+        List<List<Map<String, OnnxTensor>>> feeds = new ArrayList<>();
+        for (int m = 0; m < sessions.size(); m++) {
+            List<Map<String, OnnxTensor>> perCopy = new ArrayList<>();
+            for (int c = 0; c < sessions.get(m).size(); c++) {
+                perCopy.add(batch.feeds(env, sessions.get(m).get(c).getInputNames()));
+                turns.add(new int[] {m, c});
+            }
+            feeds.add(perCopy);
         }
         try {
-            double warmupMillis = 0;
+            double warmupMillis = Double.MAX_VALUE;
             for (int warmup = 0; warmup < 3; warmup++) {
-                for (int s = 0; s < sessions.size(); s++) {
+                for (int[] turn : turns) {
                     long t0 = System.nanoTime();
-                    sessions.get(s).run(feeds.get(s)).close();
-                    warmupMillis = (System.nanoTime() - t0) / 1e6;
+                    sessions.get(turn[0]).get(turn[1]).run(feeds.get(turn[0]).get(turn[1])).close();
+                    warmupMillis = Math.min(warmupMillis, (System.nanoTime() - t0) / 1e6);
                 }
             }
             // small inputs take milliseconds: each sample averages enough runs to last ~20 ms, so timer and scheduler
             // noise stay small against it
             int repeats = Math.max(1, (int) Math.ceil(20.0 / Math.max(0.01, warmupMillis)));
             java.util.Random random = new java.util.Random(42);
-            List<Integer> order = new ArrayList<>();
-            for (int s = 0; s < sessions.size(); s++) {
-                order.add(s);
-            }
             for (int r = 0; r < runs; r++) {
                 // a fresh order each round, so that no model always runs right after the one that flushed the caches
-                java.util.Collections.shuffle(order, random);
-                for (int s : order) {
+                java.util.Collections.shuffle(turns, random);
+                for (int[] turn : turns) {
+                    OrtSession session = sessions.get(turn[0]).get(turn[1]);
+                    Map<String, OnnxTensor> feed = feeds.get(turn[0]).get(turn[1]);
                     long t0 = cpu ? threads.getCurrentThreadCpuTime() : System.nanoTime();
                     for (int i = 0; i < repeats; i++) {
-                        sessions.get(s).run(feeds.get(s)).close();
+                        session.run(feed).close();
                     }
-                    samples[s][r] = ((cpu ? threads.getCurrentThreadCpuTime() : System.nanoTime()) - t0) / 1e6 / repeats;
+                    long elapsed = (cpu ? threads.getCurrentThreadCpuTime() : System.nanoTime()) - t0;
+                    samples[turn[0]][r] += elapsed / 1e6 / repeats / sessions.get(turn[0]).size();
                 }
             }
         } finally {
-            feeds.forEach(f -> f.values().forEach(OnnxTensor::close));
+            feeds.forEach(perCopy -> perCopy.forEach(f -> f.values().forEach(OnnxTensor::close)));
         }
         // per model: median time, then the median over rounds of its time / the reference's (-q) time in that round
         double[] result = new double[sessions.size() * 2];
