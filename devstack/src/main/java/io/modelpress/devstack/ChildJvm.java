@@ -99,7 +99,7 @@ final class ChildJvm {
         if (process != null && !process.isAlive()) {
             message.append(" (exit code ").append(process.exitValue()).append(')');
         }
-        message.append(". Last lines of ").append(log).append(":\n").append(logTail());
+        message.append(". Last lines of ").append(log).append(":\n").append(LogTail.of(log, LOG_TAIL_LINES));
         return message.toString();
     }
 
@@ -156,9 +156,5 @@ final class ChildJvm {
         } catch (IOException e) {
             return false;
         }
-    }
-
-    String logTail() {
-        return LogTail.of(log, LOG_TAIL_LINES);
     }
 }

@@ -1,5 +1,6 @@
 package io.modelpress.orchestrator;
 
+import io.modelpress.devstack.LogTail;
 import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageRequest;
@@ -104,7 +105,7 @@ class OrchestratorRestartIT {
         processes.add(process);
         await().atMost(WAIT).pollInterval(Duration.ofMillis(500)).until(() -> {
             if (!process.isAlive()) {
-                throw new AssertionError("the orchestrator exited with " + process.exitValue() + ":\n" + tail(log));
+                throw new AssertionError("the orchestrator exited with " + process.exitValue() + ":\n" + LogTail.of(log, 40));
             }
             return status("/q/health/ready") == 200;
         });
@@ -146,10 +147,5 @@ class OrchestratorRestartIT {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         }
-    }
-
-    private static String tail(Path log) throws IOException {
-        List<String> lines = Files.readAllLines(log);
-        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
     }
 }

@@ -38,8 +38,8 @@ public final class RecipeSchema {
             Param.bool("merge_siblings", false, "merge MatMuls that read the same activation (attention's Q, K, V) into one "
                     + "integer kernel (needs per-channel weights)").onlyIn("dynamic"),
             Param.bool("sequence_major", true, "store token activations [sequence, batch, ...] so that attention reads Q, K and V "
-                    + "without transposing them (checked exact on the data, or on made-up token ids without data; the model's inputs "
-                    + "and outputs keep their layout)")
+                    + "without transposing them, and fold attention masks into the Q.K products (each checked exact on the data, or "
+                    + "on made-up token ids without data; the model's inputs and outputs keep their layout)")
                     .onlyIn("dynamic"),
             Param.choice("activations", "uint8", "activation type", "uint8", "int8").onlyIn("static"),
             Param.bool("symmetric_activations", false, "symmetric activation ranges").onlyIn("static"),

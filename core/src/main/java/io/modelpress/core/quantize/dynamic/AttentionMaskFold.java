@@ -70,7 +70,7 @@ final class AttentionMaskFold {
             String key = index.node(block.keyReshape).getOutput(0);
             if (!shapes.knows(block.mask) || !shapes.knows(key)
                     || !Arrays.equals(shapes.of(block.mask), new long[] {PROBE_BATCH, 1, 1, PROBE_SEQUENCE})
-                    || !Arrays.equals(shapes.of(key), new long[] {PROBE_BATCH, PROBE_SEQUENCE, block.heads, block.headSize})) {
+                    || !Arrays.equals(shapes.of(key), new long[] {PROBE_BATCH, PROBE_SEQUENCE, block.query.heads, block.query.headSize})) {
                 continue;
             }
             rewrite(editor, block, maskColumns);
@@ -81,9 +81,8 @@ final class AttentionMaskFold {
     }
 
     /** The nodes (positions) of one attention block and what the rewrite needs to know about it. */
-    private record Block(int softmax, int add, int scale, float factor, int scores, int queryTranspose, int keyTranspose,
-                         int queryReshape, int keyReshape, int queryBias, int queryMatMul, int shapeNode, int shapeInput,
-                         String mask, int heads, int headSize, String weight, String bias) {
+    private record Block(int softmax, int add, int scale, float factor, int scores, int keyTranspose, int queryReshape,
+                         int keyReshape, String mask, Query query) {
     }
 
     private static Optional<Block> match(OnnxModel model, GraphIndex index, int softmax) {
@@ -140,20 +139,17 @@ final class AttentionMaskFold {
             if (qr.isEmpty() || kr.isEmpty()) {
                 continue;
             }
-            float finalFactor = factor;
-            int finalScale = scale;
-            Optional<Block> block = queryProjection(model, index, qr.get()).map(q -> new Block(softmax, add.get(), finalScale,
-                    finalFactor, scores, qt.get(), kt.get(), qr.get(), kr.get(), q.bias, q.matMul, q.shapeNode, q.shapeInput,
-                    mask, q.heads, q.headSize, q.weight, q.biasName));
-            if (block.isPresent()) {
-                return block;
+            Optional<Query> query = queryProjection(model, index, qr.get());
+            if (query.isPresent()) {
+                return Optional.of(new Block(softmax, add.get(), scale, factor, scores, kt.get(), qr.get(), kr.get(), mask, query.get()));
             }
         }
         return Optional.empty();
     }
 
-    private record Query(int bias, int matMul, int shapeNode, int shapeInput, int heads, int headSize, String weight,
-                         String biasName) {
+    /** Q's projection: the bias Add and MatMul (positions), the target's Concat and its head-size input (-1: a constant target). */
+    private record Query(int biasAdd, int matMul, int shapeNode, int shapeInput, int heads, int headSize, String weight,
+                         String bias) {
     }
 
     /**
@@ -232,12 +228,13 @@ final class AttentionMaskFold {
     private static void rewrite(GraphEditor editor, Block block, Map<String, String> maskColumns) {
         OnnxModel model = editor.model();
         GraphIndex index = editor.index();
-        int heads = block.heads;
-        int size = block.headSize;
+        Query query = block.query;
+        int heads = query.heads;
+        int size = query.headSize;
         int widened = heads * (size + 1);
-        TensorProto weightTensor = model.constant(block.weight).orElseThrow();
+        TensorProto weightTensor = model.constant(query.weight).orElseThrow();
         float[] w = model.floats(weightTensor);
-        float[] b = model.floats(model.constant(block.bias).orElseThrow());
+        float[] b = model.floats(model.constant(query.bias).orElseThrow());
         int rows = (int) Tensors.dims(weightTensor)[0];
         int columns = heads * size;
         float[] w2 = new float[rows * widened];
@@ -253,20 +250,20 @@ final class AttentionMaskFold {
             }
             b2[h * (size + 1) + size] = 1;
         }
-        String weight = editor.freshName(block.weight + "_mask_folded");
-        String bias = editor.freshName(block.bias + "_mask_folded");
+        String weight = editor.freshName(query.weight + "_mask_folded");
+        String bias = editor.freshName(query.bias + "_mask_folded");
         editor.addInitializer(Tensors.ofFloats(weight, new long[] {rows, widened}, w2));
         editor.addInitializer(Tensors.ofFloats(bias, new long[] {widened}, b2));
-        editor.mayBeUnused(block.weight);
-        editor.mayBeUnused(block.bias);
-        editor.replace(block.queryMatMul, List.of(index.node(block.queryMatMul).toBuilder().setInput(1, weight).build()));
-        NodeProto biasAdd = index.node(block.queryBias);
-        int biasSide = biasAdd.getInput(0).equals(block.bias) ? 0 : 1;
-        editor.replace(block.queryBias, List.of(biasAdd.toBuilder().setInput(biasSide, bias).build()));
+        editor.mayBeUnused(query.weight);
+        editor.mayBeUnused(query.bias);
+        editor.replace(query.matMul, List.of(index.node(query.matMul).toBuilder().setInput(1, weight).build()));
+        NodeProto biasAdd = index.node(query.biasAdd);
+        int biasSide = biasAdd.getInput(0).equals(query.bias) ? 0 : 1;
+        editor.replace(query.biasAdd, List.of(biasAdd.toBuilder().setInput(biasSide, bias).build()));
 
         // the Q reshape makes heads of size + 1
         NodeProto reshape = index.node(block.queryReshape);
-        if (block.shapeNode < 0) {
+        if (query.shapeNode < 0) {
             long[] target = model.longs(model.constant(reshape.getInput(1)).orElseThrow()).clone();
             target[3] = size + 1;
             String name = editor.freshName(reshape.getInput(1) + "_mask_folded");
@@ -274,11 +271,11 @@ final class AttentionMaskFold {
             editor.mayBeUnused(reshape.getInput(1));
             editor.replace(block.queryReshape, List.of(reshape.toBuilder().setInput(1, name).build()));
         } else {
-            NodeProto concat = index.node(block.shapeNode);
-            String name = editor.freshName(concat.getInput(block.shapeInput) + "_mask_folded");
+            NodeProto concat = index.node(query.shapeNode);
+            String name = editor.freshName(concat.getInput(query.shapeInput) + "_mask_folded");
             editor.addInitializer(Tensors.ofLongs(name, new long[] {1}, new long[] {size + 1}));
-            editor.mayBeUnused(concat.getInput(block.shapeInput));
-            editor.replace(block.shapeNode, List.of(concat.toBuilder().setInput(block.shapeInput, name).build()));
+            editor.mayBeUnused(concat.getInput(query.shapeInput));
+            editor.replace(query.shapeNode, List.of(concat.toBuilder().setInput(query.shapeInput, name).build()));
         }
 
         // K gets the mask as its last column: [batch, 1, 1, keys] -> [batch, heads, 1, keys] -> [batch, keys, heads, 1]
