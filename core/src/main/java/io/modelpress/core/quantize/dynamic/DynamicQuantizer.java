@@ -89,6 +89,7 @@ public final class DynamicQuantizer {
                 report.note("layout", "batch-major kept: without data the sequence-major model is checked on made-up token "
                         + "ids, masks and floats, and this model has other inputs");
             }
+            check.ifPresent(c -> integerMaskColumns(model, c, report));
         }
         report.note("runtime", "standard ONNX operators only (DynamicQuantizeLinear, MatMulInteger, DequantizeLinear); "
                 + "ONNX Runtime fuses them into its integer kernels");
@@ -157,6 +158,21 @@ public final class DynamicQuantizer {
         keepIfExact(model, check, report, "layout", "batch-major kept", m -> {
             SequenceMajorLayout.Result result = SequenceMajorLayout.apply(m);
             return new Outcome(result.applied(), SequenceMajorLayout.describe(result));
+        });
+    }
+
+    /**
+     * Moves the folded attention masks from float Concats over K into K's quantized input ({@link IntegerMaskColumns}),
+     * kept only when the outputs on {@code check} are the same before and after.
+     */
+    private static void integerMaskColumns(OnnxModel model, CalibrationData check, QuantizationReport report) {
+        keepIfExact(model, check, report, "mask_columns", "float mask columns kept", m -> {
+            int moved = IntegerMaskColumns.apply(m);
+            if (moved > 0) {
+                sortTopologically(m);
+            }
+            return new Outcome(moved > 0, moved > 0
+                    ? moved + " attention masks appended to K's quantized input as two uint8 columns (no float Concat over K)" : null);
         });
     }
 

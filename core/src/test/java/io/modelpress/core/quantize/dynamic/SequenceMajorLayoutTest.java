@@ -114,7 +114,7 @@ class SequenceMajorLayoutTest {
     }
 
     /** Four batches of random token ids with a padded tail, as a tokenizer would give them. */
-    private static CalibrationData tokenBatches() {
+    static CalibrationData tokenBatches() {
         return (maxSamples, consumer) -> {
             Random random = new Random(5);
             for (int batch = 0; batch < 4; batch++) {
@@ -137,6 +137,11 @@ class SequenceMajorLayoutTest {
      * {@code mergedProjection}, Q, K and V come from one MatMul and a Split along the hidden axis, as in GPT-2 exports.
      */
     static GraphProto encoder(int layers, boolean mergedProjection, Random random) {
+        return encoder(layers, mergedProjection, -10000f, random);
+    }
+
+    /** The same encoder with {@code maskConstant} for masked keys (HuggingFace exports use the lowest float). */
+    static GraphProto encoder(int layers, boolean mergedProjection, float maskConstant, Random random) {
         GraphProto.Builder g = GraphProto.newBuilder().setName("encoder")
                 .addInput(Nodes.tensorInfo("ids", DataType.INT64, "batch", "sequence"))
                 .addInput(Nodes.tensorInfo("mask", DataType.FLOAT, "batch", "sequence"))
@@ -159,7 +164,7 @@ class SequenceMajorLayoutTest {
         g.addInitializer(Tensors.ofLongs("to_hidden", new long[] {3}, new long[] {0, 0, HIDDEN}));
         g.addInitializer(Tensors.ofLongs("mask_axes", new long[] {2}, new long[] {1, 2}));
         g.addInitializer(Tensors.scalarFloat("one_f", 1f));
-        g.addInitializer(Tensors.scalarFloat("minus_big", -10000f));
+        g.addInitializer(Tensors.scalarFloat("minus_big", maskConstant));
         g.addInitializer(Tensors.scalarFloat("sqrt_head", (float) Math.sqrt(HEAD)));
         g.addInitializer(Tensors.ofFloats("gamma", new long[] {HIDDEN}, SmallModels.random(random, HIDDEN, 1f)));
         g.addInitializer(Tensors.ofFloats("beta", new long[] {HIDDEN}, SmallModels.random(random, HIDDEN, 1f)));
