@@ -26,12 +26,13 @@ import java.util.OptionalDouble;
  *
  * <p>System properties: {@code bench.runs} (timed runs per cell, default 15), {@code bench.latency} (false skips
  * timing), {@code bench.smoothquant} (alpha or "false"), {@code bench.outliers}, {@code bench.keepFloat},
- * {@code bench.samples} (calibration samples), {@code bench.mergeSiblings}, {@code bench.sequenceMajor}, {@code bench.exclude} (node name pattern kept float), {@code bench.extra}
- * (more models to time, comma-separated), {@code bench.cpu} (thread CPU time instead of wall time, 1 thread),
- * {@code bench.maxThreads}, {@code bench.onlyLarge}, {@code bench.min} (minimum instead of median), {@code bench.sessions}
- * (sessions per model, default 3),
- * {@code bench.dataFree}, {@code bench.out} (where to keep the quantized model), {@code bench.model} (another fp32 model
- * with the same inputs to quantize instead of MiniLM; fidelity is still measured against MiniLM fp32).
+ * {@code bench.samples} (calibration samples), {@code bench.mergeSiblings}, {@code bench.sequenceMajor},
+ * {@code bench.exclude} (node name pattern kept float), {@code bench.extra} (more models to time, comma-separated),
+ * {@code bench.cpu} (thread CPU time instead of wall time, 1 thread), {@code bench.maxThreads}, {@code bench.onlyLarge},
+ * {@code bench.min} (minimum instead of median), {@code bench.sessions} (sessions per model, default 3),
+ * {@code bench.dataFree}, {@code bench.out} (where to keep the quantized model), {@code bench.model} (another fp32
+ * model with the same inputs and vocabulary to quantize instead of MiniLM; fidelity is measured against it) and
+ * {@code bench.reference} (that model's ONNX Runtime quantized release, the latency baseline).
  */
 public final class DynamicBench {
     /** Position of ONNX Runtime's -q model among the benchmarked models: the baseline of the ratios. */
@@ -60,7 +61,8 @@ public final class DynamicBench {
                     List.of(), List.of(java.util.regex.Pattern.compile(exclude))));
         }
         Path fp32 = System.getProperty("bench.model") == null ? ReferenceModels.minilm() : Path.of(System.getProperty("bench.model"));
-        Path reference = ReferenceModels.minilmQuantized();
+        Path reference = System.getProperty("bench.reference") == null ? ReferenceModels.minilmQuantized()
+                : Path.of(System.getProperty("bench.reference"));
         List<String> calibration = Sentences.read("sentences-calib.jsonl", Integer.MAX_VALUE);
         List<String> eval = Sentences.read("sentences-eval.jsonl", Integer.MAX_VALUE);
         List<Sentences.Batch> calibrationBatches = Sentences.batches(calibration, 32);
