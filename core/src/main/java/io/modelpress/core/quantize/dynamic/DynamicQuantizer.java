@@ -140,14 +140,8 @@ public final class DynamicQuantizer {
      * model gives the same outputs before and after on {@code check}.
      */
     private static void foldAttentionMasks(OnnxModel model, CalibrationData check, QuantizationReport report) {
-        keepIfExact(model, check, report, "attention_masks", "left as they were", m -> {
-            int folded = AttentionMaskFold.apply(m);
-            if (folded > 0) {
-                sortTopologically(m);
-            }
-            return new Outcome(folded > 0, folded > 0
-                    ? folded + " attention masks and score scales folded into the Q.K products (outputs checked unchanged)" : null);
-        });
+        keepIfExact(model, check, report, "attention_masks", "left as they were", counted(AttentionMaskFold::apply,
+                " attention masks and score scales folded into the Q.K products (outputs checked unchanged)"));
     }
 
     /**
@@ -166,14 +160,20 @@ public final class DynamicQuantizer {
      * kept only when the outputs on {@code check} are the same before and after.
      */
     private static void integerMaskColumns(OnnxModel model, CalibrationData check, QuantizationReport report) {
-        keepIfExact(model, check, report, "mask_columns", "float mask columns kept", m -> {
-            int moved = IntegerMaskColumns.apply(m);
-            if (moved > 0) {
+        keepIfExact(model, check, report, "mask_columns", "float mask columns kept", counted(IntegerMaskColumns::apply,
+                " attention masks appended to K's quantized input as two uint8 columns (no float Concat over K)"));
+    }
+
+    /** A rewrite that returns how many places it changed, as an Outcome noting that count; nodes re-sorted if any. */
+    private static java.util.function.Function<OnnxModel, Outcome> counted(java.util.function.ToIntFunction<OnnxModel> rewrite,
+                                                                          String noteAfterCount) {
+        return m -> {
+            int changed = rewrite.applyAsInt(m);
+            if (changed > 0) {
                 sortTopologically(m);
             }
-            return new Outcome(moved > 0, moved > 0
-                    ? moved + " attention masks appended to K's quantized input as two uint8 columns (no float Concat over K)" : null);
-        });
+            return new Outcome(changed > 0, changed > 0 ? changed + noteAfterCount : null);
+        };
     }
 
     /** What a rewrite did: whether it changed the model, and the report note (null: nothing worth a note). */

@@ -43,16 +43,21 @@ final class FloatEquivalence {
             List<float[]> a = expected.get(output);
             List<float[]> b = actual.get(output);
             for (int batch = 0; batch < a.size(); batch++) {
-                float scale = 0;
-                float diff = 0;
-                for (int i = 0; i < a.get(batch).length; i++) {
-                    scale = Math.max(scale, Math.abs(a.get(batch)[i]));
-                    diff = Math.max(diff, Math.abs(a.get(batch)[i] - b.get(batch)[i]));
-                }
-                worst = Math.max(worst, diff / Math.max(scale, 1e-12f));
+                worst = Math.max(worst, relativeDifference(a.get(batch), b.get(batch)));
             }
         }
         return worst;
+    }
+
+    /** Largest |expected - actual| relative to expected's largest |value|. */
+    static double relativeDifference(float[] expected, float[] actual) {
+        float scale = 0;
+        float diff = 0;
+        for (int i = 0; i < expected.length; i++) {
+            scale = Math.max(scale, Math.abs(expected[i]));
+            diff = Math.max(diff, Math.abs(expected[i] - actual[i]));
+        }
+        return diff / Math.max(scale, 1e-12f);
     }
 
     private static Map<String, List<float[]>> run(OnnxModel model, List<String> outputs, CalibrationData data) {
