@@ -25,10 +25,10 @@ import java.util.Optional;
  * does not matter: it only has to be so negative that softmax gives the key exactly zero weight, and every key of a
  * fully masked row must get the same value (the row then averages all keys, as with the original). The projection of
  * the quantized input x (zero point z) computes {@code sum (x - z) * w} exactly in integers; with the two appended
- * columns {@code a = keep ? z : 0} and {@code b = keep ? z : 255} and a mask column of W that is +127 on a and -127 on
- * b, the sum is 0 for a kept key and -255 * 127 for a masked one, which a huge column scale turns into about
- * {@code -3e29 * x_scale}. Built from the existing mask column (one Equal shared by all layers) and, per layer, one
- * Where and one Concat over bytes.
+ * columns {@code a = 0} and {@code b = keep ? 0 : 255} and a mask column of W that is +127 on a and -127 on b, z
+ * cancels and the sum is 0 for a kept key and -255 * 127 for a masked one, which a huge column scale turns into about
+ * {@code -3e29 * x_scale}. The two columns are made once from the existing mask column (Slice, Equal, Where) and shared
+ * by all layers; each layer adds one Concat over bytes.
  */
 final class IntegerMaskColumns {
     /** The exporter's mask constant must be at least this negative: far beyond any attention score. */
@@ -52,9 +52,9 @@ final class IntegerMaskColumns {
         for (int i = 0; i < index.nodes().size(); i++) {
             match(model, index, i).ifPresent(layers::add);
         }
-        Map<String, String> keeps = new HashMap<>();
+        Map<String, String> maskColumns = new HashMap<>();
         for (KeyProjection layer : layers) {
-            rewrite(editor, layer, keeps);
+            rewrite(editor, layer, maskColumns);
         }
         editor.apply();
         return layers.size();
@@ -139,40 +139,40 @@ final class IntegerMaskColumns {
         return false;
     }
 
-    private static void rewrite(GraphEditor editor, KeyProjection layer, Map<String, String> keeps) {
+    private static void rewrite(GraphEditor editor, KeyProjection layer, Map<String, String> maskColumns) {
         OnnxModel model = editor.model();
         GraphIndex index = editor.index();
         NodeProto integer = index.node(layer.matMulInteger);
         String quantized = integer.getInput(0);
-        String zeroPoint = integer.getInput(2);
         int heads = layer.heads;
         int size = layer.headSize;
         int widened = heads * (size + 1);
 
-        // keep [.., .., 1]: the column's first head, compared with 0 (computed once per mask)
-        String keep = keeps.get(layer.column);
+        // [0, keep ? 0 : 255] per token, from the column's first head compared with 0: once per mask for all layers
+        String columns = maskColumns.get(layer.column);
         List<NodeProto> added = new ArrayList<>();
-        if (keep == null) {
+        if (columns == null) {
             String starts = constant(editor, layer.column + "_first_head_start", new long[] {0});
             String ends = constant(editor, layer.column + "_first_head_end", new long[] {1});
             String axes = constant(editor, layer.column + "_head_axis", new long[] {2});
             String toRows = constant(editor, layer.column + "_rows", new long[] {0, 0, 1});
             String zero = editor.freshName(layer.column + "_zero");
             editor.addInitializer(Tensors.scalarFloat(zero, 0f));
+            String kept = editor.freshName(layer.column + "_kept_columns");
+            editor.addInitializer(Tensors.ofBytes(kept, DataType.UINT8, new long[] {2}, new byte[] {0, 0}));
+            String masked = editor.freshName(layer.column + "_masked_columns");
+            editor.addInitializer(Tensors.ofBytes(masked, DataType.UINT8, new long[] {2}, new byte[] {0, (byte) 255}));
             String firstHead = editor.freshName(layer.column + "_first_head");
             String rows = editor.freshName(layer.column + "_per_token");
-            keep = editor.freshName(layer.column + "_keep");
+            String keep = editor.freshName(layer.column + "_keep");
+            columns = editor.freshName(layer.column + "_as_columns");
             added.add(Nodes.node("Slice", editor.freshName(layer.column + "_first_head"), List.of(layer.column, starts, ends, axes), List.of(firstHead)));
             added.add(Nodes.node("Reshape", editor.freshName(layer.column + "_per_token"), List.of(firstHead, toRows), List.of(rows)));
             added.add(Nodes.node("Equal", editor.freshName(layer.column + "_keep"), List.of(rows, zero), List.of(keep)));
-            keeps.put(layer.column, keep);
+            added.add(Nodes.node("Where", editor.freshName(layer.column + "_as_columns"), List.of(keep, kept, masked), List.of(columns)));
+            maskColumns.put(layer.column, columns);
         }
-        // per layer: [keep ? z : 0, keep ? z : 255] appended to the quantized input
-        String bounds = editor.freshName(quantized + "_mask_bounds");
-        editor.addInitializer(Tensors.ofBytes(bounds, DataType.UINT8, new long[] {2}, new byte[] {0, (byte) 255}));
-        String columns = editor.freshName(quantized + "_mask_columns");
         String withMask = editor.freshName(quantized + "_with_mask");
-        added.add(Nodes.node("Where", editor.freshName(quantized + "_mask_columns"), List.of(keep, zeroPoint, bounds), List.of(columns)));
         added.add(Nodes.node("Concat", editor.freshName(quantized + "_with_mask"), List.of(quantized, columns), List.of(withMask),
                 Nodes.attr("axis", -1L)));
         editor.insertBefore(layer.matMulInteger, added);
