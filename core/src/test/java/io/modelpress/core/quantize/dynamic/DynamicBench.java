@@ -134,7 +134,7 @@ public final class DynamicBench {
             }
         }
 
-        System.out.printf(Locale.ROOT, "%nall-MiniLM-L6-v2, %d eval sentences, ORT %s, median of %d runs (ms)%n", eval.size(),
+        System.out.printf(Locale.ROOT, "%n%s, %d eval sentences, ORT %s, median of %d runs (ms)%n", fp32.getFileName(), eval.size(),
                 OrtEnvironment.getEnvironment().getVersion(), runs);
         System.out.println("time: median ms (median over rounds of time / -q's time in the same round)"
                 + (Boolean.getBoolean("bench.cpu") ? "; CPU time of the calling thread" : "; wall time"));
