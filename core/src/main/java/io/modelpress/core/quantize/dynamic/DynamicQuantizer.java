@@ -19,6 +19,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.function.ToIntFunction;
 
 /**
  * Dynamic int8 quantization: weights are stored as 8-bit integers ahead of time, activations are quantized at run
@@ -165,7 +167,7 @@ public final class DynamicQuantizer {
     }
 
     /** A rewrite that returns how many places it changed, as an Outcome noting that count; nodes re-sorted if any. */
-    private static java.util.function.Function<OnnxModel, Outcome> counted(java.util.function.ToIntFunction<OnnxModel> rewrite,
+    private static Function<OnnxModel, Outcome> counted(ToIntFunction<OnnxModel> rewrite,
                                                                           String noteAfterCount) {
         return m -> {
             int changed = rewrite.applyAsInt(m);
@@ -185,7 +187,7 @@ public final class DynamicQuantizer {
      * the same before and after; otherwise, or when the rewrite throws, the model is restored and the note says why.
      */
     private static void keepIfExact(OnnxModel model, CalibrationData check, QuantizationReport report, String noteKey,
-                                    String undone, java.util.function.Function<OnnxModel, Outcome> rewrite) {
+                                    String undone, Function<OnnxModel, Outcome> rewrite) {
         OnnxModel before = model.copy();
         String why;
         try {

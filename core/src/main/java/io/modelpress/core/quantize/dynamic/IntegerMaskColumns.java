@@ -27,7 +27,7 @@ import java.util.Optional;
  * the quantized input x (zero point z) computes {@code sum (x - z) * w} exactly in integers; with the two appended
  * columns {@code a = 0} and {@code b = keep ? 0 : 255} and a mask column of W that is +127 on a and -127 on b, z
  * cancels and the sum is 0 for a kept key and -255 * 127 for a masked one, which a huge column scale turns into about
- * {@code -3e29 * x_scale}. The two columns are made once from the existing mask column (Slice, Equal, Where) and shared
+ * {@code -3e29 * x_scale}. The two columns are made once from the existing mask column (Slice, Reshape, Equal, Where) and shared
  * by all layers; each layer adds one Concat over bytes.
  */
 final class IntegerMaskColumns {
@@ -148,30 +148,9 @@ final class IntegerMaskColumns {
         int size = layer.headSize;
         int widened = heads * (size + 1);
 
-        // [0, keep ? 0 : 255] per token, from the column's first head compared with 0: once per mask for all layers
-        String columns = maskColumns.get(layer.column);
+        // the first layer of a mask also gets the nodes that make its columns, shared by all later layers
         List<NodeProto> added = new ArrayList<>();
-        if (columns == null) {
-            String starts = constant(editor, layer.column + "_first_head_start", new long[] {0});
-            String ends = constant(editor, layer.column + "_first_head_end", new long[] {1});
-            String axes = constant(editor, layer.column + "_head_axis", new long[] {2});
-            String toRows = constant(editor, layer.column + "_rows", new long[] {0, 0, 1});
-            String zero = editor.freshName(layer.column + "_zero");
-            editor.addInitializer(Tensors.scalarFloat(zero, 0f));
-            String kept = editor.freshName(layer.column + "_kept_columns");
-            editor.addInitializer(Tensors.ofBytes(kept, DataType.UINT8, new long[] {2}, new byte[] {0, 0}));
-            String masked = editor.freshName(layer.column + "_masked_columns");
-            editor.addInitializer(Tensors.ofBytes(masked, DataType.UINT8, new long[] {2}, new byte[] {0, (byte) 255}));
-            String firstHead = editor.freshName(layer.column + "_first_head");
-            String rows = editor.freshName(layer.column + "_per_token");
-            String keep = editor.freshName(layer.column + "_keep");
-            columns = editor.freshName(layer.column + "_as_columns");
-            added.add(Nodes.node("Slice", editor.freshName(layer.column + "_first_head"), List.of(layer.column, starts, ends, axes), List.of(firstHead)));
-            added.add(Nodes.node("Reshape", editor.freshName(layer.column + "_per_token"), List.of(firstHead, toRows), List.of(rows)));
-            added.add(Nodes.node("Equal", editor.freshName(layer.column + "_keep"), List.of(rows, zero), List.of(keep)));
-            added.add(Nodes.node("Where", editor.freshName(layer.column + "_as_columns"), List.of(keep, kept, masked), List.of(columns)));
-            maskColumns.put(layer.column, columns);
-        }
+        String columns = maskColumns.computeIfAbsent(layer.column, column -> byteColumns(editor, column, added));
         String withMask = editor.freshName(quantized + "_with_mask");
         added.add(Nodes.node("Concat", editor.freshName(quantized + "_with_mask"), List.of(quantized, columns), List.of(withMask),
                 Nodes.attr("axis", -1L)));
@@ -227,6 +206,32 @@ final class IntegerMaskColumns {
         NodeProto concat = index.node(layer.concat);
         editor.replace(layer.reshape, List.of(reshape.toBuilder().setInput(1, targetName).setOutput(0, concat.getOutput(0)).build()));
         editor.replace(layer.concat, List.of());
+    }
+
+    /**
+     * Adds to {@code nodes} the nodes that make {@code [0, keep ? 0 : 255]} per token from the mask column (its first
+     * head compared with 0); returns the name of those uint8 columns.
+     */
+    private static String byteColumns(GraphEditor editor, String column, List<NodeProto> nodes) {
+        String starts = constant(editor, column + "_first_head_start", new long[] {0});
+        String ends = constant(editor, column + "_first_head_end", new long[] {1});
+        String axes = constant(editor, column + "_head_axis", new long[] {2});
+        String toRows = constant(editor, column + "_rows", new long[] {0, 0, 1});
+        String zero = editor.freshName(column + "_zero");
+        editor.addInitializer(Tensors.scalarFloat(zero, 0f));
+        String kept = editor.freshName(column + "_kept_columns");
+        editor.addInitializer(Tensors.ofBytes(kept, DataType.UINT8, new long[] {2}, new byte[] {0, 0}));
+        String masked = editor.freshName(column + "_masked_columns");
+        editor.addInitializer(Tensors.ofBytes(masked, DataType.UINT8, new long[] {2}, new byte[] {0, (byte) 255}));
+        String firstHead = editor.freshName(column + "_first_head");
+        String rows = editor.freshName(column + "_per_token");
+        String keep = editor.freshName(column + "_keep");
+        String columns = editor.freshName(column + "_as_columns");
+        nodes.add(Nodes.node("Slice", editor.freshName(column + "_first_head"), List.of(column, starts, ends, axes), List.of(firstHead)));
+        nodes.add(Nodes.node("Reshape", editor.freshName(column + "_per_token"), List.of(firstHead, toRows), List.of(rows)));
+        nodes.add(Nodes.node("Equal", editor.freshName(column + "_keep"), List.of(rows, zero), List.of(keep)));
+        nodes.add(Nodes.node("Where", editor.freshName(column + "_as_columns"), List.of(keep, kept, masked), List.of(columns)));
+        return columns;
     }
 
     private static String constant(GraphEditor editor, String base, long[] values) {
