@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.util.concurrent.Callable;
 
 @Command(name = "down", mixinStandardHelpOptions = true,
-        description = "Stop the local stack: the services first (SIGTERM, SIGKILL after 30 s), then devstack. Data (runs, "
+        description = "Stop the local stack: the services first (SIGTERM, SIGKILL after 30 seconds), then devstack. Data (runs, "
                 + "objects, topics) stays in the stack directory for the next 'up'.")
 final class DownCommand implements Callable<Integer> {
     @Mixin

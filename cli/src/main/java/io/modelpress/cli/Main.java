@@ -24,9 +24,10 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** No command given: a usage error (picocli prints the message and the usage to stderr, exit code 2). */
     @Override
     public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
+        throw new CommandLine.ParameterException(spec.commandLine(), "Missing required command");
     }
 
     public static void main(String[] args) {
@@ -37,7 +38,7 @@ public final class Main implements Runnable {
     /** Runs the command line with the given streams (tests use this instead of main). */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
         boolean debug = java.util.Arrays.asList(args).contains("--debug");
-        CommandLine cli = new CommandLine(new Main());
+        CommandLine cli = commandLine();
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
@@ -54,6 +55,13 @@ public final class Main implements Runnable {
             return FAILURE;
         });
         return cli.execute(args);
+    }
+
+    /** The command tree as it runs: help text wrapped at spaces only ({@link SpaceWrappingHelp}). */
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setHelpFactory(SpaceWrappingHelp::new);
+        return cli;
     }
 
     static final class Version implements CommandLine.IVersionProvider {
