@@ -3,6 +3,8 @@ package io.modelpress.cli;
 import io.modelpress.cli.client.ApiClient;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.data.Datasets;
+import io.modelpress.core.onnx.OnnxProbe;
 import io.modelpress.core.recipe.Recipes;
 import io.modelpress.pipeline.events.RunState;
 import picocli.CommandLine.Command;
@@ -19,6 +21,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "submit", mixinStandardHelpOptions = true,
         description = {"Upload a model (with an optional recipe, sample data and tokenizer) to the orchestrator and start a run.",
+                "The recipe, the model's first bytes and the data files are checked before anything is uploaded.",
                 "Prints the run id on standard output; follow it with 'modelpress watch RUN'."})
 final class SubmitCommand implements Callable<Integer> {
     @Parameters(paramLabel = "MODEL", description = "the .onnx file")
@@ -53,20 +56,26 @@ final class SubmitCommand implements Callable<Integer> {
     }
 
     static RunState submit(ApiClient api, Path model, String recipe, List<Path> data, Path tokenizer, String name, PrintWriter err) {
+        // Everything that can be checked here is checked before a byte is uploaded: a typo in the recipe must not
+        // cost the upload of a large model first.
+        OnnxProbe.check(requireFile(model, "model"), "model " + model);
         Path recipeFile = null;
         String recipeName = null;
         if (recipe != null) {
+            Recipes.resolve(recipe); // the parser's message with line, column and path when the recipe is broken
             if (Files.isRegularFile(Path.of(recipe))) {
                 recipeFile = Path.of(recipe);
-            } else if (Recipes.BUILT_IN.contains(recipe)) {
-                recipeName = recipe;
             } else {
-                throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "recipe '" + recipe + "'",
-                        "is neither a file nor a built-in recipe; built-in recipes: " + String.join(", ", Recipes.BUILT_IN));
+                recipeName = recipe;
             }
         }
+        for (Path file : data) {
+            Datasets.formatOf(requireFile(file, "data"));
+        }
         Path tokenizerJson = tokenizer;
-        if (tokenizerJson == null) {
+        if (tokenizerJson != null) {
+            requireFile(tokenizerJson, "tokenizer");
+        } else {
             Path beside = model.toAbsolutePath().resolveSibling("tokenizer.json");
             if (Files.isRegularFile(beside)) {
                 tokenizerJson = beside;
@@ -88,5 +97,15 @@ final class SubmitCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "model " + file, "cannot be read: " + e.getMessage());
         }
+    }
+
+    private static Path requireFile(Path file, String what) {
+        if (!Files.exists(file)) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, what + " " + file, "does not exist");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, what + " " + file, "is not a file (only files are uploaded)");
+        }
+        return file;
     }
 }

@@ -2,6 +2,7 @@ package io.modelpress.orchestrator;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.onnx.OnnxProbe;
 import io.modelpress.core.recipe.RecipeParser;
 import io.modelpress.core.recipe.Recipes;
 import io.modelpress.pipeline.events.RunState;

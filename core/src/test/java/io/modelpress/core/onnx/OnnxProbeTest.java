@@ -1,4 +1,4 @@
-package io.modelpress.orchestrator;
+package io.modelpress.core.onnx;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;

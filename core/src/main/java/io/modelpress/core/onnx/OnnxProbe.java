@@ -1,15 +1,20 @@
-package io.modelpress.orchestrator;
+package io.modelpress.core.onnx;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
  * A cheap look at the first bytes of a file to reject what plainly is not an ONNX model (text, zip, npz, JSON,
- * images) before any worker is involved. It reads the protobuf wire format of an ONNX ModelProto: the first field
- * must be one of ModelProto's fields with its wire type, and the fields that start within the prefix must be well
- * formed and fit the file. Passing is no proof: the first worker stage still parses the whole model.
+ * images) before it is uploaded or handed to a worker (the orchestrator's upload API, {@code modelpress submit}).
+ * It reads the protobuf wire format of an ONNX ModelProto: the first field must be one of ModelProto's fields with
+ * its wire type, and the fields that start within the prefix must be well formed and fit the file. Passing is no
+ * proof: the first worker stage still parses the whole model.
  */
 public final class OnnxProbe {
     /** How many leading bytes are examined. */
@@ -37,6 +42,15 @@ public final class OnnxProbe {
     );
 
     private OnnxProbe() {
+    }
+
+    /** Checks the first {@link #PREFIX_BYTES} of {@code file}; {@code where} names it in the message. */
+    public static void check(Path file, String where) {
+        try (InputStream in = Files.newInputStream(file)) {
+            check(in.readNBytes(PREFIX_BYTES), Files.size(file), where);
+        } catch (IOException e) {
+            throw new ModelPressException(ErrorCode.IO_ERROR, where, "cannot be read: " + e.getMessage(), e);
+        }
     }
 
     /**
