@@ -66,8 +66,9 @@ final class InspectCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "sparsity    %.2f%% of floating-point weights are zero%n", s.sparsity() * 100);
         String assumed = s.assumedDims().isEmpty() ? "" : " at " + s.assumedDims().entrySet().stream()
                 .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(", "));
+        String uncounted = s.uncountedMacOps().entrySet().stream().map(e -> e.getKey() + " " + e.getValue()).collect(Collectors.joining(", "));
         out.printf("MACs        %s%s%s%n", s.macs() == null ? "unknown" : Format.count(s.macs()), assumed,
-                s.uncountedMacNodes() > 0 ? " (" + s.uncountedMacNodes() + " nodes not counted)" : "");
+                uncounted.isEmpty() ? "" : " (not counted: " + uncounted + ")");
         out.printf("nodes       %d: %s%n", s.nodes(), s.ops().entrySet().stream()
                 .map(e -> e.getKey() + " " + e.getValue()).collect(Collectors.joining(", ")));
     }

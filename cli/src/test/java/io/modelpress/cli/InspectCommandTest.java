@@ -40,6 +40,22 @@ class InspectCommandTest {
     }
 
     @Test
+    void macsAreNullWhenNoneCanBeCounted() {
+        Path file = dir.resolve("mlp.onnx");
+        OnnxModel.of(SmallModels.mlp(4, 8, 3, false, 1)).write(file);
+        // without running the model the MatMul output shapes (symbolic batch) stay unknown
+        CliRunner r = CliRunner.run("inspect", file.toString(), "--json", "--no-run");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode json = r.json();
+        assertThat(json.get("macs").isNull()).as(json.toString()).isTrue();
+        assertThat(json.get("macs_uncounted_nodes").asInt()).isEqualTo(2);
+        assertThat(json.get("macs_uncounted_ops").get("MatMul").asInt()).isEqualTo(2);
+
+        CliRunner text = CliRunner.run("inspect", file.toString(), "--no-run");
+        assertThat(text.out()).contains("MACs        unknown (not counted: MatMul 2)");
+    }
+
+    @Test
     void badInputExitsWithTwoAndOneReadableLine() throws Exception {
         Path junk = Files.writeString(dir.resolve("notes.onnx"), "not a model");
         CliRunner r = CliRunner.run("inspect", junk.toString());

@@ -7,6 +7,7 @@ import io.modelpress.core.onnx.ShapeInference;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.Set;
 
 /**
  * Multiply-accumulate counts of the compute-heavy operators, one rule per operator type. Quantized and fused forms
@@ -111,9 +112,32 @@ final class MacCounter {
             Map.entry(":Gemm", GEMM),
             Map.entry("com.microsoft:MatMulNBits", MATMUL_NBITS));
 
+    /**
+     * Operators that multiply-accumulate but have no rule here (recurrent cells, attention kernels, Einsum). A model
+     * using them gets no complete MAC count: they are reported as not counted, never as zero.
+     */
+    static final Set<String> WITHOUT_RULE = Set.of(
+            ":Einsum", ":RNN", ":LSTM", ":GRU", ":DeformConv", ":Attention",
+            "com.microsoft:Attention", "com.microsoft:QAttention", "com.microsoft:MultiHeadAttention",
+            "com.microsoft:GroupQueryAttention", "com.microsoft:PackedAttention", "com.microsoft:PackedMultiHeadAttention",
+            "com.microsoft:DecoderAttention", "com.microsoft:DecoderMaskedMultiHeadAttention",
+            "com.microsoft:DecoderMaskedSelfAttention", "com.microsoft:LongformerAttention", "com.microsoft:SparseAttention",
+            "com.microsoft:QOrderedAttention", "com.microsoft:QOrderedMatMul", "com.microsoft:DynamicQuantizeLSTM",
+            "com.microsoft:FusedGemm", "com.microsoft:QGemm", "com.microsoft:NhwcConv", "com.microsoft:MatMulBnb4",
+            "com.microsoft:MatMulFpQ4", "com.microsoft:MoE", "com.microsoft:QMoE");
+
     static Rule ruleFor(NodeProto node) {
+        return RULES.get(key(node));
+    }
+
+    /** Whether the node multiply-accumulates: it has a rule, or is one of the operators without one. */
+    static boolean hasMacs(NodeProto node) {
+        return RULES.containsKey(key(node)) || WITHOUT_RULE.contains(key(node));
+    }
+
+    private static String key(NodeProto node) {
         String domain = node.getDomain().equals("ai.onnx") ? "" : node.getDomain();
-        return RULES.get(domain + ":" + node.getOpType());
+        return domain + ":" + node.getOpType();
     }
 
     private MacCounter() {

@@ -33,9 +33,11 @@ import java.util.TreeMap;
  * and weight sparsity. {@link #toJson()} keys are part of the CLI's stable output (see docs/cli.md).
  *
  * @param parameters     elements of stored numeric tensors, except int64/bool ones (shapes, indices, masks)
- * @param macs           multiply-accumulates per inference at {@code assumedDims}; null when shapes are unknown
+ * @param macs           multiply-accumulates per inference at {@code assumedDims} of the nodes that could be counted;
+ *                       0 only when no node multiply-accumulates, null when some do but none could be counted
  * @param sparsity       fraction of exact zeros among floating-point weights
- * @param uncountedMacNodes compute-heavy nodes whose MACs could not be counted (e.g. inside subgraphs)
+ * @param uncountedMacOps nodes that multiply-accumulate but were not counted, by operator (as in {@code ops}): shapes
+ *                       unknown, inside a subgraph, or an operator without a counting rule (see MacCounter)
  */
 public record ModelStats(
         long fileBytes,
@@ -53,7 +55,7 @@ public record ModelStats(
         Long macs,
         Map<String, Long> macsByOp,
         Map<String, Long> assumedDims,
-        int uncountedMacNodes) {
+        Map<String, Integer> uncountedMacOps) {
 
     public record Options(Map<String, Long> dimValues, boolean inferShapes) {
         public static final Options DEFAULT = new Options(Map.of(), true);
@@ -68,8 +70,7 @@ public record ModelStats(
         Map<String, Integer> ops = new TreeMap<>();
         Graphs.forEachGraph(graph, (path, g) -> {
             for (NodeProto n : g.getNodeList()) {
-                String key = n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx") ? n.getOpType() : n.getDomain() + "." + n.getOpType();
-                ops.merge(key, 1, Integer::sum);
+                ops.merge(opName(n), 1, Integer::sum);
             }
         });
         long[] params = {0};
@@ -120,27 +121,38 @@ public record ModelStats(
         return zeros;
     }
 
-    private record MacTotals(Long total, Map<String, Long> byOp, Map<String, Long> assumed, int uncounted) {
+    /** Nodes that multiply-accumulate but were not counted, in total. */
+    public int uncountedMacNodes() {
+        return uncountedMacOps.values().stream().mapToInt(Integer::intValue).sum();
+    }
+
+    /** An operator as the histogram names it: {@code MatMul}, or {@code domain.Op} outside the default domain. */
+    private static String opName(NodeProto n) {
+        return n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx") ? n.getOpType() : n.getDomain() + "." + n.getOpType();
+    }
+
+    private record MacTotals(Long total, Map<String, Long> byOp, Map<String, Long> assumed, Map<String, Integer> uncounted) {
     }
 
     private static MacTotals countMacs(OnnxModel model, Options options) {
-        List<NodeProto> heavy = new ArrayList<>();
+        // Shapes are known (declared or measured) for main-graph values only: nodes with a rule there are counted,
+        // every other node that multiply-accumulates is listed as not counted.
+        List<NodeProto> countable = new ArrayList<>();
         List<String> wanted = new ArrayList<>();
-        for (NodeProto n : model.graph().getNodeList()) {
-            MacCounter.Rule rule = MacCounter.ruleFor(n);
-            if (rule != null) {
-                heavy.add(n);
-                wanted.addAll(rule.needs(n));
-            }
-        }
-        int[] nested = {0};
+        Map<String, Integer> uncounted = new TreeMap<>();
         Graphs.forEachGraph(model.graph().build(), (path, g) -> {
-            if (!path.equals("main")) {
-                nested[0] += (int) g.getNodeList().stream().filter(n -> MacCounter.ruleFor(n) != null).count();
+            for (NodeProto n : g.getNodeList()) {
+                MacCounter.Rule rule = MacCounter.ruleFor(n);
+                if (rule != null && path.equals("main")) {
+                    countable.add(n);
+                    wanted.addAll(rule.needs(n));
+                } else if (MacCounter.hasMacs(n)) {
+                    uncounted.merge(opName(n), 1, Integer::sum);
+                }
             }
         });
-        if (heavy.isEmpty()) {
-            return new MacTotals(0L, Map.of(), Map.of(), nested[0]);
+        if (countable.isEmpty()) {
+            return new MacTotals(uncounted.isEmpty() ? 0L : null, Map.of(), Map.of(), uncounted);
         }
         ShapeInference.Shapes shapes;
         if (options.inferShapes()) {
@@ -149,18 +161,19 @@ public record ModelStats(
             shapes = new ShapeInference.Shapes(ShapeInference.declared(model), Map.of());
         }
         long total = 0;
-        int uncounted = nested[0];
+        int counted = 0;
         Map<String, Long> byOp = new TreeMap<>();
-        for (NodeProto n : heavy) {
+        for (NodeProto n : countable) {
             var macs = MacCounter.ruleFor(n).macs(n, shapes);
             if (macs.isPresent()) {
                 total += macs.getAsLong();
+                counted++;
                 byOp.merge(n.getOpType(), macs.getAsLong(), Long::sum);
             } else {
-                uncounted++;
+                uncounted.merge(opName(n), 1, Integer::sum);
             }
         }
-        return new MacTotals(uncounted == heavy.size() + nested[0] ? null : total, byOp, shapes.assumedDims(), uncounted);
+        return new MacTotals(counted == 0 ? null : total, byOp, shapes.assumedDims(), uncounted);
     }
 
     private static Map<String, Integer> sortByCount(Map<String, Integer> ops) {
@@ -207,7 +220,9 @@ public record ModelStats(
         macsByOp.forEach(macNode::put);
         ObjectNode assumed = json.putObject("macs_assumed_dims");
         assumedDims.forEach(assumed::put);
-        json.put("macs_uncounted_nodes", uncountedMacNodes);
+        json.put("macs_uncounted_nodes", uncountedMacNodes());
+        ObjectNode uncountedNode = json.putObject("macs_uncounted_ops");
+        uncountedMacOps.forEach(uncountedNode::put);
         return json;
     }
 

@@ -63,6 +63,55 @@ class ModelStatsTest {
     }
 
     @Test
+    void macsInsideSubgraphsAreUnknownNotZero() {
+        Path file = dir.resolve("if.onnx");
+        OnnxModel.of(SmallModels.withIf(8, 3)).write(file);
+        ModelStats stats = ModelStats.of(file, OnnxModel.read(file), ModelStats.Options.DEFAULT);
+        assertThat(stats.macs()).isNull();
+        assertThat(stats.uncountedMacOps()).containsExactly(Map.entry("MatMul", 1));
+        assertThat(stats.toJson().get("macs").isNull()).isTrue();
+        assertThat(stats.toJson().get("macs_uncounted_nodes").asInt()).isEqualTo(1);
+        assertThat(stats.toJson().get("macs_uncounted_ops").get("MatMul").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void anOperatorWithoutACountingRuleIsListedNeverCountedAsZero() {
+        var w1 = Tensors.ofFloats("w1", new long[] {4, 8}, SmallModels.random(new Random(1), 32, 0.3f));
+        var w2 = Tensors.ofFloats("w2", new long[] {8, 3}, SmallModels.random(new Random(2), 24, 0.3f));
+        GraphProto.Builder g = GraphProto.newBuilder().setName("einsum")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, 1, 4)).addInitializer(w1).addInitializer(w2)
+                .addNode(Nodes.node("MatMul", "mm", List.of("x", "w1"), List.of("h")))
+                .addNode(Nodes.node("Einsum", "es", List.of("h", "w2"), List.of("y"), Nodes.attr("equation", "ij,jk->ik")))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, 1, 3));
+        Path mixed = dir.resolve("mixed.onnx");
+        OnnxModel.of(SmallModels.model(g.build(), 17)).write(mixed);
+        ModelStats partly = ModelStats.of(mixed, OnnxModel.read(mixed), ModelStats.Options.DEFAULT);
+        assertThat(partly.macs()).isEqualTo(4 * 8); // what is known is counted, the rest is named
+        assertThat(partly.uncountedMacOps()).containsExactly(Map.entry("Einsum", 1));
+
+        g.removeNode(0).setInput(0, Nodes.tensorInfo("h", DataType.FLOAT, 1, 8));
+        Path einsumOnly = dir.resolve("einsum.onnx");
+        OnnxModel.of(SmallModels.model(g.build(), 17)).write(einsumOnly);
+        ModelStats unknown = ModelStats.of(einsumOnly, OnnxModel.read(einsumOnly), ModelStats.Options.DEFAULT);
+        assertThat(unknown.macs()).isNull();
+        assertThat(unknown.uncountedMacOps()).containsExactly(Map.entry("Einsum", 1));
+    }
+
+    @Test
+    void elementwiseOnlyModelsTrulyHaveZeroMacs() {
+        GraphProto g = GraphProto.newBuilder().setName("relu")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, "n", 4))
+                .addNode(Nodes.node("Relu", "relu", List.of("x"), List.of("y")))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, "n", 4)).build();
+        Path file = dir.resolve("relu.onnx");
+        OnnxModel.of(SmallModels.model(g, 17)).write(file);
+        ModelStats stats = ModelStats.of(file, OnnxModel.read(file), ModelStats.Options.DEFAULT);
+        assertThat(stats.macs()).isZero();
+        assertThat(stats.uncountedMacOps()).isEmpty();
+        assertThat(stats.toJson().get("macs").isIntegralNumber()).isTrue();
+    }
+
+    @Test
     void miniLmStatistics() {
         Path file = ReferenceModels.minilm();
         ModelStats stats = ModelStats.of(file, OnnxModel.read(file), new ModelStats.Options(Map.of("sequence_length", 128L), true));
