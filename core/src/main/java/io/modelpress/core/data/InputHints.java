@@ -156,6 +156,10 @@ public record InputHints(Map<String, long[]> shapes, Map<String, Number> values)
         Map<String, Integer> axes = BatchAxes.of(inputs);
         for (Map.Entry<String, long[]> hint : shapes.entrySet()) {
             ValueShape input = requireInput(byName, hint.getKey(), "shape");
+            if (input.rankKnown() && input.dims().isEmpty()) {
+                throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "shape hint for '" + input.name() + "'",
+                        "the input is a scalar: it takes a value (e.g. " + input.name() + "=16000), not a shape");
+            }
             long[] full = fullShape(input, axes.get(input.name()), hint.getValue(), 1);
             if (full == null) {
                 throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "shape hint " + hint.getKey() + "=" + HostArray.shapeString(hint.getValue()),
