@@ -12,6 +12,7 @@ import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.data.HostArray;
 import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.OnnxRuntimeEnvironment;
 import io.modelpress.core.onnx.ValueShape;
 
 import java.nio.Buffer;
@@ -65,7 +66,7 @@ public final class ModelSession implements AutoCloseable {
         if (!Files.isRegularFile(model)) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, where, "does not exist");
         }
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OnnxRuntimeEnvironment.get();
         OrtSession.SessionOptions options;
         try {
             options = settings.sessionOptions();
@@ -156,7 +157,7 @@ public final class ModelSession implements AutoCloseable {
      * @return every tensor output by name, in the model's output order
      */
     public Map<String, HostArray> run(Map<String, HostArray> feeds) {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OnnxRuntimeEnvironment.get();
         Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
         try {
             for (ValueShape input : inputs) {

@@ -13,6 +13,7 @@ import io.modelpress.core.data.HostArray;
 import io.modelpress.core.data.InputHints;
 import io.modelpress.core.eval.ModelSession;
 import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.OnnxRuntimeEnvironment;
 import io.modelpress.core.onnx.ValueShape;
 
 import java.nio.file.Path;
@@ -50,7 +51,7 @@ public final class DatasetCalibration implements CalibrationData {
 
     @Override
     public void forEachBatch(int maxSamples, BatchConsumer consumer) {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OnnxRuntimeEnvironment.get();
         int seen = 0;
         try (Dataset dataset = Datasets.open(data, inputs, options)) {
             while (seen < maxSamples) {

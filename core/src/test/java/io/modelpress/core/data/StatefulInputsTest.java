@@ -241,4 +241,23 @@ class StatefulInputsTest {
             assertThat(explained.getMessage()).contains("give a data file").doesNotContain("--shape");
         }
     }
+
+    /** The arrays as NumPy itself writes them: np.savez with a 0-d int64 and a float32 state [2, 1, 128]. */
+    @Test
+    void numpyWrittenStatefulDataIsRead() throws Exception {
+        Python.assumeNumpy();
+        Python.run(dir, """
+                import numpy as np
+                audio = np.arange(3 * 512, dtype=np.float32).reshape(3, 512)
+                np.savez('np.npz', input=audio, sr=np.array(16000, dtype=np.int64), state=np.ones((2, 1, 128), dtype=np.float32))
+                """);
+        try (Dataset data = Datasets.open(dir.resolve("np.npz"), VAD, DataOptions.DEFAULT)) {
+            List<Batch> batches = readAll(data, 2);
+            assertThat(batches).extracting(Batch::size).containsExactly(2, 1);
+            assertThat(batches.get(1).inputs().get("input").get(0)).isEqualTo(2 * 512);
+            assertThat(batches.get(0).inputs().get("sr").getLong(0)).isEqualTo(16000);
+            assertThat(batches.get(0).inputs().get("state").shape()).containsExactly(2, 2, 128);
+            assertThat(batches.get(0).inputs().get("state").toFloats()).containsOnly(1f);
+        }
+    }
 }

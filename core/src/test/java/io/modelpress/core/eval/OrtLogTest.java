@@ -48,5 +48,13 @@ class OrtLogTest {
         assertThat(ours.out()).contains("failed: model modelpress.onnx: ONNX Runtime failed to run it: If node 'by_rate'")
                 .contains("--shape input=1xN");
         assertThat(ours.err()).doesNotContain("onnxruntime").doesNotContain("\u001b[");
+
+        Child inherited = run("inherited");
+        assertThat(inherited.out()).contains("failed:").contains("Pad reflect");
+        assertThat(inherited.err()).doesNotContain("onnxruntime").doesNotContain("\u001b[").doesNotContain("OrtEnvironment");
+
+        Child late = run("late");
+        assertThat(late.out()).contains("failed: model late.onnx: ONNX Runtime failed to run it");
+        assertThat(late.err()).doesNotContain("onnxruntime").doesNotContain("\u001b[").doesNotContain("OrtEnvironment");
     }
 }
