@@ -204,7 +204,7 @@ public record InputHints(Map<String, long[]> shapes, Map<String, Number> values)
         for (int i = 0; i < rank; i++) {
             ValueShape.Dim dim = input.dims().get(i);
             if (i == batchAxis) {
-                shape[i] = rows;
+                shape[i] = dim.isFixed() ? dim.value() : rows;
             } else if (dim.isFixed() && dim.value() != shape[i]) {
                 return null;
             }

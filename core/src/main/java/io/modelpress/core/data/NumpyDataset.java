@@ -245,11 +245,15 @@ final class NumpyDataset implements Dataset {
      */
     private static long sampleCount(Map<String, Feed> feeds, Map<String, NpyArray> arrays, Map<String, Integer> axes,
                                     NpyArray labels, NpyArray separateMask, String fileName) {
-        long samples = 1;
+        long samples = 1; // when every input is fed whole, each run is one sample
         String sizer = null;
         for (Map.Entry<String, Feed> feed : feeds.entrySet()) {
-            if (feed.getValue().samples() > samples) {
-                samples = feed.getValue().samples();
+            long count = feed.getValue().samples();
+            if (count == 0) {
+                return 0; // an empty file: nothing to evaluate, which the caller reports
+            }
+            if (count > samples) {
+                samples = count;
                 sizer = feed.getKey();
             }
         }

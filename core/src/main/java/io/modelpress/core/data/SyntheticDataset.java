@@ -103,7 +103,8 @@ final class SyntheticDataset implements Dataset {
 
     /**
      * The shape fed to an input for {@code rows} samples: the shape hint if there is one, else the declared shape
-     * with {@value #SYMBOLIC_LENGTH} for symbolic dimensions; {@code rows} at the batch axis either way.
+     * with {@value #SYMBOLIC_LENGTH} for symbolic dimensions; {@code rows} at an open batch axis either way (a model
+     * that fixes its batch is only ever asked for that many rows).
      */
     static long[] shape(ValueShape input, int batchAxis, InputHints hints, long rows) {
         long[] hint = hints.shapes().get(input.name());
@@ -117,7 +118,7 @@ final class SyntheticDataset implements Dataset {
         long[] shape = new long[input.dims().size()];
         for (int d = 0; d < shape.length; d++) {
             ValueShape.Dim dim = input.dims().get(d);
-            shape[d] = d == batchAxis ? rows : dim.isFixed() ? dim.value() : SYMBOLIC_LENGTH;
+            shape[d] = dim.isFixed() ? dim.value() : d == batchAxis ? rows : SYMBOLIC_LENGTH;
         }
         return shape;
     }

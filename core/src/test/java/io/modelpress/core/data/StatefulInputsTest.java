@@ -190,6 +190,17 @@ class StatefulInputsTest {
     }
 
     @Test
+    void anEmptyFileHoldsNoSamples() {
+        Map<String, HostArray> arrays = new LinkedHashMap<>();
+        arrays.put("input", HostArray.zeros(DataType.FLOAT, 0, LENGTH));
+        arrays.put("sr", scalar(16000));
+        arrays.put("state", state(1));
+        try (Dataset data = Datasets.open(npz(arrays), VAD, DataOptions.DEFAULT)) {
+            assertThat(data.next(4)).isNull();
+        }
+    }
+
+    @Test
     void syntheticInputsFollowTheHints() {
         InputHints hints = InputHints.parse(List.of("input=1x512"), List.of("sr=16000"));
         try (Dataset data = Datasets.open(null, VAD, DataOptions.DEFAULT.withHints(hints).withLimit(10))) {
