@@ -2,6 +2,7 @@ package io.modelpress.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.core.compress.Compressor;
+import io.modelpress.core.data.InputHints;
 import io.modelpress.core.recipe.Recipe;
 import io.modelpress.core.recipe.Recipes;
 import io.modelpress.core.recipe.StageSpec;
@@ -38,6 +39,14 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "tokenizer.json for text data (default: beside the model)")
     Path tokenizer;
 
+    @Option(names = "--shape", paramLabel = "NAME=DIMS", description = "shape of a model input with symbolic dimensions, for "
+            + "synthetic inputs (no data), e.g. input=1x512 (repeatable; overrides the recipe's eval shape key)")
+    List<String> shapes = new ArrayList<>();
+
+    @Option(names = "--value", paramLabel = "NAME=V", description = "a constant for a model input, e.g. sr=16000: fills synthetic "
+            + "inputs and inputs the data file does not hold (repeatable; overrides the recipe's eval value key)")
+    List<String> values = new ArrayList<>();
+
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "output folder")
     Path out;
 
@@ -55,11 +64,12 @@ final class CompressCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        InputHints hints = InputHints.parse(shapes, values);
         Recipe parsed = Recipes.resolve(recipe);
         PrintWriter err = spec.commandLine().getErr();
         Path tokenizerJson = tokenizer != null ? tokenizer : besideModel();
         int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threadCount),
+        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threadCount, hints),
                 json ? silent() : progressTo(err));
         PrintWriter stdout = spec.commandLine().getOut();
         if (json) {

@@ -1,6 +1,7 @@
 package io.modelpress.cli;
 
 import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.data.InputHints;
 import io.modelpress.core.eval.EvaluationReport;
 import io.modelpress.core.eval.EvaluationRequest;
 import io.modelpress.core.eval.Evaluator;
@@ -11,6 +12,8 @@ import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
@@ -23,9 +26,18 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--reference", paramLabel = "REF", description = "compare against this model (e.g. the original)")
     Path reference;
 
-    @Option(names = "--data", paramLabel = "DATA", required = true,
-            description = ".npz/.npy arrays named like the model inputs (optional 'labels'), IDX images (MNIST), or JSONL text")
+    @Option(names = "--data", paramLabel = "DATA",
+            description = ".npz/.npy arrays named like the model inputs (optional 'labels'), IDX images (MNIST), or JSONL text; "
+                    + "without it, seeded synthetic inputs (timing and a rough comparison only)")
     Path data;
+
+    @Option(names = "--shape", paramLabel = "NAME=DIMS", description = "shape of a model input with symbolic dimensions, for "
+            + "synthetic inputs, e.g. input=1x512 (repeatable)")
+    List<String> shapes = new ArrayList<>();
+
+    @Option(names = "--value", paramLabel = "NAME=V", description = "a constant for a model input, e.g. sr=16000: fills synthetic "
+            + "inputs and inputs the data file does not hold (repeatable)")
+    List<String> values = new ArrayList<>();
 
     @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON",
             description = "HuggingFace tokenizer.json for text data (default: tokenizer.json beside the model)")
@@ -61,6 +73,7 @@ final class EvaluateCommand implements Callable<Integer> {
         if (samples != null) {
             options = options.withLimit(samples);
         }
+        options = options.withHints(InputHints.parse(shapes, values));
         EvaluationRequest request = EvaluationRequest.of(model, data).withDataOptions(options).withBatchSize(batch)
                 .withSession(threads == null ? SessionSettings.DEFAULT : SessionSettings.DEFAULT.withThreads(threads));
         if (reference != null) {

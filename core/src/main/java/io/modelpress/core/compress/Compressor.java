@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.TempFiles;
+import io.modelpress.core.data.InputHints;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.recipe.Recipe;
 import io.modelpress.core.recipe.Recipes;
@@ -37,9 +38,15 @@ public final class Compressor {
         void stageFinished(StageSpec stage, StageOutcome outcome, Duration took);
     }
 
-    public record Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads) {
+    /** @param hints shapes and constant values for model inputs (the CLI's --shape/--value), handed to every stage */
+    public record Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads, InputHints hints) {
         public Request {
             data = List.copyOf(data);
+            hints = hints == null ? InputHints.NONE : hints;
+        }
+
+        public Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads) {
+            this(model, recipe, data, tokenizer, outDir, threads, InputHints.NONE);
         }
     }
 
@@ -105,7 +112,7 @@ public final class Compressor {
                 Path stageDir = Files.createDirectories(work.resolve(spec.label()));
                 ProgressListener progress = (fraction, message) -> listener.progress(spec, fraction, message);
                 StageContext context = new StageContext(spec, current, request.model(), request.data(), request.tokenizer(),
-                        stageDir, request.threads(), progress);
+                        stageDir, request.threads(), progress, request.hints());
                 Instant start = Instant.now();
                 StageOutcome outcome = Stages.forType(spec.type()).run(context);
                 Duration took = Duration.between(start, Instant.now());

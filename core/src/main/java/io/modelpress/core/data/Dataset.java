@@ -1,5 +1,7 @@
 package io.modelpress.core.data;
 
+import io.modelpress.core.ModelPressException;
+
 /**
  * Samples read in batches, in file order, without holding the whole dataset in memory. Open one with
  * {@link Datasets#open}; close it to release its files and native resources.
@@ -13,6 +15,14 @@ public interface Dataset extends AutoCloseable {
      * left.
      */
     Batch next(int maxRows);
+
+    /**
+     * A failure to run a model on this data, explained for the user where the data can say more (synthetic inputs
+     * name what they guessed and how to give what the model needs); otherwise the failure itself.
+     */
+    default ModelPressException explain(ModelPressException failure) {
+        return failure;
+    }
 
     @Override
     void close();

@@ -20,7 +20,10 @@ public final class Datasets {
     public enum Format {
         /** NumPy .npy: one array for a single-input model. */
         NPY,
-        /** NumPy .npz: arrays named like the model inputs, optional {@code labels} and {@code attention_mask}. */
+        /**
+         * NumPy .npz: arrays named like the model inputs (samples along each input's batch axis, see {@link BatchAxes};
+         * inputs without one are fed whole), optional {@code labels} and {@code attention_mask}.
+         */
         NPZ,
         /** IDX images (MNIST style), plain or gzip, or a folder of them; labels found beside the images. */
         IDX,
@@ -29,7 +32,8 @@ public final class Datasets {
     }
 
     /**
-     * Opens {@code path} to feed a model (a null path gives seeded synthetic inputs, see SyntheticDataset) with the given inputs (in the model's order, as from a model session).
+     * Opens {@code path} to feed a model (a null path gives seeded synthetic inputs, see SyntheticDataset) with the given
+     * inputs (in the model's order, as from a model session). The options' hints are checked against the inputs first.
      *
      * @throws ModelPressException BAD_DATA for unreadable files, DATA_MISMATCH when the data does not fit the inputs,
      *                             BAD_ARGUMENT for a missing file or tokenizer
@@ -38,12 +42,14 @@ public final class Datasets {
         if (modelInputs.isEmpty()) {
             throw new ModelPressException(ErrorCode.DATA_MISMATCH, "model", "has no inputs to feed data to");
         }
+        options.hints().check(modelInputs);
         if (path == null) {
-            return new SyntheticDataset(modelInputs, options.limit() == Long.MAX_VALUE ? SyntheticDataset.DEFAULT_SAMPLES : options.limit());
+            return new SyntheticDataset(modelInputs, options.limit() == Long.MAX_VALUE ? SyntheticDataset.DEFAULT_SAMPLES : options.limit(),
+                    options.hints());
         }
         Dataset dataset = switch (formatOf(path)) {
-            case NPY -> NumpyDataset.openNpy(path, modelInputs);
-            case NPZ -> NumpyDataset.openNpz(path, modelInputs);
+            case NPY -> NumpyDataset.openNpy(path, modelInputs, options.hints());
+            case NPZ -> NumpyDataset.openNpz(path, modelInputs, options.hints());
             case IDX -> IdxDataset.open(path, modelInputs, options.split());
             case JSONL -> TextDataset.open(path, modelInputs, options.tokenizer(), options.maxTokens());
         };
@@ -143,6 +149,11 @@ public final class Datasets {
                 remaining -= batch.size();
             }
             return batch;
+        }
+
+        @Override
+        public ModelPressException explain(ModelPressException failure) {
+            return inner.explain(failure);
         }
 
         @Override

@@ -167,6 +167,73 @@ public final class HostArray {
         return out;
     }
 
+    /** Entries {@code start .. start + count - 1} along {@code axis} (a copy); with {@code count} entries at that axis. */
+    public HostArray slice(int axis, long start, long count) {
+        if (start < 0 || count < 0 || start + count > shape[axis]) {
+            throw new IllegalArgumentException("entries " + start + "+" + count + " of axis " + axis + " of " + this);
+        }
+        long[] outShape = shape.clone();
+        outShape[axis] = count;
+        HostArray out = zeros(type, outShape);
+        int inner = (int) elementCount(Arrays.copyOfRange(shape, axis + 1, shape.length));
+        int outer = (int) elementCount(Arrays.copyOfRange(shape, 0, axis));
+        for (int o = 0; o < outer; o++) {
+            copy(this, (int) ((o * shape[axis] + start) * inner), out, (int) (o * count * inner), (int) (count * inner));
+        }
+        return out;
+    }
+
+    /** This array, whose length at {@code axis} is 1, repeated {@code times} along that axis. */
+    public HostArray repeat(int axis, long times) {
+        if (shape[axis] != 1) {
+            throw new IllegalArgumentException("repeating axis " + axis + " of " + this);
+        }
+        long[] outShape = shape.clone();
+        outShape[axis] = times;
+        HostArray out = zeros(type, outShape);
+        int inner = (int) elementCount(Arrays.copyOfRange(shape, axis + 1, shape.length));
+        int outer = (int) elementCount(Arrays.copyOfRange(shape, 0, axis));
+        for (int o = 0; o < outer; o++) {
+            for (int t = 0; t < times; t++) {
+                copy(this, o * inner, out, (int) ((o * times + t) * inner), inner);
+            }
+        }
+        return out;
+    }
+
+    /** This array with {@code axis} moved to the front (a copy; itself for axis 0), e.g. [2,batch,128] to [batch,2,128]. */
+    public HostArray axisFirst(int axis) {
+        if (axis == 0) {
+            return this;
+        }
+        long[] outShape = new long[shape.length];
+        outShape[0] = shape[axis];
+        for (int i = 0, o = 1; i < shape.length; i++) {
+            if (i != axis) {
+                outShape[o++] = shape[i];
+            }
+        }
+        HostArray out = zeros(type, outShape);
+        int perEntry = (int) (elementCount(shape) / Math.max(1, shape[axis]));
+        for (int entry = 0; entry < shape[axis]; entry++) {
+            copy(slice(axis, entry, 1), 0, out, entry * perEntry, perEntry);
+        }
+        return out;
+    }
+
+    /** Copies {@code length} elements between arrays of the same type. */
+    private static void copy(HostArray from, int fromIndex, HostArray to, int toIndex, int length) {
+        switch (from.type) {
+            case FLOAT -> ((FloatBuffer) to.data).put(toIndex, (FloatBuffer) from.data, fromIndex, length);
+            case DOUBLE -> ((DoubleBuffer) to.data).put(toIndex, (DoubleBuffer) from.data, fromIndex, length);
+            case FLOAT16, BFLOAT16 -> ((ShortBuffer) to.data).put(toIndex, (ShortBuffer) from.data, fromIndex, length);
+            case INT64 -> ((LongBuffer) to.data).put(toIndex, (LongBuffer) from.data, fromIndex, length);
+            case INT32 -> ((IntBuffer) to.data).put(toIndex, (IntBuffer) from.data, fromIndex, length);
+            case INT8, UINT8, BOOL -> ((ByteBuffer) to.data).put(toIndex, (ByteBuffer) from.data, fromIndex, length);
+            default -> throw new IllegalStateException(from.type.toString());
+        }
+    }
+
     public static long elementCount(long[] shape) {
         long count = 1;
         for (long d : shape) {

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 
-/** Checks that data fits a model's declared inputs: dimension 0 is the batch, the rest is one sample. */
+/** Checks that data fits a model's declared inputs (where the samples run: {@link BatchAxes}). */
 final class ModelInputs {
     private static final Set<DataType> SUPPORTED = Set.of(DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16,
             DataType.BFLOAT16, DataType.INT64, DataType.INT32, DataType.INT8, DataType.UINT8, DataType.BOOL);
@@ -32,27 +32,49 @@ final class ModelInputs {
     }
 
     /**
-     * Checks that samples of shape {@code rowShape} (read from {@code source}) fit the input: the same rank as the
-     * input minus its batch dimension, and equal sizes wherever the input's size is fixed.
+     * Checks that an array of shape {@code arrayShape} (read from {@code source}) fits the input, whose samples run
+     * along {@code batchAxis} (see {@link BatchAxes}): the input's rank, and equal sizes wherever the input's size is
+     * fixed, except at the batch axis, whose length is the number of samples. An input without a batch axis takes the
+     * array whole with every batch.
      */
-    static void checkRow(ValueShape input, long[] rowShape, String source) {
+    static void checkArray(ValueShape input, int batchAxis, long[] arrayShape, String source) {
         if (!input.rankKnown()) {
             return;
         }
-        if (input.dims().isEmpty()) {
-            throw new ModelPressException(ErrorCode.DATA_MISMATCH, "model input '" + input.name() + "'",
-                    "is a scalar; inputs need a first (batch) dimension to be fed from data");
+        List<ValueShape.Dim> declared = input.dims();
+        if (batchAxis == 0) {
+            List<ValueShape.Dim> sample = declared.subList(1, declared.size());
+            long[] rowShape = arrayShape.length == 0 ? null : java.util.Arrays.copyOfRange(arrayShape, 1, arrayShape.length);
+            if (rowShape == null || !fits(sample, rowShape, -1)) {
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, source, (rowShape == null ? "is a 0-d array (a scalar)"
+                        : "has samples of shape " + HostArray.shapeString(rowShape)) + " but model input '" + input.name()
+                        + "' expects samples of shape " + dims(sample) + " (input shape " + dims(declared) + "; the first "
+                        + "dimension of the array counts the samples)");
+            }
+            return;
         }
-        List<ValueShape.Dim> sample = input.dims().subList(1, input.dims().size());
-        boolean fits = sample.size() == rowShape.length;
-        for (int i = 0; fits && i < rowShape.length; i++) {
-            fits = !sample.get(i).isFixed() || sample.get(i).value() == rowShape[i];
+        if (!fits(declared, arrayShape, batchAxis)) {
+            String rule = batchAxis == BatchAxes.NONE
+                    ? "; it has no batch dimension, so the array is fed whole with every batch and must have that shape"
+                    + (declared.isEmpty() ? " (a 0-d array, e.g. np.array(16000))" : "")
+                    : "; its samples run along axis " + batchAxis + ", so the array must have that shape with any number "
+                    + "of samples at axis " + batchAxis;
+            throw new ModelPressException(ErrorCode.DATA_MISMATCH, source, "has shape " + HostArray.shapeString(arrayShape)
+                    + " but model input '" + input.name() + "' has shape " + dims(declared) + rule);
         }
-        if (!fits) {
-            throw new ModelPressException(ErrorCode.DATA_MISMATCH, source,
-                    "has samples of shape " + HostArray.shapeString(rowShape) + " but model input '" + input.name()
-                            + "' expects samples of shape " + dims(sample) + " (input shape " + dims(input.dims()) + ")");
+    }
+
+    /** Same rank, and equal sizes wherever {@code declared} is fixed, except at {@code skipAxis}. */
+    private static boolean fits(List<ValueShape.Dim> declared, long[] shape, int skipAxis) {
+        if (declared.size() != shape.length) {
+            return false;
         }
+        for (int i = 0; i < shape.length; i++) {
+            if (i != skipAxis && declared.get(i).isFixed() && declared.get(i).value() != shape[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static String dims(List<ValueShape.Dim> dims) {

@@ -20,9 +20,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One NumPy array read from a stream (a .npy file or an entry of a .npz), sample by sample: only one sample's bytes
- * are buffered, so arrays of any length stream in constant memory. The array's first dimension is the sample axis.
- * Supported dtypes: f4, f8, f2, i8, i4, i1, u1, b1 (either byte order); C order only.
+ * One NumPy array read from a stream (a .npy file or an entry of a .npz), entry by entry along its first axis: only
+ * one entry's bytes are buffered, so arrays of any length stream in constant memory. A 0-d array (a scalar) reads as
+ * one entry of one element; {@link #readAll} reads a whole array at once. Supported dtypes: f4, f8, f2, i8, i4, i1, u1, b1 (either byte order); C order only.
  */
 final class NpyArray implements AutoCloseable {
     private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -100,11 +100,7 @@ final class NpyArray implements AutoCloseable {
             throw bad("has a header without 'shape': " + header.trim());
         }
         this.shape = parseShape(shapeMatch.group(1));
-        if (shape.length == 0) {
-            throw new ModelPressException(ErrorCode.DATA_MISMATCH, where(),
-                    "is a scalar; data arrays need a first dimension that counts the samples");
-        }
-        long elements = 1;
+        long elements = 1; // of one entry along axis 0 (a 0-d array is read as one entry of one element)
         for (int i = 1; i < shape.length; i++) {
             elements = Math.multiplyExact(elements, shape[i]);
         }
@@ -181,14 +177,27 @@ final class NpyArray implements AutoCloseable {
         return name;
     }
 
-    /** Number of samples (the first dimension). */
+    /** Number of entries along the first axis (1 for a 0-d array). */
     long samples() {
-        return shape[0];
+        return shape.length == 0 ? 1 : shape[0];
     }
 
-    /** Shape of one sample (the dimensions after the first). */
+    /** Shape of one entry (the dimensions after the first). */
     long[] sampleShape() {
-        return Arrays.copyOfRange(shape, 1, shape.length);
+        return shape.length == 0 ? new long[0] : Arrays.copyOfRange(shape, 1, shape.length);
+    }
+
+    int rank() {
+        return shape.length;
+    }
+
+    /** The whole array (what is left of it) in one host array of the given element type and the array's shape. */
+    HostArray readAll(DataType type) {
+        HostArray out = HostArray.zeros(type, shape);
+        for (int r = 0; hasNext(); r++) {
+            readSample(out, r * sampleElements);
+        }
+        return out;
     }
 
     int sampleElements() {
@@ -209,7 +218,7 @@ final class NpyArray implements AutoCloseable {
     }
 
     boolean hasNext() {
-        return samplesRead < shape[0];
+        return samplesRead < samples();
     }
 
     /** Reads the next sample, converted to the destination's type, into {@code dest} starting at flat index {@code offset}. */
@@ -255,7 +264,7 @@ final class NpyArray implements AutoCloseable {
         try {
             in.readFully(sampleBytes.array(), 0, sampleBytes.capacity());
         } catch (EOFException e) {
-            throw bad("is truncated: its header declares " + shape[0] + " samples but the data ends after " + samplesRead);
+            throw bad("is truncated: its header declares " + samples() + " samples but the data ends after " + samplesRead);
         } catch (IOException e) {
             throw new ModelPressException(ErrorCode.BAD_DATA, where(), "cannot be read after sample " + samplesRead + ": " + e.getMessage(), e);
         }

@@ -3,6 +3,7 @@ package io.modelpress.core.eval;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.data.InputHints;
 
 import java.nio.file.Path;
 import java.util.function.LongConsumer;
@@ -14,8 +15,9 @@ import java.util.function.LongConsumer;
  * @param reference      the model to compare with (usually the original before compression), or null
  * @param data           a data file or folder (see {@link io.modelpress.core.data.Datasets}); null for seeded synthetic
  *                       inputs (timing and a rough comparison only: the report notes it)
- * @param dataOptions    tokenizer, maximum tokens, IDX split, sample limit. For text data without a tokenizer,
- *                       {@code tokenizer.json} beside the model is used
+ * @param dataOptions    tokenizer, maximum tokens, IDX split, sample limit, input hints (shapes and values for
+ *                       synthetic inputs and for inputs a .npz lacks, see {@link #withHints}). For text data without
+ *                       a tokenizer, {@code tokenizer.json} beside the model is used
  * @param batchSize      batch size for the metrics pass and for the batch-N latency (default 32; a model whose batch
  *                       dimension is fixed uses that size instead)
  * @param session        ONNX Runtime settings for both models
@@ -57,6 +59,11 @@ public record EvaluationRequest(Path model, Path reference, Path data, DataOptio
 
     public EvaluationRequest withDataOptions(DataOptions value) {
         return new EvaluationRequest(model, reference, data, value, batchSize, session, accuracyOutput, warmupRuns, timedRuns, progress);
+    }
+
+    /** Shapes and constant values for inputs (e.g. {@code input=1x512}, {@code sr=16000}); kept in the data options. */
+    public EvaluationRequest withHints(InputHints value) {
+        return withDataOptions(dataOptions.withHints(value));
     }
 
     public EvaluationRequest withBatchSize(int value) {

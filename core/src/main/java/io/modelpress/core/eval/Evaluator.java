@@ -3,6 +3,7 @@ package io.modelpress.core.eval;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.data.Batch;
+import io.modelpress.core.data.BatchAxes;
 import io.modelpress.core.data.DataOptions;
 import io.modelpress.core.data.Dataset;
 import io.modelpress.core.data.Datasets;
@@ -45,10 +46,11 @@ public final class Evaluator {
             String classOutput = classOutput(model, request.accuracyOutput());
 
             List<OutputComparison> comparisons = new ArrayList<>();
+            Map<String, Integer> outputBatchAxes = BatchAxes.ofOutputs(model.inputs(), model.outputs());
             for (ValueShape output : model.outputs()) {
                 String referenceName = outputPairs.get(output.name());
                 if (referenceName != null && output.type().isFloatingPoint()) {
-                    comparisons.add(new OutputComparison(output.name(), referenceName));
+                    comparisons.add(new OutputComparison(output.name(), referenceName, outputBatchAxes.get(output.name())));
                 }
             }
 
@@ -67,8 +69,14 @@ public final class Evaluator {
                         notes.add("the last " + batch.size() + " samples were left out: the model's batch size is fixed at " + batchSize);
                         break;
                     }
-                    Map<String, HostArray> outputs = model.run(batch.inputs());
-                    Map<String, HostArray> referenceOutputs = reference == null ? null : reference.run(feeds(batch, referenceFeeds));
+                    Map<String, HostArray> outputs;
+                    Map<String, HostArray> referenceOutputs;
+                    try {
+                        outputs = model.run(batch.inputs());
+                        referenceOutputs = reference == null ? null : reference.run(feeds(batch, referenceFeeds));
+                    } catch (ModelPressException e) {
+                        throw data.explain(e);
+                    }
                     if (classification != null) {
                         classification.add(outputs.get(classOutput), referenceOutputs == null ? null : referenceOutputs.get(outputPairs.get(classOutput)),
                                 batch.labels(), batch.size());
@@ -134,12 +142,7 @@ public final class Evaluator {
     }
 
     private static long fixedBatch(ModelSession model) {
-        for (ValueShape input : model.inputs()) {
-            if (input.rankKnown() && !input.dims().isEmpty() && input.dims().get(0).isFixed()) {
-                return input.dims().get(0).value();
-            }
-        }
-        return -1;
+        return BatchAxes.fixedBatch(model.inputs());
     }
 
     private static int batchSize(ModelSession model, int requested, List<String> notes) {

@@ -12,6 +12,7 @@ import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.data.HostArray;
 import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.OnnxRuntimeEnvironment;
 import io.modelpress.core.onnx.ValueShape;
 
 import java.nio.Buffer;
@@ -65,13 +66,14 @@ public final class ModelSession implements AutoCloseable {
         if (!Files.isRegularFile(model)) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, where, "does not exist");
         }
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
-        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        OrtEnvironment env = OnnxRuntimeEnvironment.get();
+        OrtSession.SessionOptions options;
         try {
-            options.setIntraOpNumThreads(settings.intraOpThreads());
-            options.setInterOpNumThreads(1);
-            options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-            options.setOptimizationLevel(settings.optimization());
+            options = settings.sessionOptions();
+        } catch (OrtException e) {
+            throw new ModelPressException(ErrorCode.RUNTIME_ERROR, where, "ONNX Runtime cannot set up a session: " + ortMessage(e), e);
+        }
+        try {
             OrtSession session = env.createSession(model.toAbsolutePath().toString(), options);
             try {
                 ModelSession result = new ModelSession(model, options, session);
@@ -85,11 +87,22 @@ public final class ModelSession implements AutoCloseable {
             }
         } catch (OrtException e) {
             options.close();
-            throw new ModelPressException(ErrorCode.RUNTIME_ERROR, where, "ONNX Runtime cannot load it: " + e.getMessage(), e);
+            throw new ModelPressException(ErrorCode.RUNTIME_ERROR, where, "ONNX Runtime cannot load it: " + ortMessage(e), e);
         } catch (RuntimeException e) {
             options.close();
             throw e;
         }
+    }
+
+    /**
+     * ONNX Runtime's message without its error-code preamble ("Error code - ORT_FAIL - message: ") and with its nested
+     * "Non-zero status code returned while running X node. Name:'n' Status Message: " chain shortened to
+     * "X node 'n': ", so the user reads which node failed and why.
+     */
+    static String ortMessage(OrtException e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().strip();
+        message = message.replaceFirst("^Error code - \\w+ - message: ", "");
+        return message.replaceAll("Non-zero status code returned while running (\\S+) node\\. Name:'([^']*)' Status Message: ", "$1 node '$2': ");
     }
 
     private static List<ValueShape> describe(Map<String, NodeInfo> infos) {
@@ -144,7 +157,7 @@ public final class ModelSession implements AutoCloseable {
      * @return every tensor output by name, in the model's output order
      */
     public Map<String, HostArray> run(Map<String, HostArray> feeds) {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OnnxRuntimeEnvironment.get();
         Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
         try {
             for (ValueShape input : inputs) {
@@ -169,7 +182,7 @@ public final class ModelSession implements AutoCloseable {
             }
         } catch (OrtException e) {
             throw new ModelPressException(ErrorCode.RUNTIME_ERROR, "model " + path.getFileName(),
-                    "ONNX Runtime failed to run it: " + e.getMessage(), e);
+                    "ONNX Runtime failed to run it: " + ortMessage(e), e);
         } finally {
             tensors.values().forEach(OnnxTensor::close);
         }
@@ -223,7 +236,7 @@ public final class ModelSession implements AutoCloseable {
         try {
             session.close();
         } catch (OrtException e) {
-            throw new ModelPressException(ErrorCode.RUNTIME_ERROR, "model " + path.getFileName(), "ONNX Runtime failed to close it: " + e.getMessage(), e);
+            throw new ModelPressException(ErrorCode.RUNTIME_ERROR, "model " + path.getFileName(), "ONNX Runtime failed to close it: " + ortMessage(e), e);
         } finally {
             options.close();
         }

@@ -16,6 +16,8 @@ import io.modelpress.core.data.HostArray;
 final class OutputComparison {
     private final String name;
     private final String referenceName;
+    /** The axis of the output that carries the batch (1 for a recurrent state [2, batch, 128]). */
+    private final int batchAxis;
 
     private long samples;
     private double cosineSum;
@@ -29,9 +31,10 @@ final class OutputComparison {
     private double klSum;
     private double klMax = Double.NEGATIVE_INFINITY;
 
-    OutputComparison(String name, String referenceName) {
+    OutputComparison(String name, String referenceName, int batchAxis) {
         this.name = name;
         this.referenceName = referenceName;
+        this.batchAxis = batchAxis;
     }
 
     String name() {
@@ -43,11 +46,15 @@ final class OutputComparison {
     }
 
     void add(HostArray model, HostArray reference, HostArray mask, int batch) {
-        long[] shape = model.shape();
-        if (!java.util.Arrays.equals(shape, reference.shape())) {
-            throw new ModelPressException(ErrorCode.DATA_MISMATCH, "output '" + name + "'", "has shape " + HostArray.shapeString(shape)
+        if (!java.util.Arrays.equals(model.shape(), reference.shape())) {
+            throw new ModelPressException(ErrorCode.DATA_MISMATCH, "output '" + name + "'", "has shape " + HostArray.shapeString(model.shape())
                     + " but the reference output '" + referenceName + "' has " + HostArray.shapeString(reference.shape()) + " for the same batch");
         }
+        if (batchAxis > 0 && batchAxis < model.rank() && model.dim(batchAxis) == batch) {
+            model = model.axisFirst(batchAxis);
+            reference = reference.axisFirst(batchAxis);
+        }
+        long[] shape = model.shape();
         int perSample = samplesPerBatch(shape, model.elementCount(), batch);
         float[] a = model.toFloats();
         float[] b = reference.toFloats();

@@ -1,5 +1,8 @@
 package io.modelpress.core.eval;
 
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
@@ -20,6 +23,26 @@ public record SessionSettings(int intraOpThreads, OptLevel optimization) {
         }
         if (optimization == null) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "optimization", "must be given");
+        }
+    }
+
+    /**
+     * ONNX Runtime session options for these settings; the caller closes them. ONNX Runtime's own log is limited to
+     * fatal messages: its errors reach the user once, as the exception a failed load or run throws, never as extra
+     * (colour-coded) lines on stderr.
+     */
+    public OrtSession.SessionOptions sessionOptions() throws OrtException {
+        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        try {
+            options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
+            options.setIntraOpNumThreads(intraOpThreads);
+            options.setInterOpNumThreads(1);
+            options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+            options.setOptimizationLevel(optimization);
+            return options;
+        } catch (OrtException | RuntimeException e) {
+            options.close();
+            throw e;
         }
     }
 

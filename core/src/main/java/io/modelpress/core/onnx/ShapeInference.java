@@ -111,7 +111,7 @@ public final class ShapeInference {
                 shapeOutputs.put(shapeName, w);
             }
         }
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OnnxRuntimeEnvironment.get();
         Map<String, long[]> result = new HashMap<>();
         try (TemporaryModel file = new TemporaryModel(probe);
              OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {

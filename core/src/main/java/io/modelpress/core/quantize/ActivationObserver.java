@@ -12,6 +12,7 @@ import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.OnnxRuntimeEnvironment;
 import io.modelpress.core.onnx.TemporaryModel;
 
 import java.nio.FloatBuffer;
@@ -56,7 +57,7 @@ public final class ActivationObserver {
         }
         Set<String> fetch = new LinkedHashSet<>(values);
         int[] samples = {0};
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OnnxRuntimeEnvironment.get();
         try (TemporaryModel file = new TemporaryModel(observed);
              OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(threads);

@@ -10,8 +10,10 @@ import io.modelpress.core.data.DataOptions;
 import io.modelpress.core.data.Dataset;
 import io.modelpress.core.data.Datasets;
 import io.modelpress.core.data.HostArray;
+import io.modelpress.core.data.InputHints;
 import io.modelpress.core.eval.ModelSession;
 import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.OnnxRuntimeEnvironment;
 import io.modelpress.core.onnx.ValueShape;
 
 import java.nio.file.Path;
@@ -35,16 +37,21 @@ public final class DatasetCalibration implements CalibrationData {
 
     /** Calibration data for a model, or {@link CalibrationData#NONE} when no data file is given. */
     public static CalibrationData forModel(OnnxModel model, Path data, Path tokenizer) {
+        return forModel(model, data, tokenizer, InputHints.NONE);
+    }
+
+    /** As above; {@code hints} fill the inputs the data file does not hold (e.g. a sample rate). */
+    public static CalibrationData forModel(OnnxModel model, Path data, Path tokenizer, InputHints hints) {
         if (data == null) {
             return NONE;
         }
         // a folder of IDX files has train and test splits: calibrate on train, so evaluation (test) stays unseen
-        return new DatasetCalibration(data, model.inputs(), DataOptions.DEFAULT.withTokenizer(tokenizer).withSplit("train"));
+        return new DatasetCalibration(data, model.inputs(), DataOptions.DEFAULT.withTokenizer(tokenizer).withSplit("train").withHints(hints));
     }
 
     @Override
     public void forEachBatch(int maxSamples, BatchConsumer consumer) {
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OnnxRuntimeEnvironment.get();
         int seen = 0;
         try (Dataset dataset = Datasets.open(data, inputs, options)) {
             while (seen < maxSamples) {

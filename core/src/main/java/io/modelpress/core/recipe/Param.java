@@ -16,7 +16,11 @@ public record Param(String name, Kind kind, List<String> choices, double min, do
         this(name, kind, choices, min, max, defaultValue, modes, fields, description, Map.of());
     }
 
-    public enum Kind { CHOICE, INTEGER, NUMBER, BOOLEAN, STRING, STRING_LIST, CHOICE_LIST, DURATION, OBJECT, NUMBER_OR_FALSE }
+    public enum Kind { CHOICE, INTEGER, NUMBER, BOOLEAN, STRING, STRING_LIST, CHOICE_LIST, DURATION, OBJECT, NUMBER_OR_FALSE,
+        /** Model input name -> shape such as 1x512 (normalised to that text). */
+        INPUT_SHAPES,
+        /** Model input name -> number (normalised to its text). */
+        INPUT_VALUES }
 
     public static Param choice(String name, Object defaultValue, String description, String... choices) {
         return new Param(name, Kind.CHOICE, List.of(choices), 0, 0, defaultValue, Set.of(), Map.of(), description);
@@ -53,6 +57,16 @@ public record Param(String name, Kind kind, List<String> choices, double min, do
 
     public static Param duration(String name, String defaultValue, String description) {
         return new Param(name, Kind.DURATION, List.of(), 0, 0, defaultValue, Set.of(), Map.of(), description);
+    }
+
+    /** A mapping from model input names to shapes, e.g. {@code {input: 1x512}}. */
+    public static Param inputShapes(String name, String description) {
+        return new Param(name, Kind.INPUT_SHAPES, List.of(), 0, 0, null, Set.of(), Map.of(), description);
+    }
+
+    /** A mapping from model input names to numbers, e.g. {@code {sr: 16000}}. */
+    public static Param inputValues(String name, String description) {
+        return new Param(name, Kind.INPUT_VALUES, List.of(), 0, 0, null, Set.of(), Map.of(), description);
     }
 
     public static Param object(String name, String description, Param... fields) {
@@ -93,6 +107,8 @@ public record Param(String name, Kind kind, List<String> choices, double min, do
             case STRING_LIST -> "a list of strings";
             case DURATION -> "a duration such as 90s, 30m or 2h";
             case OBJECT -> "a mapping with keys: " + String.join(", ", fields.keySet());
+            case INPUT_SHAPES -> "a mapping of input name to shape, e.g. {input: 1x512}";
+            case INPUT_VALUES -> "a mapping of input name to number, e.g. {sr: 16000}";
         };
     }
 

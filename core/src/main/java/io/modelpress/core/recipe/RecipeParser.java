@@ -2,6 +2,7 @@ package io.modelpress.core.recipe;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.data.InputHints;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -251,6 +252,9 @@ public final class RecipeParser {
         if (param.kind() == Param.Kind.STRING_LIST || param.kind() == Param.Kind.CHOICE_LIST) {
             return convertList(param, node, path);
         }
+        if (param.kind() == Param.Kind.INPUT_SHAPES || param.kind() == Param.Kind.INPUT_VALUES) {
+            return convertInputMap(param, node, path);
+        }
         if (!(node instanceof ScalarNode scalar)) {
             return bad(node, path, param, "a " + (node instanceof SequenceNode ? "list" : "mapping"));
         }
@@ -336,6 +340,44 @@ public final class RecipeParser {
                 }
             }
             values.add(s.getValue());
+        }
+        return values;
+    }
+
+    /** Input name -> shape text ("1x512", also from a list [1, 512]) or number text, each checked like the CLI's. */
+    private Object convertInputMap(Param param, Node node, String path) {
+        if (!(node instanceof MappingNode mapping)) {
+            return bad(node, path, param, node instanceof ScalarNode scalar ? "'" + scalar.getValue() + "'" : "a list");
+        }
+        boolean shapes = param.kind() == Param.Kind.INPUT_SHAPES;
+        Map<String, String> values = new LinkedHashMap<>();
+        for (NodeTuple t : mapping.getValue()) {
+            String input = scalarKey(t, path);
+            if (input == null) {
+                continue;
+            }
+            String itemPath = path + "." + input;
+            Node value = t.getValueNode();
+            if (values.containsKey(input)) {
+                error(t.getKeyNode(), itemPath, "is given twice");
+                continue;
+            }
+            String text;
+            if (value instanceof ScalarNode scalar) {
+                text = scalar.getValue();
+            } else if (shapes && value instanceof SequenceNode seq && seq.getValue().stream().allMatch(ScalarNode.class::isInstance)) {
+                text = seq.getValue().stream().map(n -> ((ScalarNode) n).getValue()).collect(java.util.stream.Collectors.joining("x"));
+            } else {
+                bad(value, itemPath, param, "a nested structure");
+                continue;
+            }
+            try {
+                values.put(input, shapes
+                        ? java.util.Arrays.stream(InputHints.parseShape(text, itemPath)).mapToObj(Long::toString).collect(java.util.stream.Collectors.joining("x"))
+                        : InputHints.parseValue(text, itemPath).toString());
+            } catch (ModelPressException e) {
+                error(value, itemPath, e.detail());
+            }
         }
         return values;
     }

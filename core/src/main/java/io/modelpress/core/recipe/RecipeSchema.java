@@ -64,6 +64,11 @@ public final class RecipeSchema {
                     "what to measure against the original model", "accuracy", "agreement", "cosine", "mse", "kl", "latency", "size"),
             Param.integer("batch", 1, 4096, 32L, "batch size for fidelity and batched latency"),
             Param.integer("samples", 1, 10_000_000, 1000L, "most samples of the data to evaluate"),
+            Param.inputShapes("shape", "shapes of model inputs with symbolic dimensions, for synthetic inputs (no data): the "
+                    + "full shape or the shape without the batch dimension, which follows `batch`; "
+                    + "the CLI's --shape overrides it input by input"),
+            Param.inputValues("value", "constants for model inputs that need a particular value (a sample rate, a flag): "
+                    + "they fill synthetic inputs, and inputs a data file does not hold; the CLI's --value overrides it input by input"),
             Param.object("gate", "minimum quality the compressed model must keep; a run that misses it fails",
                     Param.number("min_cosine", -1, 1, null, "lowest acceptable mean output cosine to the original"),
                     Param.number("min_cosine_worst", -1, 1, null, "lowest acceptable per-sample output cosine"),

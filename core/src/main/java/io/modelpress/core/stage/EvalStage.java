@@ -3,6 +3,7 @@ package io.modelpress.core.stage;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.data.InputHints;
 import io.modelpress.core.eval.EvaluationReport;
 import io.modelpress.core.eval.EvaluationRequest;
 import io.modelpress.core.eval.Evaluator;
@@ -10,6 +11,7 @@ import io.modelpress.core.eval.SessionSettings;
 import io.modelpress.core.recipe.StageSpec;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -25,7 +27,8 @@ final class EvalStage implements Stage {
         List<String> metrics = spec.strings("metrics");
         boolean timed = metrics.contains("latency");
         EvaluationRequest request = EvaluationRequest.of(context.input(), context.evaluationData())
-                .withDataOptions(DataOptions.DEFAULT.withTokenizer(context.tokenizer()).withLimit(spec.integer("samples")))
+                .withDataOptions(DataOptions.DEFAULT.withTokenizer(context.tokenizer()).withLimit(spec.integer("samples"))
+                        .withHints(hints(spec).overriddenBy(context.hints())))
                 .withBatchSize((int) spec.integer("batch"))
                 .withSession(SessionSettings.DEFAULT.withThreads(context.threads()))
                 .withTiming(timed ? EvaluationRequest.DEFAULT_WARMUP_RUNS : 0, timed ? EvaluationRequest.DEFAULT_TIMED_RUNS : 0)
@@ -44,6 +47,15 @@ final class EvalStage implements Stage {
         json.put("gate", failure == null ? "passed" : "failed");
         context.progress().progress(1.0, "evaluated " + report.samples() + " samples");
         return new StageOutcome(context.input(), json, failure);
+    }
+
+    /** The stage's {@code shape} and {@code value} keys (validated by the recipe parser) as input hints. */
+    static InputHints hints(StageSpec spec) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        spec.object("shape").forEach((input, dims) -> shapes.put(input, InputHints.parseShape(String.valueOf(dims), spec.label() + " shape." + input)));
+        Map<String, Number> values = new LinkedHashMap<>();
+        spec.object("value").forEach((input, value) -> values.put(input, InputHints.parseValue(String.valueOf(value), spec.label() + " value." + input)));
+        return new InputHints(shapes, values);
     }
 
     /** Keeps the report keys of the requested metrics (the gate still sees everything that was measured). */

@@ -35,7 +35,7 @@ final class QuantizeStage implements Stage {
         }
         context.progress().progress(0.0, "reading " + context.input().getFileName());
         OnnxModel model = OnnxModel.read(context.input());
-        CalibrationData data = DatasetCalibration.forModel(model, context.calibrationData(), context.tokenizer());
+        CalibrationData data = DatasetCalibration.forModel(model, context.calibrationData(), context.tokenizer(), context.hints());
         context.progress().progress(0.1, "quantizing (" + modeName + ")");
         QuantizationReport report = mode.apply(model, context.spec(), data);
         context.progress().progress(0.9, "writing the quantized model");

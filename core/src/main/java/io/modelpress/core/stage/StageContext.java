@@ -1,5 +1,6 @@
 package io.modelpress.core.stage;
 
+import io.modelpress.core.data.InputHints;
 import io.modelpress.core.recipe.StageSpec;
 
 import java.nio.file.Path;
@@ -15,12 +16,22 @@ import java.util.List;
  * @param tokenizer tokenizer.json for text data, or null (then the one beside the original model, if any)
  * @param workDir   an empty folder the stage owns; it writes its output model there as {@code model.onnx}
  * @param threads   ONNX Runtime intra-op threads the stage may use
+ * @param hints     shapes and constant values for model inputs given with the run (the CLI's --shape/--value): they
+ *                  shape synthetic inputs and fill inputs a data file lacks, for evaluation and calibration alike; an
+ *                  eval stage's own shape/value keys add to them (these win input by input)
  */
 public record StageContext(StageSpec spec, Path input, Path original, List<Path> data, Path tokenizer, Path workDir,
-                           int threads, ProgressListener progress) {
+                           int threads, ProgressListener progress, InputHints hints) {
     public StageContext {
         data = List.copyOf(data);
         progress = progress == null ? ProgressListener.NONE : progress;
+        hints = hints == null ? InputHints.NONE : hints;
+    }
+
+    /** A context without input hints. */
+    public StageContext(StageSpec spec, Path input, Path original, List<Path> data, Path tokenizer, Path workDir,
+                        int threads, ProgressListener progress) {
+        this(spec, input, original, data, tokenizer, workDir, threads, progress, InputHints.NONE);
     }
 
     /** The data to calibrate on, or null. */

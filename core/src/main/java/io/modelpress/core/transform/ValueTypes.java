@@ -6,7 +6,6 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import ai.onnxruntime.NodeInfo;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
@@ -14,6 +13,7 @@ import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.OnnxRuntimeEnvironment;
 import io.modelpress.core.onnx.TemporaryModel;
 import io.modelpress.core.onnx.ValueShape;
 import io.modelpress.core.onnx.Weights;
@@ -94,7 +94,7 @@ public final class ValueTypes {
             options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
             options.setIntraOpNumThreads(1);
             options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
-            try (OrtSession session = OrtEnvironment.getEnvironment().createSession(file.file().toString(), options)) {
+            try (OrtSession session = OnnxRuntimeEnvironment.get().createSession(file.file().toString(), options)) {
                 Map<String, NodeInfo> infos;
                 try {
                     infos = session.getOutputInfo();
