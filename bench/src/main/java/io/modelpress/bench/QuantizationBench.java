@@ -48,7 +48,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <li>all-MiniLM-L6-v2: fp32, ONNX Runtime's own dynamic INT8 release ({@code -q}, the baseline of the latency
  *     ratios), ModelPress dynamic INT8, weight-only INT4, FP16 - size, quantization time, cosine of mean-pooled
  *     sentence embeddings to fp32 on the 640 eval sentences (calibration on the disjoint calibration set), latency at
- *     32 x 128 and 1 x 32 tokens with 1 and 2 ONNX Runtime threads;</li>
+ *     32 x 128 and 1 x 32 tokens with 1 and 2 ONNX Runtime threads; and the same cosines with calibration and
+ *     evaluation text of two different kinds (Python documentation, WordNet's usage examples) and without
+ *     calibration data, crossed;</li>
  * <li>the Fashion-MNIST CNN teacher: fp32 (the baseline) vs static INT8 - size, top-1 on the 10k test images,
  *     latency at batch 32 and 1;</li>
  * <li>static calibration memory: peak heap while calibrating on 256 and on 4,096 samples.</li>
@@ -59,10 +61,27 @@ import java.util.concurrent.atomic.AtomicLong;
  * Runtime runs on the calling thread, so its CPU time is reported too: the most stable figure on a shared machine.
  * Each model is timed in 3 sessions (their mean counts), because where ONNX Runtime places a session's buffers moves
  * its speed by several percent. Options: {@code --runs N} timed rounds (default 15), {@code --sessions N} sessions per
- * model (default 3), {@code --out FILE} (default bench/results/quantization.md).
+ * model (default 3), {@code --out FILE} (default bench/results/quantization.md), {@code --fidelity-only} (no latency
+ * and no memory probes: sizes, cosines and top-1 only, in a few minutes on a busy machine; default out
+ * bench/results/quantization-fidelity.md).
  */
 public final class QuantizationBench {
     private static final Path EXAMPLES_DATA = Path.of("examples", "data");
+    private static final String QUANTIZED_BY_ORT = "ONNX Runtime -q (baseline)";
+    private static final List<String> MINILM_RECIPES = List.of("int8-dynamic", "int4-weight-only", "fp16");
+
+    /** One kind of English text: a calibration file and a disjoint evaluation file (examples/data/README.md). */
+    record TextSource(String label, String kind, Path calibration, Path eval) {
+        String describe() {
+            return label + " = " + kind + " (" + calibration.getFileName() + " / " + eval.getFileName() + ")";
+        }
+    }
+
+    static final TextSource PYTHON_DOCS = new TextSource("A", "sentences from Python's documentation",
+            EXAMPLES_DATA.resolve("sentences-calib.jsonl"), EXAMPLES_DATA.resolve("sentences-eval.jsonl"));
+    static final TextSource WORDNET = new TextSource("B", "WordNet's usage examples (everyday English)",
+            EXAMPLES_DATA.resolve("wordnet-calib.jsonl"), EXAMPLES_DATA.resolve("wordnet-eval.jsonl"));
+    static final List<TextSource> TEXT_SOURCES = List.of(PYTHON_DOCS, WORDNET);
 
     private QuantizationBench() {
     }
@@ -77,14 +96,20 @@ public final class QuantizationBench {
     public static void main(String[] args) throws Exception {
         int runs = 15;
         int sessions = 3;
-        Path out = Path.of("bench", "results", "quantization.md");
+        boolean latency = true;
+        Path out = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
                 case "--sessions" -> sessions = Integer.parseInt(args[++i]);
                 case "--out" -> out = Path.of(args[++i]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (options: --runs N, --sessions N, --out FILE)");
+                case "--fidelity-only" -> latency = false;
+                default -> throw new IllegalArgumentException("unknown option " + args[i]
+                        + " (options: --runs N, --sessions N, --out FILE, --fidelity-only)");
             }
+        }
+        if (out == null) {
+            out = Path.of("bench", "results", latency ? "quantization.md" : "quantization-fidelity.md");
         }
         System.setProperty("ai.djl.offline", "true");
         String machine = Machine.describe();
@@ -92,48 +117,58 @@ public final class QuantizationBench {
         StringBuilder md = new StringBuilder("# Quantization benchmark\n\n")
                 .append("Measured ").append(Machine.date()).append(" on ").append(machine).append(", ONNX Runtime ")
                 .append(ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()).append(".\n")
-                .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar QuantizationBench`\n\n")
-                .append("Each latency sample averages as many runs as make the fastest model's sample last about 20 ms. Every "
-                        + "model is timed in ").append(sessions).append(" ONNX Runtime sessions (where a session's buffers land "
+                .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar QuantizationBench")
+                .append(latency ? "" : " --fidelity-only").append("`\n\n")
+                .append(latency ? "Each latency sample averages as many runs as make the fastest model's sample last about 20 ms. Every "
+                        + "model is timed in " + sessions + " ONNX Runtime sessions (where a session's buffers land "
                         + "moves its speed by up to 7%), all sessions take turns in a shuffled order each round, a model's time "
-                        + "in a round is the mean over its sessions, and ratios are medians of per-round ratios.\n\n");
+                        + "in a round is the mean over its sessions, and ratios are medians of per-round ratios.\n\n"
+                        : "Fidelity only: no latency columns, no calibration-memory probes.\n\n");
+        System.out.print(md);
         try {
-            md.append(miniLm(work, runs, sessions));
-            md.append(cnn(work, runs, sessions));
-            md.append(calibrationMemory(work));
+            // each section is printed when it is done: the next one may train the CNN teacher first
+            printAndAppend(md, miniLm(work, runs, sessions, latency));
+            printAndAppend(md, cnn(work, runs, sessions, latency));
+            if (latency) {
+                printAndAppend(md, calibrationMemory(work));
+            }
         } finally {
             TempFiles.deleteTree(work);
         }
         Files.createDirectories(out.toAbsolutePath().getParent());
         Files.writeString(out, md);
-        System.out.println(md);
         System.out.println("written to " + out);
+    }
+
+    private static void printAndAppend(StringBuilder md, String section) {
+        System.out.print(section);
+        System.out.flush();
+        md.append(section);
     }
 
     // ------------------------------------------------------------------------------------------------ MiniLM
 
-    private static String miniLm(Path work, int runs, int sessions) throws Exception {
+    private static String miniLm(Path work, int runs, int sessions, boolean withLatency) throws Exception {
         Path fp32 = ReferenceModels.minilm();
         Path tokenizer = ReferenceModels.minilmTokenizer();
-        Path calibration = EXAMPLES_DATA.resolve("sentences-calib.jsonl");
-        Path eval = EXAMPLES_DATA.resolve("sentences-eval.jsonl");
+        Path eval = PYTHON_DOCS.eval();
         Map<String, Path> models = new LinkedHashMap<>();
         Map<String, Double> seconds = new LinkedHashMap<>();
         models.put("fp32", fp32);
-        models.put("ONNX Runtime -q (baseline)", ReferenceModels.minilmQuantized());
-        for (String recipe : List.of("int8-dynamic", "int4-weight-only", "fp16")) {
+        models.put(QUANTIZED_BY_ORT, ReferenceModels.minilmQuantized());
+        for (String recipe : MINILM_RECIPES) {
             long start = System.nanoTime();
-            Path model = runFirstStage(recipe, fp32, List.of(calibration), tokenizer, work.resolve(recipe));
+            Path model = runFirstStage(recipe, fp32, List.of(PYTHON_DOCS.calibration()), tokenizer, work.resolve(recipe));
             seconds.put(recipe, (System.nanoTime() - start) / 1e9);
             models.put("ModelPress " + recipe, model);
         }
         Map<String, Timing[]> latency = new LinkedHashMap<>();
         models.keySet().forEach(k -> latency.put(k, new Timing[4]));
         int column = 0;
-        for (int threads : new int[] {1, 2}) {
+        for (int threads : withLatency ? new int[] {1, 2} : new int[0]) {
             for (int[] shape : new int[][] {{32, 128}, {1, 32}}) {
                 Map<String, HostArray> feeds = tokenFeeds(tokenizer, eval, shape[0], shape[1]);
-                Map<String, Timing> times = time(models, feeds, threads, runs, sessions, "ONNX Runtime -q (baseline)");
+                Map<String, Timing> times = time(models, feeds, threads, runs, sessions, QUANTIZED_BY_ORT);
                 for (var e : times.entrySet()) {
                     latency.get(e.getKey())[column] = e.getValue();
                 }
@@ -143,23 +178,78 @@ public final class QuantizationBench {
         long fp32Bytes = OnnxModel.fileBytes(fp32);
         StringBuilder md = new StringBuilder("## all-MiniLM-L6-v2 (sentence embeddings)\n\n")
                 .append("Cosine: mean-pooled embeddings vs fp32 on the 640 sentences of examples/data/sentences-eval.jsonl "
-                        + "(calibration on the disjoint sentences-calib.jsonl). Latency: median ms (median ratio to the -q "
-                        + "baseline in the same round); with 1 thread also the ratio of the calling thread's CPU time.\n\n")
-                .append("| model | bytes | of fp32 | made in | cosine mean | cosine min | 1 thread 32x128 | 1 thread 1x32 | 2 threads 32x128 | 2 threads 1x32 |\n")
-                .append("|---|---|---|---|---|---|---|---|---|---|\n");
+                        + "(calibration on the disjoint sentences-calib.jsonl).")
+                .append(withLatency ? " Latency: median ms (median ratio to the -q baseline in the same round); with 1 "
+                        + "thread also the ratio of the calling thread's CPU time.\n\n" : "\n\n")
+                .append("| model | bytes | of fp32 | made in | cosine mean | cosine min |")
+                .append(withLatency ? " 1 thread 32x128 | 1 thread 1x32 | 2 threads 32x128 | 2 threads 1x32 |\n" : "\n")
+                .append("|---|---|---|---|---|---|").append(withLatency ? "---|---|---|---|\n" : "\n");
         for (var e : models.entrySet()) {
-            EvaluationReport r = Evaluator.run(EvaluationRequest.of(e.getValue(), eval).withReference(fp32)
-                    .withDataOptions(DataOptions.DEFAULT.withTokenizer(tokenizer)).withTiming(0, 0)
-                    .withSession(SessionSettings.DEFAULT.withThreads(2)));
-            var cosine = r.outputs().values().iterator().next().cosine();
+            EvaluationReport.Spread cosine = cosine(e.getValue(), fp32, eval, tokenizer);
             long bytes = OnnxModel.fileBytes(e.getValue());
             String recipe = e.getKey().replace("ModelPress ", "");
-            Timing[] t = latency.get(e.getKey());
-            md.append(String.format(Locale.ROOT, "| %s | %,d | %.1f%% | %s | %.5f | %.5f | %s | %s | %s | %s |%n", e.getKey(), bytes,
+            md.append(String.format(Locale.ROOT, "| %s | %,d | %.1f%% | %s | %.5f | %.5f |", e.getKey(), bytes,
                     100.0 * bytes / fp32Bytes, seconds.containsKey(recipe) ? String.format(Locale.ROOT, "%.1f s", seconds.get(recipe)) : "-",
-                    cosine.mean(), cosine.worst(), t[0].cell(true), t[1].cell(true), t[2].cell(false), t[3].cell(false)));
+                    cosine.mean(), cosine.worst()));
+            if (withLatency) {
+                Timing[] t = latency.get(e.getKey());
+                md.append(String.format(Locale.ROOT, " %s | %s | %s | %s |", t[0].cell(true), t[1].cell(true), t[2].cell(false), t[3].cell(false)));
+            }
+            md.append('\n');
         }
+        md.append('\n');
+        return md.append(calibrationText(work, fp32, tokenizer, models)).toString();
+    }
+
+    /**
+     * The cosines again with calibration and evaluation text crossed: each kind of text calibrates the models and
+     * both are evaluated on, and a third calibration has no data at all. The models calibrated on
+     * {@link #PYTHON_DOCS} are the table's above; ONNX Runtime's -q release takes no calibration.
+     */
+    private static String calibrationText(Path work, Path fp32, Path tokenizer, Map<String, Path> calibratedOnPythonDocs) throws IOException {
+        Map<String, List<Path>> calibrations = new LinkedHashMap<>();
+        TEXT_SOURCES.forEach(s -> calibrations.put(s.label(), List.of(s.calibration())));
+        calibrations.put("none", List.of());
+        Map<String, List<String>> rows = new LinkedHashMap<>();
+        rows.put(QUANTIZED_BY_ORT, new ArrayList<>());
+        MINILM_RECIPES.forEach(recipe -> rows.put("ModelPress " + recipe, new ArrayList<>()));
+        StringBuilder header = new StringBuilder("| model |");
+        for (var calibration : calibrations.entrySet()) {
+            boolean none = calibration.getValue().isEmpty();
+            Map<String, Path> models = new LinkedHashMap<>();
+            for (String recipe : MINILM_RECIPES) {
+                models.put("ModelPress " + recipe, calibration.getKey().equals(PYTHON_DOCS.label())
+                        ? calibratedOnPythonDocs.get("ModelPress " + recipe)
+                        : runFirstStage(recipe, fp32, calibration.getValue(), tokenizer, work.resolve(recipe + "-calibration-" + calibration.getKey())));
+            }
+            for (TextSource eval : TEXT_SOURCES) {
+                header.append(none ? " no calibration data" : " calibrated on " + calibration.getKey())
+                        .append(", evaluated on ").append(eval.label()).append(" |");
+                rows.get(QUANTIZED_BY_ORT).add(none ? cosineCell(cosine(ReferenceModels.minilmQuantized(), fp32, eval.eval(), tokenizer)) : "-");
+                for (var model : models.entrySet()) {
+                    rows.get(model.getKey()).add(cosineCell(cosine(model.getValue(), fp32, eval.eval(), tokenizer)));
+                }
+            }
+        }
+        StringBuilder md = new StringBuilder("### Calibration text and evaluation text of different kinds\n\n")
+                .append("Cosine mean / min to fp32, as above, for every pairing of calibration text and evaluation text; ")
+                .append(TEXT_SOURCES.stream().map(TextSource::describe).collect(java.util.stream.Collectors.joining("; ")))
+                .append(". Calibration and evaluation files never share a sentence. Recipes that read no data give the same "
+                        + "model whatever the calibration; ONNX Runtime's -q release was made without calibration.\n\n")
+                .append(header).append('\n').append("|---".repeat(1 + calibrations.size() * TEXT_SOURCES.size())).append("|\n");
+        rows.forEach((name, cells) -> md.append("| ").append(name).append(" | ").append(String.join(" | ", cells)).append(" |\n"));
         return md.append('\n').toString();
+    }
+
+    private static EvaluationReport.Spread cosine(Path model, Path fp32, Path sentences, Path tokenizer) {
+        EvaluationReport r = Evaluator.run(EvaluationRequest.of(model, sentences).withReference(fp32)
+                .withDataOptions(DataOptions.DEFAULT.withTokenizer(tokenizer)).withTiming(0, 0)
+                .withSession(SessionSettings.DEFAULT.withThreads(2)));
+        return r.outputs().values().iterator().next().cosine();
+    }
+
+    private static String cosineCell(EvaluationReport.Spread cosine) {
+        return String.format(Locale.ROOT, "%.5f / %.5f", cosine.mean(), cosine.worst());
     }
 
     /** Rows of exactly {@code tokens} real tokens (consecutive sentences of the file), mask all ones. */
@@ -190,7 +280,7 @@ public final class QuantizationBench {
 
     // ------------------------------------------------------------------------------------------------ CNN
 
-    private static String cnn(Path work, int runs, int sessions) throws Exception {
+    private static String cnn(Path work, int runs, int sessions, boolean withLatency) throws Exception {
         if (!FashionMnist.isPresent(FashionMnist.DEFAULT_DIR)) {
             return "## Fashion-MNIST CNN\n\nSkipped: " + FashionMnist.INSTALL_HINT + "\n\n";
         }
@@ -204,7 +294,7 @@ public final class QuantizationBench {
         Map<String, Timing[]> latency = new LinkedHashMap<>();
         models.keySet().forEach(k -> latency.put(k, new Timing[4]));
         int column = 0;
-        for (int threads : new int[] {1, 2}) {
+        for (int threads : withLatency ? new int[] {1, 2} : new int[0]) {
             for (int batch : new int[] {32, 1}) {
                 Map<String, HostArray> feeds = imageFeeds(fp32, batch);
                 Map<String, Timing> times = time(models, feeds, threads, runs * 5, sessions, "fp32 (baseline)");
@@ -216,18 +306,24 @@ public final class QuantizationBench {
         }
         long fp32Bytes = OnnxModel.fileBytes(fp32);
         StringBuilder md = new StringBuilder("## Fashion-MNIST CNN teacher (examples/)\n\n")
-                .append("Top-1 on the 10,000 test images (calibration on the training images). Latency: median ms (median "
-                        + "ratio to fp32 in the same round: below 1 is faster); with 1 thread also the CPU-time ratio.\n\n")
-                .append("| model | bytes | of fp32 | made in | top-1 | agreement with fp32 | 1 thread batch 32 | 1 thread batch 1 | 2 threads batch 32 | 2 threads batch 1 |\n")
-                .append("|---|---|---|---|---|---|---|---|---|---|\n");
+                .append("Top-1 on the 10,000 test images (calibration on the training images).")
+                .append(withLatency ? " Latency: median ms (median ratio to fp32 in the same round: below 1 is faster); "
+                        + "with 1 thread also the CPU-time ratio.\n\n" : "\n\n")
+                .append("| model | bytes | of fp32 | made in | top-1 | agreement with fp32 |")
+                .append(withLatency ? " 1 thread batch 32 | 1 thread batch 1 | 2 threads batch 32 | 2 threads batch 1 |\n" : "\n")
+                .append("|---|---|---|---|---|---|").append(withLatency ? "---|---|---|---|\n" : "\n");
         for (var e : models.entrySet()) {
             EvaluationReport r = Evaluator.run(EvaluationRequest.of(e.getValue(), FashionMnist.DEFAULT_DIR).withReference(fp32)
                     .withTiming(0, 0).withSession(SessionSettings.DEFAULT.withThreads(2)));
             long bytes = OnnxModel.fileBytes(e.getValue());
-            Timing[] t = latency.get(e.getKey());
-            md.append(String.format(Locale.ROOT, "| %s | %,d | %.1f%% | %s | %.2f%% | %.2f%% | %s | %s | %s | %s |%n", e.getKey(), bytes,
+            md.append(String.format(Locale.ROOT, "| %s | %,d | %.1f%% | %s | %.2f%% | %.2f%% |", e.getKey(), bytes,
                     100.0 * bytes / fp32Bytes, e.getKey().contains("int8") ? String.format(Locale.ROOT, "%.1f s", seconds) : "-",
-                    100 * r.accuracy(), 100 * r.agreement(), t[0].cell(true), t[1].cell(true), t[2].cell(false), t[3].cell(false)));
+                    100 * r.accuracy(), 100 * r.agreement()));
+            if (withLatency) {
+                Timing[] t = latency.get(e.getKey());
+                md.append(String.format(Locale.ROOT, " %s | %s | %s | %s |", t[0].cell(true), t[1].cell(true), t[2].cell(false), t[3].cell(false)));
+            }
+            md.append('\n');
         }
         return md.append('\n').toString();
     }
