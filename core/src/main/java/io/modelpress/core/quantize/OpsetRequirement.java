@@ -5,8 +5,8 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.transform.OpsetUpgrade;
 
 /**
- * Quantization passes emit operators that older opsets lack (DynamicQuantizeLinear and MatMulInteger arrived in 10,
- * per-channel DequantizeLinear in 13). A model below that is upgraded first ({@link OpsetUpgrade}: every operator
+ * Quantization passes emit operators that older opsets lack (MatMulInteger arrived in opset 10, DynamicQuantizeLinear
+ * in 11, per-channel DequantizeLinear in 13). A model below that is upgraded first ({@link OpsetUpgrade}: every operator
  * whose signature or meaning changed on the way is converted exactly), so users never have to convert it themselves.
  */
 public final class OpsetRequirement {

@@ -72,9 +72,10 @@ final class EvalStage implements Stage {
     /**
      * Checks the recipe's gate: every limit of at least one branch must hold, the branches being the gate's own limits
      * and those under {@code or} (a branch without limits does not count). A limit that cannot be measured, or measures
-     * NaN, fails: a gate must never pass by default. Every limit is checked and listed, in both branches.
+     * NaN, fails: a gate must never pass by default. Each checked limit is listed in {@code checks}; the {@code or}
+     * limits are checked only when the gate's own fail.
      *
-     * @return why the gate failed (one entry per failed limit of the first branch, the {@code or} branch's appended),
+     * @return why the gate failed (one entry per failed limit; with both branches failed, one entry naming both),
      *         empty when it passed
      */
     @SuppressWarnings("unchecked")

@@ -107,6 +107,21 @@ class NothingToQuantizeTest {
         assertThat(report.get("nodes").get(0).get("reason").asText()).containsIgnoringCase("constant");
     }
 
+    @Test
+    void whenEveryCandidateIsKeptFloatTheModelPassesThroughUnchangedToo() throws Exception {
+        Path model = dir.resolve("mlp.onnx");
+        OnnxModel.of(SmallModels.mlp(8, 16, 4, false, 3)).write(model);
+        StageSpec spec = RecipeParser.parse("stages:\n  - quantize: { mode: dynamic, keep_float: 2 }\n", "test.yaml").stages().get(0);
+        Path work = Files.createDirectories(dir.resolve("work-keep-float"));
+        StageOutcome outcome = Stages.forType("quantize").run(new StageContext(spec, model, model, List.of(data()), null, work, 1, null));
+
+        assertThat(Files.mismatch(model, outcome.model())).as("byte-identical, SmoothQuant's float rewrites dropped").isEqualTo(-1L);
+        assertThat(outcome.report().get("unchanged").asBoolean()).isTrue();
+        assertThat(outcome.report().get("notes").get("result").asText())
+                .startsWith("nothing to quantize: none of the 2 candidate nodes can be quantized");
+        assertThat(outcome.report().get("nodes")).allSatisfy(n -> assertThat(n.get("reason").asText()).contains("keep_float"));
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"dynamic", "static", "weight-only"})
     void theDataIsNotReadWhenThereIsNothingToCalibrate(String mode) throws Exception {
