@@ -12,6 +12,9 @@ import java.util.TreeMap;
 
 /** Per-node account of what a quantization pass did, for report.json and the CLI. */
 public final class QuantizationReport {
+    /** The note key that says what became of the model as a whole (e.g. that there was nothing to quantize). */
+    public static final String RESULT = "result";
+
     /**
      * @param scheme e.g. "int8 per-channel symmetric weights, dynamic uint8 activations"; null for skipped nodes
      * @param reason why a node was skipped or kept in float; null when quantized
@@ -44,6 +47,20 @@ public final class QuantizationReport {
     /** Pass-level facts (e.g. "opset" -> "upgraded 11 -> 13", "smoothquant_alpha" -> "0.7"). */
     public void note(String key, String value) {
         notes.put(key, value);
+    }
+
+    /**
+     * Records that the pass found nothing it can quantize, and why: the candidates it had to leave float (each with its
+     * reason in the node list), or, with no candidate at all, what the model lacks. The model then passes through as
+     * it was.
+     *
+     * @param lacking what the mode quantizes, phrased to follow "the model has no", e.g. "MatMul with a constant weight"
+     */
+    public void nothingToQuantize(String lacking) {
+        long candidates = entries.size() - quantizedCount();
+        note(RESULT, "nothing to quantize: " + (candidates > 0
+                ? "none of the " + candidates + " candidate node" + (candidates == 1 ? "" : "s") + " can be quantized (each one's reason is listed)"
+                : "the model has no " + lacking) + "; the model passes through unchanged");
     }
 
     public String mode() {

@@ -69,13 +69,25 @@ public final class RecipeSchema {
                     + "the CLI's --shape overrides it input by input"),
             Param.inputValues("value", "constants for model inputs that need a particular value (a sample rate, a flag): "
                     + "they fill synthetic inputs, and inputs a data file does not hold; the CLI's --value overrides it input by input"),
-            Param.object("gate", "minimum quality the compressed model must keep; a run that misses it fails",
-                    Param.number("min_cosine", -1, 1, null, "lowest acceptable mean output cosine to the original"),
-                    Param.number("min_cosine_worst", -1, 1, null, "lowest acceptable per-sample output cosine"),
-                    Param.number("max_accuracy_drop", 0, 100, null, "top-1 accuracy points the model may lose"),
-                    Param.number("min_agreement", 0, 1, null, "lowest fraction of samples with the original's top-1 answer"),
-                    Param.number("max_latency_ratio", 0, 100, null, "compressed / original batch latency (p50), at most"),
-                    Param.number("min_compression_ratio", 0, 1000, null, "original / compressed file size, at least")));
+            gate());
+
+    /** The limits a gate may set; every one given must hold (or every one under {@code or}). */
+    private static Param[] gateLimits() {
+        return new Param[] {
+                Param.number("min_cosine", -1, 1, null, "lowest acceptable mean output cosine to the original, the lowest of several outputs"),
+                Param.number("min_cosine_worst", -1, 1, null, "lowest acceptable per-sample output cosine"),
+                Param.number("max_accuracy_drop", 0, 100, null, "top-1 accuracy points the model may lose; needs labelled data"),
+                Param.number("min_agreement", 0, 1, null, "lowest fraction of samples with the original's top-1 answer"),
+                Param.number("max_latency_ratio", 0, 100, null, "compressed / original batch latency (p50), at most"),
+                Param.number("min_compression_ratio", 0, 1000, null, "original / compressed file size, at least")};
+    }
+
+    private static Param gate() {
+        List<Param> keys = new java.util.ArrayList<>(List.of(gateLimits()));
+        keys.add(Param.object("or", "another set of limits; the gate also passes when all of these hold", gateLimits()));
+        return Param.object("gate", "minimum quality the compressed model must keep; a run that misses it fails. Every limit "
+                + "given must hold, or every limit under `or`", keys.toArray(Param[]::new));
+    }
 
     public static final Map<String, Param> TUNING = params(
             Param.choice("on_gate_failure", "fail", "fail the run, or retry the compression stages with gentler settings",

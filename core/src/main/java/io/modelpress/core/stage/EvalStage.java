@@ -81,10 +81,39 @@ final class EvalStage implements Stage {
         return json;
     }
 
-    /** Each configured gate limit, checked; a limit that cannot be measured fails (a gate must never pass by default). */
+    /**
+     * Checks the recipe's gate: every limit of at least one branch must hold, the branches being the gate's own limits
+     * and those under {@code or} (a branch without limits does not count). A limit that cannot be measured, or measures
+     * NaN, fails: a gate must never pass by default. Each checked limit is listed in {@code checks}; the {@code or}
+     * limits are checked only when the gate's own fail.
+     *
+     * @return why the gate failed (one entry per failed limit; with both branches failed, one entry naming both),
+     *         empty when it passed
+     */
+    @SuppressWarnings("unchecked")
     static List<String> checkGate(Map<String, Object> gate, EvaluationReport r, ArrayNode checks) {
+        Map<String, Object> own = new java.util.LinkedHashMap<>(gate);
+        Map<String, Object> alternative = (Map<String, Object>) own.remove("or");
+        if (own.isEmpty() && alternative != null) {
+            own = alternative;
+            alternative = null;
+        }
+        List<String> failures = checkLimits(own, r, checks, "");
+        if (failures.isEmpty() || alternative == null || alternative.isEmpty()) {
+            return failures;
+        }
+        List<String> alternativeFailures = checkLimits(alternative, r, checks, "or.");
+        if (alternativeFailures.isEmpty()) {
+            return List.of();
+        }
+        return List.of(String.join("; ", failures) + "; and the `or` limits fail too: " + String.join("; ", alternativeFailures));
+    }
+
+    /** Checks each limit, records it in {@code checks} (names prefixed), and returns the failed ones, explained. */
+    private static List<String> checkLimits(Map<String, Object> limits, EvaluationReport r, ArrayNode checks, String prefix) {
         List<String> failures = new ArrayList<>();
-        for (Map.Entry<String, Object> limit : gate.entrySet()) {
+        for (Map.Entry<String, Object> limit : limits.entrySet()) {
+            String name = prefix + limit.getKey();
             double bound = ((Number) limit.getValue()).doubleValue();
             Double value = switch (limit.getKey()) {
                 case "min_cosine" -> r.outputs().values().stream().filter(o -> o.cosine() != null)
@@ -100,9 +129,10 @@ final class EvalStage implements Stage {
                 default -> throw new IllegalStateException("gate key " + limit.getKey());
             };
             boolean upper = limit.getKey().startsWith("max_");
+            // NaN compares false both ways: checked explicitly so that it can never pass
             boolean passed = value != null && !value.isNaN() && (upper ? value <= bound : value >= bound);
             ObjectNode check = checks.addObject();
-            check.put("name", limit.getKey());
+            check.put("name", name);
             check.put("limit", bound);
             if (value == null) {
                 check.putNull("value");
@@ -111,11 +141,22 @@ final class EvalStage implements Stage {
             }
             check.put("passed", passed);
             if (!passed) {
-                failures.add(value == null ? limit.getKey() + " could not be measured (no labels, reference or timing)"
-                        : String.format(Locale.ROOT, "%s = %.4f, %s %.4f", limit.getKey(), value, upper ? "above the limit" : "below the limit", bound));
+                failures.add(value == null ? name + " could not be measured (" + unmeasurable(limit.getKey()) + ")"
+                        : String.format(Locale.ROOT, "%s = %.4f, %s %.4f", name, value, upper ? "above the limit" : "below the limit", bound));
             }
         }
         return failures;
+    }
+
+    /** Why a gate limit has no value. */
+    private static String unmeasurable(String key) {
+        return switch (key) {
+            case "min_cosine", "min_cosine_worst" -> "no floating-point output compared with the original";
+            case "max_accuracy_drop" -> "no labels in the data, or no class output";
+            case "min_agreement" -> "no class output compared with the original";
+            case "max_latency_ratio" -> "no latency measured for both models: it needs `latency` in metrics";
+            default -> "no original model to compare with";
+        };
     }
 
     private static Double latencyRatio(EvaluationReport r) {

@@ -11,7 +11,10 @@ import io.modelpress.core.recipe.StageSpec;
 
 import java.util.Map;
 
-/** Quantizes the model in the recipe's mode; the per-node report and the size change go into the stage report. */
+/**
+ * Quantizes the model in the recipe's mode; the per-node report and the size change go into the stage report. A model
+ * with nothing the mode can quantize passes through unchanged, and the report's {@code notes.result} says why.
+ */
 final class QuantizeStage implements Stage {
     /** One quantization mode: edits the model in place and says what it did. */
     @FunctionalInterface
@@ -38,9 +41,21 @@ final class QuantizeStage implements Stage {
         CalibrationData data = DatasetCalibration.forModel(model, context.calibrationData(), context.tokenizer(), context.hints());
         context.progress().progress(0.1, "quantizing (" + modeName + ")");
         QuantizationReport report = mode.apply(model, context.spec(), data);
-        context.progress().progress(0.9, "writing the quantized model");
-        model.write(context.outputModel());
+        boolean unchanged = report.quantizedCount() == 0;
+        if (unchanged) {
+            // whatever the mode prepared (an opset upgrade, folded BatchNorms, ...) buys nothing without quantized nodes
+            if (!report.notes().containsKey(QuantizationReport.RESULT)) {
+                report.nothingToQuantize("node this mode can quantize");
+            }
+            context.progress().progress(0.9, "nothing to quantize: passing the model through unchanged");
+            // read and written untouched, a model is reproduced byte for byte (external data files included)
+            OnnxModel.read(context.input()).write(context.outputModel());
+        } else {
+            context.progress().progress(0.9, "writing the quantized model");
+            model.write(context.outputModel());
+        }
         ObjectNode json = report.toJson();
+        json.put("unchanged", unchanged);
         json.put("input_bytes", OnnxModel.fileBytes(context.input()));
         json.put("output_bytes", OnnxModel.fileBytes(context.outputModel()));
         return new StageOutcome(context.outputModel(), json, null);

@@ -7,6 +7,7 @@ import io.modelpress.core.onnx.ModelValidator;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.NodeSelector;
+import io.modelpress.core.quantize.OpsetRequirement;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.StageSpec;
 
@@ -36,6 +37,12 @@ public final class DynamicQuantizer {
             "Gather", new GatherHandler(),
             "Conv", new ConvHandler());
 
+    /**
+     * DynamicQuantizeLinear arrived in opset 11 (MatMulInteger in 10; Equal on floats and negative Split axes, which the
+     * attention rewrites emit, in 11); older models are upgraded first.
+     */
+    public static final long MINIMUM_OPSET = 11;
+
     private DynamicQuantizer() {
     }
 
@@ -50,12 +57,19 @@ public final class DynamicQuantizer {
      * ({@link ChannelShift}), extreme outlier channels of FFN activations move to a float side path
      * ({@link OutlierChannels}), and SmoothQuant migrates the remaining outliers into the weights
      * ({@link SmoothQuant}); then the {@code keepFloat} nodes that lose most to quantization are found by measurement
-     * ({@link Sensitivity}). Without data these steps are skipped and the report says so.
+     * ({@link Sensitivity}). Without data these steps are skipped and the report says so. A model with nothing to
+     * quantize is left untouched (the data unread) and the report says why.
      */
     public static QuantizationReport quantize(OnnxModel model, DynamicOptions options, CalibrationData data) {
         long start = System.nanoTime();
+        QuantizationReport candidates = new QuantizationReport("dynamic");
+        if (quantizable(model, options, candidates) == 0) {
+            candidates.nothingToQuantize("MatMul or Gemm with a constant float weight and no Gather from a constant float table "
+                    + "in its main graph (the operators dynamic mode quantizes)");
+            return candidates;
+        }
         QuantizationReport report = new QuantizationReport("dynamic");
-        OpsetRequirement.ensure(model, report);
+        OpsetRequirement.ensure(model, MINIMUM_OPSET, "DynamicQuantizeLinear and MatMulInteger", report);
         sortTopologically(model);
         // the rewrites below change no output: data to check that on (made-up token inputs where none is given)
         Optional<CalibrationData> check = !options.sequenceMajor() ? Optional.empty()
@@ -68,6 +82,8 @@ public final class DynamicQuantizer {
         if (options.wantsCalibration() && data.isEmpty()) {
             report.note("calibration", "none given: data-free defaults (plain per-channel int8; no SmoothQuant, "
                     + "no outlier channels, no sensitivity ranking)");
+        } else if (options.wantsCalibration() && matMulGroups(model, options, Set.of()).isEmpty()) {
+            report.note("calibration", "not needed: no MatMul or Gemm activation is quantized at run time (data unused)");
         } else if (options.wantsCalibration()) {
             if (options.smoothQuantAlpha().isPresent() || options.outlierChannels() > 0) {
                 rewrite(model, options, data, report).forEach(n -> floatNodes.put(n, "outlier side path: computed in float by design"));
@@ -243,6 +259,38 @@ public final class DynamicQuantizer {
         return groups;
     }
 
+    /**
+     * How many nodes of the main graph the handlers would quantize, counted without editing anything; candidates that
+     * must stay float go into {@code report} with the reason.
+     */
+    private static int quantizable(OnnxModel model, DynamicOptions options, QuantizationReport report) {
+        GraphEditor scratch = new GraphEditor(model);
+        QuantizationContext context = new QuantizationContext(model, options, scratch, report);
+        int count = 0;
+        for (NodeProto node : scratch.index().nodes()) {
+            OperatorHandler handler = handler(node);
+            if (handler == null || !handler.concerns(node, context)) {
+                continue;
+            }
+            String reason = floatReason(node, handler, context, Map.of());
+            if (reason == null) {
+                count++;
+            } else {
+                report.skipped(Graphs.nodeLabel(node), node.getOpType(), reason);
+            }
+        }
+        return count;
+    }
+
+    /** Why a node its handler concerns stays float (not selected, unsupported, or chosen float), or null. */
+    private static String floatReason(NodeProto node, OperatorHandler handler, QuantizationContext context, Map<String, String> floatNodes) {
+        String reason = context.options().selector().exclusionReason(node);
+        if (reason == null) {
+            reason = handler.unsupportedReason(node, context);
+        }
+        return reason != null ? reason : floatNodes.get(Graphs.nodeLabel(node));
+    }
+
     private static OperatorHandler handler(NodeProto node) {
         return handler(HANDLERS, node);
     }
@@ -276,16 +324,9 @@ public final class DynamicQuantizer {
             if (handler == null || !handler.concerns(node, context)) {
                 continue;
             }
-            String label = Graphs.nodeLabel(node);
-            String reason = options.selector().exclusionReason(node);
-            if (reason == null) {
-                reason = handler.unsupportedReason(node, context);
-            }
-            if (reason == null) {
-                reason = floatNodes.get(label);
-            }
+            String reason = floatReason(node, handler, context, floatNodes);
             if (reason != null) {
-                report.skipped(label, node.getOpType(), reason);
+                report.skipped(Graphs.nodeLabel(node), node.getOpType(), reason);
                 continue;
             }
             handler.quantize(i, node, context);

@@ -6,6 +6,7 @@ import io.modelpress.core.ModelPressException;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.quantize.OpsetRequirement;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.quantize.WeightQuantizer;
 import io.modelpress.core.quantize.dynamic.DynamicQuantizer;
@@ -15,7 +16,6 @@ import io.modelpress.core.quantize.qdq.calibration.Range;
 import io.modelpress.core.quantize.qdq.calibration.RangeCalibrator;
 import io.modelpress.core.quantize.qdq.calibration.ValueHistogram;
 import io.modelpress.core.recipe.StageSpec;
-import io.modelpress.core.transform.OpsetUpgrade;
 import io.modelpress.core.transform.BatchNormFolding;
 import io.modelpress.core.transform.UnusedConstants;
 import io.modelpress.core.transform.ValueTypes;
@@ -48,25 +48,16 @@ public final class StaticQuantizer {
     }
 
     /**
-     * Quantizes {@code model} in place.
+     * Quantizes {@code model} in place. A model with nothing to quantize needs no data; the report says why.
      *
-     * @throws ModelPressException DATA_MISMATCH without calibration data, UNSUPPORTED_OPSET when a model below opset 13
-     *                             cannot be upgraded,
+     * @throws ModelPressException DATA_MISMATCH without calibration data when there is something to calibrate,
+     *                             UNSUPPORTED_OPSET when a model below opset 13 cannot be upgraded,
      *                             BAD_RECIPE for settings static quantization cannot honour
      */
     public static QuantizationReport quantize(OnnxModel model, StageSpec spec, CalibrationData data) {
         StaticSettings settings = StaticSettings.of(spec);
-        if (data == null || data.isEmpty()) {
-            throw new ModelPressException(ErrorCode.DATA_MISMATCH, spec.label(), "static quantization needs calibration data (--data)");
-        }
-        long opset = model.opset("");
         QuantizationReport report = new QuantizationReport("static");
-        if (opset < MINIMUM_OPSET) {
-            // per-channel DequantizeLinear needs opset 13; operators whose meaning changed are converted exactly
-            OpsetUpgrade.Result upgrade = OpsetUpgrade.upgrade(model, MINIMUM_OPSET);
-            report.note("opset", "upgraded " + upgrade.fromOpset() + " -> " + upgrade.toOpset() + " (" + upgrade.rewrittenNodes()
-                    + " nodes rewritten) for per-channel DequantizeLinear");
-        }
+        OpsetRequirement.ensure(model, MINIMUM_OPSET, "per-channel DequantizeLinear", report);
         report.note("scheme", settings.describe());
         if (settings.foldBatchNorm()) {
             List<BatchNormFolding.Outcome> outcomes = BatchNormFolding.apply(model);
@@ -80,9 +71,19 @@ public final class StaticQuantizer {
         QdqPlanner planner = new QdqPlanner(model, settings, ValueTypes.infer(model));
         QdqPlan plan = planner.plan(Map.of());
         if (plan.units.isEmpty()) {
+            // nothing to calibrate: the data is not read (nor needed); embedding tables are the only thing left to store in 8 bits
             plan.skipped.forEach(s -> report.skipped(io.modelpress.core.onnx.Graphs.nodeLabel(s.node()), s.node().getOpType(), s.reason()));
-            report.note("result", "nothing to quantize: the model has no node static quantization can turn into an integer kernel");
+            if (settings.embeddings()) {
+                DynamicQuantizer.quantizeEmbeddings(model, settings.selector(), report);
+            }
+            if (report.quantizedCount() == 0) {
+                report.nothingToQuantize("node static quantization can turn into an integer kernel (Conv, MatMul or Gemm with a "
+                        + "constant weight and the joins around them) and no Gather from a constant float table");
+            }
             return report;
+        }
+        if (data == null || data.isEmpty()) {
+            throw new ModelPressException(ErrorCode.DATA_MISMATCH, spec.label(), "static quantization needs calibration data (--data)");
         }
         int threads = Runtime.getRuntime().availableProcessors();
         long start = System.nanoTime();

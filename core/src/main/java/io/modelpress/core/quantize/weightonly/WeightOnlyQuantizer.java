@@ -140,6 +140,10 @@ public final class WeightOnlyQuantizer {
                     model.proto().setIrVersion(4);
                 }
             }
+            if (report.quantizedCount() == 0) {
+                report.nothingToQuantize("MatMul or Gemm with a constant 2-D float weight and no Gather from a constant 2-D float "
+                        + "table (the operators weight-only mode quantizes)");
+            }
             report.note("format", format.describe());
             report.note("rounding", rounding.name());
             report.note("accuracy_level", Integer.toString(options.accuracyLevel()));

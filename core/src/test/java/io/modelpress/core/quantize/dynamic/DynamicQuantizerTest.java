@@ -250,21 +250,52 @@ class DynamicQuantizerTest {
     }
 
     @Test
-    void oldOpsetsAreRaisedWhenSafeAndRefusedWhenNot() {
-        ModelProto mlp = SmallModels.mlp(8, 16, 4, false, 21);
-        OnnxModel old = OnnxModel.of(mlp.toBuilder().setOpsetImport(0, mlp.getOpsetImport(0).toBuilder().setVersion(9)).build());
-        QuantizationReport report = DynamicQuantizer.quantize(old, PLAIN, CalibrationData.NONE);
-        assertThat(old.opset("")).isEqualTo(10);
-        assertThat(report.notes().get("opset")).isEqualTo("raised 9 -> 10 (none of the model's operators changed meaning)");
+    void opsetNineModelsAreUpgradedWithTheirChangedOperatorsConvertedAndStayClose() throws Exception {
+        // Dropout (a bool mask at 10) and Slice (attributes became inputs at 10) changed on the way
+        Random random = new Random(31);
+        var graph = ai.onnx.proto.OnnxMl.GraphProto.newBuilder().setName("old")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, "batch", 16))
+                .addInitializer(io.modelpress.core.onnx.Tensors.ofFloats("w1", new long[] {16, 48}, SmallModels.random(random, 16 * 48, 0.3f)))
+                .addInitializer(io.modelpress.core.onnx.Tensors.ofFloats("b1", new long[] {48}, SmallModels.random(random, 48, 0.1f)))
+                .addInitializer(io.modelpress.core.onnx.Tensors.ofFloats("w2", new long[] {32, 8}, SmallModels.random(random, 32 * 8, 0.3f)))
+                .addNode(Nodes.node("MatMul", "mm1", List.of("x", "w1"), List.of("h0")))
+                .addNode(Nodes.node("Add", "add1", List.of("h0", "b1"), List.of("h1")))
+                .addNode(Nodes.node("Relu", "relu", List.of("h1"), List.of("h2")))
+                .addNode(Nodes.node("Dropout", "drop", List.of("h2"), List.of("h3", "mask"), Nodes.attr("ratio", 0.1f)))
+                .addNode(Nodes.node("Slice", "first32", List.of("h3"), List.of("h4"),
+                        Nodes.attr("axes", new long[] {1}), Nodes.attr("starts", new long[] {0}), Nodes.attr("ends", new long[] {32})))
+                .addNode(Nodes.node("MatMul", "mm2", List.of("h4", "w2"), List.of("y")))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, "batch", 8)).build();
+        Path original = write("opset9.onnx", SmallModels.model(graph, 9).toBuilder().setIrVersion(4).build());
+        OnnxModel model = OnnxModel.read(original);
+        QuantizationReport report = DynamicQuantizer.quantize(model, PLAIN, CalibrationData.NONE);
+        Path quantized = write("opset9-int8.onnx", model);
 
-        var graph = mlp.getGraph().toBuilder()
-                .addNode(Nodes.node("Dropout", "drop", List.of("y"), List.of("dropped")))
-                .addOutput(Nodes.tensorInfo("dropped", DataType.FLOAT, "batch", 4)).build();
-        OnnxModel withDropout = OnnxModel.of(SmallModels.model(graph, 9));
-        assertThatThrownBy(() -> DynamicQuantizer.quantize(withDropout, PLAIN, CalibrationData.NONE))
+        assertThat(model.opset("")).isEqualTo(11);
+        assertThat(report.notes().get("opset")).startsWith("upgraded 9 -> 11 (").contains("DynamicQuantizeLinear");
+        assertThat(report.quantizedCount()).isEqualTo(2);
+        assertThat(opCount(model, "MatMulInteger")).isEqualTo(2);
+        OnnxChecker.assertValid(quantized);
+        Map<String, Object> feeds = Map.of("x", floats(new Random(32), 6, 16));
+        float[] reference = Ort.runFirstOutput(original, feeds);
+        float[] actual = Ort.runFirstOutput(quantized, feeds);
+        assertThat(io.modelpress.core.eval.Similarity.cosine(reference, actual)).isGreaterThan(0.999);
+        assertClose(original, quantized, feeds, 0.03);
+    }
+
+    @Test
+    void anOldModelThatCannotBeUpgradedIsRefusedSayingWhatDynamicModeNeeds() {
+        ModelProto mlp = SmallModels.mlp(8, 16, 4, false, 21);
+        // a model-local function over the default domain is not upgraded
+        var function = ai.onnx.proto.OnnxMl.FunctionProto.newBuilder().setName("twice").setDomain("local")
+                .addInput("a").addOutput("b")
+                .addNode(Nodes.node("Add", "add", List.of("a", "a"), List.of("b")))
+                .addOpsetImport(ai.onnx.proto.OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(9)).build();
+        OnnxModel old = OnnxModel.of(SmallModels.model(mlp.getGraph(), 9).toBuilder().addFunctions(function).build());
+        assertThatThrownBy(() -> DynamicQuantizer.quantize(old, PLAIN, CalibrationData.NONE))
                 .isInstanceOfSatisfying(ModelPressException.class, e -> {
                     assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_OPSET);
-                    assertThat(e.getMessage()).contains("opset 9", "Dropout", ">= 10");
+                    assertThat(e.getMessage()).contains("function 'twice'", "opset 9", "opset 11", "DynamicQuantizeLinear");
                 });
     }
 

@@ -206,6 +206,40 @@ class WeightOnlyQuantizerTest {
     }
 
     @Test
+    void opsetSevenModelsNeedNoUpgradeAndRunCloseToTheOriginal() {
+        // the emitted operators live in com.microsoft (versioned on their own) plus the default domain's Add, which
+        // opset 7 already broadcasts: the model's default opset stays as it is
+        Random random = new Random(8);
+        GraphProto.Builder g = GraphProto.newBuilder().setName("old")
+                .addInput(Nodes.tensorInfo("ids", DataType.INT64, "batch"))
+                .addInitializer(Tensors.ofFloats("table", new long[] {200, 64}, SmallModels.random(random, 200 * 64, 0.5f)))
+                .addInitializer(Tensors.ofFloats("w", new long[] {24, 64}, SmallModels.random(random, 24 * 64, 0.3f)))
+                .addInitializer(Tensors.ofFloats("c", new long[] {24}, SmallModels.random(random, 24, 0.1f)))
+                .addNode(Nodes.node("Gather", "embed", List.of("table", "ids"), List.of("e")))
+                .addNode(Nodes.node("Gemm", "fc", List.of("e", "w", "c"), List.of("y"), Nodes.attr("transB", 1L)))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, "batch", 24));
+        for (TensorProto t : g.getInitializerList()) {
+            g.addInput(Nodes.tensorInfo(t.getName(), DataType.FLOAT, t.getDimsList().toArray())); // IR 3: initializers are inputs
+        }
+        OnnxModel model = OnnxModel.of(SmallModels.model(g.build(), 7).toBuilder().setIrVersion(3).build());
+        Path original = dir.resolve("opset7.onnx");
+        model.write(original);
+        QuantizationReport report = WeightOnlyQuantizer.quantize(model, stage("weights: int4, block_size: 16, symmetric_weights: false"));
+        Path quantized = dir.resolve("opset7-q.onnx");
+        model.write(quantized);
+
+        assertThat(report.quantizedCount()).isEqualTo(2);
+        assertThat(model.opset("")).isEqualTo(7);
+        assertThat(ops(model.graph().build())).containsExactly("GatherBlockQuantized", "MatMulNBits", "Add");
+        Map<String, Object> feeds = Map.of("ids", new long[] {0, 17, 199, 42, 17});
+        float[] expected = Ort.runFirstOutput(original, feeds);
+        float[] actual = Ort.runFirstOutput(quantized, feeds);
+        assertThat(io.modelpress.core.eval.Similarity.cosine(expected, actual)).isGreaterThan(0.99);
+        assertThat(relativeL2(actual, expected)).isLessThan(0.1);
+        OnnxChecker.assertValid(quantized);
+    }
+
+    @Test
     void recipeValuesThatMatMulNBitsCannotTakeAreBadRecipes() {
         OnnxModel model = OnnxModel.of(SmallModels.mlp(64, 32, 8, false, 1));
         assertThatThrownBy(() -> WeightOnlyQuantizer.quantize(model, stage("weights: int8-per-channel")))
