@@ -339,15 +339,15 @@ public final class AutoMixedPrecision {
                 boolean deviates = out > NODE_ERROR && out > ERROR_GROWTH * in;
                 if (conversion.converted().contains(i)) {
                     if (deviates) {
-                        culprits.put(i, new Keep(Rule.OUTPUT_CHECK, deviation(out, in) + "; the outputs missed the check: " + missed));
+                        culprits.put(i, new Keep(Rule.OUTPUT_CHECK, "its output " + deviation(out, in) + "; the outputs missed the check: " + missed));
                     } else if (out > in) {
                         growth.put(i, new double[] {out, in});
                     }
                 } else if (deviates) {
                     String label = Graphs.nodeLabel(node);
                     for (int feeder : float16Feeders(i, conversion.converted())) {
-                        culprits.putIfAbsent(feeder, new Keep(Rule.OUTPUT_CHECK, "feeds '" + label + "', which "
-                                + deviation(out, in).substring("its ".length()) + " even in float32; the outputs missed the check: " + missed));
+                        culprits.putIfAbsent(feeder, new Keep(Rule.OUTPUT_CHECK, "feeds '" + label + "', whose output still "
+                                + deviation(out, in) + " in float32: its float16 inputs lack what it needs; the outputs missed the check: " + missed));
                     }
                 }
             }
@@ -355,17 +355,17 @@ public final class AutoMixedPrecision {
                 List<Integer> byGrowth = new ArrayList<>(growth.keySet());
                 byGrowth.sort(Comparator.comparingDouble((Integer i) -> growth.get(i)[0] / Math.max(growth.get(i)[1], 1e-9)).reversed());
                 for (int i : byGrowth.subList(0, Math.max(1, byGrowth.size() / 4))) {
-                    culprits.put(i, new Keep(Rule.OUTPUT_CHECK, deviation(growth.get(i)[0], growth.get(i)[1])
+                    culprits.put(i, new Keep(Rule.OUTPUT_CHECK, "its output " + deviation(growth.get(i)[0], growth.get(i)[1])
                             + ", among the largest error growths; the outputs missed the check: " + missed));
                 }
             }
             return culprits;
         }
 
+        /** How a node's output differs from float32's, to follow "its output". */
         private static String deviation(double out, double in) {
-            return Double.isInfinite(out) ? "its output has infinities, NaN or another shape than float32's"
-                    : String.format(Locale.ROOT, "its output differs from float32 by %.3g%% (relative L2; its inputs by %.3g%%)",
-                    100 * out, 100 * in);
+            return Double.isInfinite(out) ? "has infinities, NaN or another shape where float32's has not"
+                    : String.format(Locale.ROOT, "differs from float32 by %.3g%% (relative L2; its inputs by %.3g%%)", 100 * out, 100 * in);
         }
 
         /** The nearest float16 nodes upstream of a float32 node, reached through float32 nodes. */
