@@ -67,6 +67,8 @@ public final class AutoMixedPrecision {
      * this the original runs again beside each candidate.
      */
     static final long CACHED_FLOATS = 32L << 20;
+    /** The most floats one value may hold on one batch for the check to copy it out and compare it. */
+    static final long MAX_VALUE_FLOATS = 64L << 20;
     /** Conversions tried in all, each keeping more nodes float32 than the one before. */
     static final int MAX_ATTEMPTS = 8;
     /** A node's float16 output deviates when its relative L2 error to float32 exceeds this ... */
@@ -90,7 +92,9 @@ public final class AutoMixedPrecision {
     /** Converts {@code model} in place and reports what stayed float32, and why, and how the check went. */
     public static ConversionReport convert(OnnxModel model, Float16Converter.Options options, Settings settings) {
         Map<String, ValueTypes.TensorType> types = ValueTypes.infer(model);
-        if (settings.samples() <= 0 || settings.data().isEmpty()) {
+        boolean computesFloat32 = model.graph().getNodeList().stream().filter(n -> !Weights.isConstantNode(n))
+                .flatMap(n -> n.getOutputList().stream()).anyMatch(v -> Check.isFloat32(types, v));
+        if (settings.samples() <= 0 || settings.data().isEmpty() || !computesFloat32) {
             return Float16Converter.convert(model, options, types, Plan.STATIC).report();
         }
         OnnxModel original = model.copy();
@@ -133,6 +137,9 @@ public final class AutoMixedPrecision {
                 }
                 keep.putAll(culprits);
             }
+        } catch (ModelPressException e) {
+            throw new ModelPressException(e.code(), "float16 check on " + settings.dataName(), e.getMessage()
+                    + " (give data that fits the model, or set check_samples: 0 to convert with the static rules only)", e);
         }
         ConversionReport report;
         if (options.keepIoTypes()) {
@@ -309,6 +316,9 @@ public final class AutoMixedPrecision {
         /** The lowest cosine over the batches of each float output of the candidate, run as it is, to the original's. */
         Map<String, Double> plainCosines(OnnxModel candidate) {
             Map<String, Double> cosines = new LinkedHashMap<>();
+            if (outputs.isEmpty()) {
+                return cosines; // no float output to judge (its float values were judged through the stored run)
+            }
             int[] batch = {0};
             try (Runner runner = new Runner(candidate, settings.threads(), true)) {
                 settings.data().forEachBatch(settings.samples(), (inputs, batchSize) -> {
@@ -426,6 +436,11 @@ public final class AutoMixedPrecision {
         static Values of(OrtSession.Result result, String name) {
             OnnxValue value = result.get(name).orElseThrow();
             OnnxTensor tensor = (OnnxTensor) value;
+            long count = tensor.getInfo().getNumElements();
+            if (count > MAX_VALUE_FLOATS) {
+                throw new ModelPressException(ErrorCode.LIMIT_EXCEEDED, "float16 check", "value '" + name + "' holds " + count
+                        + " numbers on one batch of the check data, more than the check compares (" + MAX_VALUE_FLOATS + ")");
+            }
             FloatBuffer buffer = tensor.getFloatBuffer(); // a fresh copy, float16 widened
             if (buffer == null) {
                 throw new ModelPressException(ErrorCode.RUNTIME_ERROR, "float16 check", "value '" + name + "' is not a float tensor");
