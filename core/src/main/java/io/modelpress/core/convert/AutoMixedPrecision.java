@@ -23,6 +23,7 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.TemporaryModel;
 import io.modelpress.core.onnx.Weights;
 import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.transform.ValueTypes;
 
 import java.nio.FloatBuffer;
@@ -97,59 +98,61 @@ public final class AutoMixedPrecision {
         if (settings.samples() <= 0 || settings.data().isEmpty() || !computesFloat32) {
             return Float16Converter.convert(model, options, types, Plan.STATIC).report();
         }
-        OnnxModel original = model.copy();
-        Map<Integer, Keep> keep;
-        Map<String, Double> cosines = Map.of();
-        String failure = null;
-        int attempt = 0;
-        int samples;
-        OnnxModel candidate;
-        Conversion conversion;
-        try (Check check = new Check(original, types, settings)) {
-            samples = check.samples;
-            keep = check.overflowing();
-            Float16Converter.Options checkOptions = new Float16Converter.Options(true, options.selector());
-            while (true) {
-                attempt++;
-                candidate = original.copy();
-                conversion = Float16Converter.convert(candidate, checkOptions, types, new Plan(keep, true));
-                Comparison comparison = check.compare(candidate);
-                Map<String, Double> current = new LinkedHashMap<>(comparison.cosines());
-                if (current.values().stream().allMatch(c -> c >= settings.minCosine())) {
-                    // confirm on the model as it will run, with ONNX Runtime's own kernel choices and fusions
-                    check.plainCosines(candidate).forEach((output, c) -> current.merge(output, c, Math::min));
-                }
-                cosines = current;
-                List<String> failing = current.keySet().stream().filter(o -> !(current.get(o) >= settings.minCosine())).toList();
-                if (failing.isEmpty()) {
-                    break;
-                }
-                String missed = failing.stream().map(o -> "'" + o + "' cosine " + ConstantRules.number(current.get(o)))
-                        .collect(Collectors.joining(", ")) + " (bound " + settings.minCosine() + ")";
-                if (attempt == MAX_ATTEMPTS) {
-                    failure = "float16 outputs still differ from float32 after " + attempt + " attempts: " + missed;
-                    break;
-                }
-                Map<Integer, Keep> culprits = check.culprits(conversion, comparison.errors(), failing, missed);
-                if (culprits.isEmpty()) {
-                    failure = "float16 outputs differ from float32: " + missed + ", and no float16 node is left to blame";
-                    break;
-                }
-                keep.putAll(culprits);
-            }
+        Checked checked;
+        try {
+            checked = checkedConversion(model.copy(), types, options.selector(), settings);
         } catch (ModelPressException e) {
             throw new ModelPressException(e.code(), "float16 check on " + settings.dataName(), e.getMessage()
                     + " (give data that fits the model, or set check_samples: 0 to convert with the static rules only)", e);
         }
         ConversionReport report;
         if (options.keepIoTypes()) {
-            model.proto().clear().mergeFrom(candidate.build()); // the checked candidate is the result
-            report = conversion.report();
+            model.proto().clear().mergeFrom(checked.model().build()); // the checked candidate is the result
+            report = checked.conversion().report();
         } else {
-            report = Float16Converter.convert(model, options, types, new Plan(keep, true)).report();
+            report = Float16Converter.convert(model, options, types, new Plan(checked.keep(), true)).report();
         }
-        report.check(new ConversionReport.Check(settings.dataName(), samples, settings.minCosine(), attempt, cosines, failure));
+        report.check(checked.check());
         return report;
+    }
+
+    /** The last candidate of a check: the model, its conversion, the nodes kept float32 by data, and the verdict. */
+    private record Checked(OnnxModel model, Conversion conversion, Map<Integer, Keep> keep, ConversionReport.Check check) {
+    }
+
+    /** Converts copies of the original, with float32 edges, until the outputs pass the check or the attempts run out. */
+    private static Checked checkedConversion(OnnxModel original, Map<String, ValueTypes.TensorType> types, NodeSelector selector,
+                                             Settings settings) {
+        Float16Converter.Options options = new Float16Converter.Options(true, selector);
+        try (Check check = new Check(original, types, settings)) {
+            Map<Integer, Keep> keep = check.overflowing();
+            for (int attempt = 1; ; attempt++) {
+                OnnxModel candidate = original.copy();
+                Conversion conversion = Float16Converter.convert(candidate, options, types, new Plan(keep, true));
+                Comparison comparison = check.compare(candidate);
+                Map<String, Double> cosines = new LinkedHashMap<>(comparison.cosines());
+                if (cosines.values().stream().allMatch(c -> c >= settings.minCosine())) {
+                    // confirm on the model as it will run, with ONNX Runtime's own kernel choices and fusions
+                    check.plainCosines(candidate).forEach((output, c) -> cosines.merge(output, c, Math::min));
+                }
+                List<String> failing = cosines.keySet().stream().filter(o -> !(cosines.get(o) >= settings.minCosine())).toList();
+                String failure = null;
+                if (!failing.isEmpty()) {
+                    String missed = failing.stream().map(o -> "'" + o + "' cosine " + ConstantRules.number(cosines.get(o)))
+                            .collect(Collectors.joining(", ")) + " (bound " + settings.minCosine() + ")";
+                    Map<Integer, Keep> culprits = attempt < MAX_ATTEMPTS ? check.culprits(conversion, comparison.errors(), failing, missed) : Map.of();
+                    if (!culprits.isEmpty()) {
+                        keep.putAll(culprits);
+                        continue;
+                    }
+                    failure = attempt == MAX_ATTEMPTS
+                            ? "float16 outputs still differ from float32 after " + attempt + " attempts: " + missed
+                            : "float16 outputs differ from float32: " + missed + ", and no float16 node is left to blame";
+                }
+                return new Checked(candidate, conversion, keep, new ConversionReport.Check(settings.dataName(), check.samples,
+                        settings.minCosine(), attempt, cosines, failure));
+            }
+        }
     }
 
     /**

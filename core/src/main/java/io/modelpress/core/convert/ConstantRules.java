@@ -29,7 +29,7 @@ import java.util.function.Predicate;
  *   <li>range: a constant with a value beyond float16's largest finite value (65504), such as a -1e9 additive mask
  *       or a 1e6 divisor, would be clamped; it stays float32 and so does every node that reads it;</li>
  *   <li>rounding: a constant that float16 changes by more than 0.1 % (relative L2), which only happens to values
- *       below float16's normal range (a 1e-10 log floor becomes 6e-8 or zero), stays float32 with its readers.
+ *       below float16's normal range (a 1e-10 log floor would become 6e-8), stays float32 with its readers.
  *       Tiny addends of Add/Sub are the exception: such an epsilon only guards against zero, and stored as float16's
  *       smallest step (never as zero, see {@link #stored}) it still does;</li>
  *   <li>powers: Pow with a constant exponent above 1 or below 0 stays float32, since x^2 leaves float16's range
@@ -57,8 +57,14 @@ final class ConstantRules {
     private ConstantRules() {
     }
 
-    /** How a float32 constant fares in float16. */
-    record Fit(float maxAbs, float min, double relativeChange, boolean tinyOnly, float first, float firstStored) {
+    /**
+     * How a float32 constant fares in float16.
+     *
+     * @param relativeChange the relative L2 change of the whole tensor
+     * @param example        the value float16 changes most, relatively (the first one when none changes)
+     * @param exampleStored  what float16 stores for it
+     */
+    record Fit(float maxAbs, float min, double relativeChange, boolean tinyOnly, float example, float exampleStored) {
         boolean exact() {
             return relativeChange == 0;
         }
@@ -81,6 +87,8 @@ final class ConstantRules {
         double sumSquares = 0;
         double sumChanges = 0;
         boolean tinyOnly = true;
+        float example = values.length == 0 ? 0 : values[0];
+        double exampleChange = 0;
         for (float v : values) {
             if (!Float.isFinite(v)) {
                 continue; // infinities and NaN are float16 values too
@@ -91,10 +99,14 @@ final class ConstantRules {
             sumSquares += (double) v * v;
             sumChanges += ((double) s - v) * ((double) s - v);
             tinyOnly &= v == 0 || Math.abs(v) < SMALLEST_NORMAL_FLOAT16;
+            double change = v == 0 ? 0 : Math.abs(((double) s - v) / v);
+            if (change > exampleChange) {
+                example = v;
+                exampleChange = change;
+            }
         }
         double change = sumChanges == 0 ? 0 : Math.sqrt(sumChanges / sumSquares);
-        float first = values.length == 0 ? 0 : values[0];
-        return new Fit(maxAbs, min, change, tinyOnly, first, Float16.toFloat(stored(first)));
+        return new Fit(maxAbs, min, change, tinyOnly, example, Float16.toFloat(stored(example)));
     }
 
     /**
@@ -129,7 +141,7 @@ final class ConstantRules {
                     if (a.getName().equals("value") && DataType.of(a.getT()) == DataType.FLOAT) {
                         Fit fit = fit(model.floats(a.getT()));
                         if (fit.maxAbs() > MAX_FLOAT16) {
-                            keep.put(i, new Float16Converter.Keep(Rule.RANGE, "fills with " + number(fit.first())
+                            keep.put(i, new Float16Converter.Keep(Rule.RANGE, "fills with " + number(fit.example())
                                     + ", beyond float16's range (65504)"));
                         }
                     }
@@ -146,17 +158,17 @@ final class ConstantRules {
                     + number(fit.maxAbs()) + "; float16 ends at 65504)");
         }
         if (node.getOpType().equals("Pow") && position == 1 && (fit.maxAbs() > 1 || fit.min() < 0)) {
-            return new Float16Converter.Keep(Rule.RANGE, "raises to the power " + number(fit.first()) + ", which leaves float16's "
+            return new Float16Converter.Keep(Rule.RANGE, "raises to the power " + number(fit.example()) + ", which leaves float16's "
                     + "range far sooner than its input does (x^2 from |x| > 256)");
         }
         if (COMPARISONS.contains(node.getOpType()) && !fit.exact()) {
-            return new Float16Converter.Keep(Rule.THRESHOLD, "compares with '" + input + "' (" + number(fit.first())
-                    + "), which float16 would round to " + number(fit.firstStored()));
+            return new Float16Converter.Keep(Rule.THRESHOLD, "compares with '" + input + "' (" + number(fit.example())
+                    + "), which float16 would round to " + number(fit.exampleStored()));
         }
         if (fit.relativeChange() > MATERIAL_CHANGE && !(ADDITIVE.contains(node.getOpType()) && fit.tinyOnly())) {
             return new Float16Converter.Keep(Rule.ROUNDING, "reads '" + input + "', which float16 would change by "
-                    + String.format(Locale.ROOT, "%.3g%%", 100 * fit.relativeChange()) + " (e.g. " + number(fit.first())
-                    + " -> " + number(fit.firstStored()) + ")");
+                    + String.format(Locale.ROOT, "%.3g%%", 100 * fit.relativeChange()) + " (e.g. " + number(fit.example())
+                    + " -> " + number(fit.exampleStored()) + ")");
         }
         return null;
     }

@@ -73,10 +73,9 @@ public final class Float16Converter {
     /**
      * A conversion's report plus what a check needs to know of it.
      *
-     * @param converted     positions of the main graph's nodes that now compute in float16
-     * @param float16Values original value names that now carry float16
+     * @param converted positions of the main graph's nodes that now compute in float16 (those touching float values)
      */
-    record Conversion(ConversionReport report, Set<Integer> converted, Set<String> float16Values) {
+    record Conversion(ConversionReport report, Set<Integer> converted) {
     }
 
     /** The options a recipe's {@code convert} stage gives. */
@@ -142,6 +141,8 @@ public final class Float16Converter {
         private final Set<String> graphInputs = new HashSet<>();
         private final Set<String> graphOutputs = new HashSet<>();
         private boolean[] converted;
+        /** Converted nodes that read or write float values: what the report counts. */
+        private final Set<Integer> float16Nodes = new HashSet<>();
 
         Pass(OnnxModel model, Options options, Map<String, ValueTypes.TensorType> types, Plan plan) {
             this.model = model;
@@ -170,15 +171,7 @@ public final class Float16Converter {
             collectUses(nodes);
             assignNames();
             rewrite(nodes);
-            Set<Integer> convertedNodes = new HashSet<>();
-            for (int i = 0; i < converted.length; i++) {
-                if (converted[i]) {
-                    convertedNodes.add(i);
-                }
-            }
-            Set<String> float16Values = new HashSet<>();
-            values.values().stream().filter(v -> v.home == Precision.FP16).forEach(v -> float16Values.add(v.name));
-            return new Conversion(report, convertedNodes, float16Values);
+            return new Conversion(report, Set.copyOf(float16Nodes));
         }
 
         private boolean isFloat32(String value) {
@@ -214,6 +207,7 @@ public final class Float16Converter {
                 }
                 if (converted[i]) {
                     report.converted();
+                    float16Nodes.add(i);
                 } else {
                     report.kept(Graphs.nodeLabel(node), node.getOpType(), reason.rule(), reason.reason());
                 }

@@ -4,11 +4,17 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.core.convert.ConversionReport.KeptNode;
 import io.modelpress.core.convert.ConversionReport.Rule;
 import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.data.HostArray;
+import io.modelpress.core.data.NpyWriter;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.DatasetCalibration;
+import io.modelpress.core.stage.StageContext;
+import io.modelpress.core.stage.StageOutcome;
+import io.modelpress.core.stage.Stages;
 import io.modelpress.core.testing.DetectionCnn;
 import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.core.testing.SmallModels;
@@ -17,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.FloatBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -109,6 +116,35 @@ class Float16DetectionCnnTest {
             }
         }
         OnnxChecker.assertValid(converted);
+    }
+
+    @Test
+    void theConvertStageChecksOnTheRunsDataWhenThereIsSome() throws Exception {
+        Path input = dir.resolve("det.onnx");
+        OnnxModel.of(DetectionCnn.build(2)).write(input);
+        long[] shape = {6, 3, 48, 64};
+        Path images = dir.resolve("images.npy");
+        NpyWriter.writeNpy(images, HostArray.of(uniform(shape, 13), shape));
+        Path work = Files.createDirectories(dir.resolve("stage"));
+
+        StageOutcome outcome = Stages.forType("convert").run(new StageContext(Float16ConverterTest.stage("to: fp16"), input, input,
+                List.of(images), null, work, 1, null));
+
+        assertThat(outcome.gatePassed()).isTrue();
+        JsonNode check = outcome.report().get("check");
+        assertThat(check.get("data").asText()).isEqualTo("images.npy");
+        assertThat(check.get("samples").asInt()).isEqualTo(6);
+        assertThat(check.get("passed").asBoolean()).isTrue();
+        for (String output : DetectionCnn.OUTPUTS) {
+            assertThat(check.get("cosine").get(output).asDouble()).as(output).isGreaterThanOrEqualTo(MIN_COSINE);
+        }
+        assertThat(outcome.report().get("kept").toString()).contains("\"rule\":\"range\"").contains("\"rule\":\"overflow\"");
+        Map<String, float[]> feeds = Map.of("image", uniform(shape, 14));
+        Map<String, float[]> expected = run(input, feeds, shape);
+        Map<String, float[]> actual = run(outcome.model(), feeds, shape);
+        for (String output : DetectionCnn.OUTPUTS) {
+            assertThat(Fidelity.cosine(expected.get(output), actual.get(output))).as(output).isGreaterThanOrEqualTo(MIN_COSINE);
+        }
     }
 
     private static float[] gaussian(long[] shape, long seed) {
