@@ -129,7 +129,7 @@ public final class AutoMixedPrecision {
             for (int attempt = 1; ; attempt++) {
                 OnnxModel candidate = original.copy();
                 Conversion conversion = Float16Converter.convert(candidate, options, types, new Plan(keep, true));
-                Comparison comparison = check.compare(candidate);
+                Comparison comparison = check.compare(candidate, false);
                 Map<String, Double> cosines = new LinkedHashMap<>(comparison.cosines());
                 if (cosines.values().stream().allMatch(c -> c >= settings.minCosine())) {
                     // confirm on the model as it will run, with ONNX Runtime's own kernel choices and fusions
@@ -140,7 +140,8 @@ public final class AutoMixedPrecision {
                 if (!failing.isEmpty()) {
                     String missed = failing.stream().map(o -> "'" + o + "' cosine " + ConstantRules.number(cosines.get(o)))
                             .collect(Collectors.joining(", ")) + " (bound " + settings.minCosine() + ")";
-                    Map<Integer, Keep> culprits = attempt < MAX_ATTEMPTS ? check.culprits(conversion, comparison.errors(), failing, missed) : Map.of();
+                    Map<Integer, Keep> culprits = attempt < MAX_ATTEMPTS
+                            ? check.culprits(conversion, check.compare(candidate, true).errors(), failing, missed) : Map.of();
                     if (!culprits.isEmpty()) {
                         keep.putAll(culprits);
                         continue;
@@ -160,7 +161,7 @@ public final class AutoMixedPrecision {
      *
      * @param cosines the lowest cosine over the batches of each float output to the original's
      * @param errors  the relative L2 error of each computed value (infinite where it has infinities, NaN or another
-     *                shape that the original has not)
+     *                shape that the original has not); of the outputs only, unless asked for all
      */
     private record Comparison(Map<String, Double> cosines, Map<String, Double> errors) {
     }
@@ -271,7 +272,12 @@ public final class AutoMixedPrecision {
         }
 
         /** Runs the candidate with every computed value exposed beside the original, batch by batch. */
-        Comparison compare(OnnxModel candidate) {
+        /**
+         * @param errors also measure every computed value's error (for finding culprits); otherwise only the outputs
+         *               are read, though every value is still stored in its own type
+         */
+        Comparison compare(OnnxModel candidate, boolean errors) {
+            List<String> read = errors ? computed : outputs;
             Map<String, double[]> sums = new HashMap<>(); // value -> {sum of squares, sum of squared differences}
             Set<String> broken = new HashSet<>();
             Map<String, Double> cosines = new LinkedHashMap<>();
@@ -281,9 +287,9 @@ public final class AutoMixedPrecision {
                 settings.data().forEachBatch(settings.samples(), (inputs, batchSize) -> {
                     Map<String, Values> cached = referenceValues == null ? null : referenceValues.get(batch[0]);
                     batch[0]++;
-                    try (OrtSession.Result want = cached == null ? reference.run(inputs, computed) : null;
-                         OrtSession.Result got = converted.run(inputs, computed)) {
-                        for (String value : computed) {
+                    try (OrtSession.Result want = cached == null ? reference.run(inputs, read) : null;
+                         OrtSession.Result got = converted.run(inputs, read)) {
+                        for (String value : read) {
                             Values w = cached == null ? Values.of(want, value) : cached.get(value);
                             Values g = Values.of(got, value);
                             if (outputs.contains(value)) {
@@ -310,10 +316,10 @@ public final class AutoMixedPrecision {
                     }
                 });
             }
-            Map<String, Double> errors = new HashMap<>();
-            sums.forEach((value, s) -> errors.put(value, s[1] == 0 ? 0 : s[0] == 0 ? 1 : Math.sqrt(s[1] / s[0])));
-            broken.forEach(value -> errors.put(value, Double.POSITIVE_INFINITY));
-            return new Comparison(cosines, errors);
+            Map<String, Double> relativeErrors = new HashMap<>();
+            sums.forEach((value, s) -> relativeErrors.put(value, s[1] == 0 ? 0 : s[0] == 0 ? 1 : Math.sqrt(s[1] / s[0])));
+            broken.forEach(value -> relativeErrors.put(value, Double.POSITIVE_INFINITY));
+            return new Comparison(cosines, relativeErrors);
         }
 
         /** The lowest cosine over the batches of each float output of the candidate, run as it is, to the original's. */
