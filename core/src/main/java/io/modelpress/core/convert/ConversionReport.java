@@ -6,12 +6,60 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /** What a float16 conversion did, for report.json and the CLI. */
 public final class ConversionReport {
+    /** Why a node stays float32. */
+    public enum Rule {
+        /** the operator, its domain or its subgraphs have no float16 form here */
+        OPERATOR,
+        /** the recipe's include/exclude lists */
+        RECIPE,
+        /** it reads a constant beyond float16's range */
+        RANGE,
+        /** it reads a constant that float16 would change materially */
+        ROUNDING,
+        /** it compares with a threshold that float16 would round */
+        THRESHOLD,
+        /** it computes the float scales or region of a Resize */
+        RESIZE,
+        /** its output or input went beyond float16's range on the check data */
+        OVERFLOW,
+        /** the model's outputs missed the check until it stayed float32 */
+        OUTPUT_CHECK;
+
+        String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
     /** A node left in float32, and why. */
-    public record KeptNode(String node, String opType, String reason) {
+    public record KeptNode(String node, String opType, Rule rule, String reason) {
+    }
+
+    /**
+     * The check of the converted model against the float32 original in ONNX Runtime.
+     *
+     * @param data      what the models ran on: a data file's name, or synthetic inputs
+     * @param samples   samples compared
+     * @param minCosine the bound every float output's cosine (per batch) must meet
+     * @param attempts  conversions tried, each keeping more nodes in float32 than the one before
+     * @param cosines   the lowest cosine of each float output over the batches, in the last attempt
+     * @param failure   why the check failed, or null when it passed
+     */
+    public record Check(String data, int samples, double minCosine, int attempts, Map<String, Double> cosines,
+                        String failure) {
+        public Check {
+            cosines = Collections.unmodifiableMap(new LinkedHashMap<>(cosines));
+        }
+
+        public boolean passed() {
+            return failure == null;
+        }
     }
 
     private final String target;
@@ -22,6 +70,8 @@ public final class ConversionReport {
     private long floatBytesBefore;
     private long floatBytesAfter;
     private long clampedValues;
+    private long raisedValues;
+    private Check check;
 
     public ConversionReport(String target) {
         this.target = target;
@@ -31,19 +81,24 @@ public final class ConversionReport {
         convertedNodes++;
     }
 
-    void kept(String node, String opType, String reason) {
-        keptNodes.add(new KeptNode(node, opType, reason));
+    void kept(String node, String opType, Rule rule, String reason) {
+        keptNodes.add(new KeptNode(node, opType, rule, reason));
     }
 
     void cast() {
         castsInserted++;
     }
 
-    void tensor(long bytesBefore, long bytesAfter, long clamped) {
+    void tensor(long bytesBefore, long bytesAfter, long clamped, long raised) {
         tensorsConverted++;
         floatBytesBefore += bytesBefore;
         floatBytesAfter += bytesAfter;
         clampedValues += clamped;
+        raisedValues += raised;
+    }
+
+    void check(Check value) {
+        check = value;
     }
 
     public String target() {
@@ -81,6 +136,16 @@ public final class ConversionReport {
         return clampedValues;
     }
 
+    /** Stored non-zero values too small for the target type, kept non-zero as its smallest step instead of zero. */
+    public long raisedValues() {
+        return raisedValues;
+    }
+
+    /** The check against the float32 model, or null when none was run. */
+    public Check check() {
+        return check;
+    }
+
     public ObjectNode toJson() {
         ObjectNode json = JsonNodeFactory.instance.objectNode();
         json.put("to", target);
@@ -91,9 +156,25 @@ public final class ConversionReport {
         json.put("tensor_bytes_before", floatBytesBefore);
         json.put("tensor_bytes_after", floatBytesAfter);
         json.put("clamped_values", clampedValues);
+        json.put("raised_tiny_values", raisedValues);
         ArrayNode kept = json.putArray("kept");
         for (KeptNode k : keptNodes) {
-            kept.addObject().put("node", k.node()).put("op", k.opType()).put("reason", k.reason());
+            kept.addObject().put("node", k.node()).put("op", k.opType()).put("rule", k.rule().label()).put("reason", k.reason());
+        }
+        if (check == null) {
+            json.put("check", "not run: only the static rules were applied");
+        } else {
+            ObjectNode c = json.putObject("check");
+            c.put("passed", check.passed());
+            c.put("data", check.data());
+            c.put("samples", check.samples());
+            c.put("min_cosine", check.minCosine());
+            c.put("attempts", check.attempts());
+            ObjectNode cosines = c.putObject("cosine");
+            check.cosines().forEach(cosines::put);
+            if (!check.passed()) {
+                c.put("failure", check.failure());
+            }
         }
         return json;
     }

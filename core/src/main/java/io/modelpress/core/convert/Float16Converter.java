@@ -41,8 +41,10 @@ import java.util.function.BiConsumer;
  * {@code keep_io_types} (the default) the model's inputs and outputs stay float32, so callers see no difference.
  *
  * <p>Nodes stay float32 when the {@link Float16Policy} says so, when they belong to another domain, when the recipe
- * excludes them, and when they hold subgraphs: If/Loop/Scan bodies are left float32 as a whole and read float32
- * values, so their inside needs no type information.
+ * excludes them, when they hold subgraphs (If/Loop/Scan bodies are left float32 as a whole and read float32
+ * values, so their inside needs no type information), and when the {@link ConstantRules} find that float16 cannot
+ * carry a constant they read or a value they compute. Stored non-zero values too small for float16 become its
+ * smallest step rather than zero. {@link AutoMixedPrecision} adds the nodes that data shows must stay float32.
  */
 public final class Float16Converter {
     private Float16Converter() {
@@ -52,19 +54,49 @@ public final class Float16Converter {
         public static final Options DEFAULT = new Options(true, NodeSelector.ALL);
     }
 
-    /** Converts in place as a recipe's {@code convert} stage says. */
-    public static ConversionReport convert(OnnxModel model, StageSpec spec) {
+    /** A node kept in float32, and why. */
+    record Keep(ConversionReport.Rule rule, String reason) {
+    }
+
+    /**
+     * What decides the float32 nodes beyond the operator policy and the recipe.
+     *
+     * @param keep        nodes of the main graph (by position) found on data to need float32
+     * @param staticRules apply the {@link ConstantRules}; without them every node the policy allows turns float16 and
+     *                    stored values are clamped and rounded as they come (the naive conversion, for comparison)
+     */
+    record Plan(Map<Integer, Keep> keep, boolean staticRules) {
+        static final Plan STATIC = new Plan(Map.of(), true);
+        static final Plan NAIVE = new Plan(Map.of(), false);
+    }
+
+    /**
+     * A conversion's report plus what a check needs to know of it.
+     *
+     * @param converted positions of the main graph's nodes that now compute in float16 (those touching float values)
+     */
+    record Conversion(ConversionReport report, Set<Integer> converted) {
+    }
+
+    /** The options a recipe's {@code convert} stage gives. */
+    public static Options options(StageSpec spec) {
         String to = spec.has("to") ? spec.string("to") : "fp16";
         if (!to.equals("fp16")) {
             throw new ModelPressException(ErrorCode.BAD_RECIPE, "stages[" + spec.index() + "].convert.to",
                     "'" + to + "' is not supported; use fp16");
         }
         boolean keepIo = !spec.has("keep_io_types") || spec.bool("keep_io_types");
-        return convert(model, new Options(keepIo, spec.selector()));
+        return new Options(keepIo, spec.selector());
     }
 
+    /** Converts in place with the static rules only (no data); {@link AutoMixedPrecision} adds the check on data. */
     public static ConversionReport convert(OnnxModel model, Options options) {
-        return new Pass(model, options).run();
+        return convert(model, options, ValueTypes.infer(model), Plan.STATIC).report();
+    }
+
+    /** @param types the value types of the model as given (they do not change between conversions of copies) */
+    static Conversion convert(OnnxModel model, Options options, Map<String, ValueTypes.TensorType> types, Plan plan) {
+        return new Pass(model, options, types, plan).run();
     }
 
     /** The two float types a value can have here. */
@@ -98,6 +130,7 @@ public final class Float16Converter {
     private static final class Pass {
         private final OnnxModel model;
         private final Options options;
+        private final Plan plan;
         private final GraphProto.Builder graph;
         private final long opset;
         private final ConversionReport report = new ConversionReport("fp16");
@@ -108,17 +141,20 @@ public final class Float16Converter {
         private final Set<String> graphInputs = new HashSet<>();
         private final Set<String> graphOutputs = new HashSet<>();
         private boolean[] converted;
+        /** Converted nodes that read or write float values: what the report counts. */
+        private final Set<Integer> float16Nodes = new HashSet<>();
 
-        Pass(OnnxModel model, Options options) {
+        Pass(OnnxModel model, Options options, Map<String, ValueTypes.TensorType> types, Plan plan) {
             this.model = model;
             this.options = options;
+            this.plan = plan;
             this.graph = model.graph();
             this.opset = model.opset("");
             this.names = UniqueNames.of(graph);
-            this.types = ValueTypes.infer(model);
+            this.types = types;
         }
 
-        ConversionReport run() {
+        Conversion run() {
             List<NodeProto> nodes = List.copyOf(graph.getNodeList());
             graph.getInitializerList().forEach(t -> constants.put(t.getName(), t));
             for (NodeProto node : nodes) {
@@ -135,7 +171,7 @@ public final class Float16Converter {
             collectUses(nodes);
             assignNames();
             rewrite(nodes);
-            return report;
+            return new Conversion(report, Set.copyOf(float16Nodes));
         }
 
         private boolean isFloat32(String value) {
@@ -151,12 +187,17 @@ public final class Float16Converter {
 
         private void classify(List<NodeProto> nodes) {
             converted = new boolean[nodes.size()];
+            Map<Integer, Keep> rules = plan.staticRules()
+                    ? ConstantRules.apply(model, nodes, constants, types, this::isFloat32) : Map.of();
             for (int i = 0; i < nodes.size(); i++) {
                 NodeProto node = nodes.get(i);
                 if (Weights.isConstantNode(node)) {
                     continue; // a stored value, handled with the initializers
                 }
-                String reason = keepReason(node);
+                Keep reason = keepReason(node);
+                if (reason == null) {
+                    reason = rules.containsKey(i) ? rules.get(i) : plan.keep().get(i);
+                }
                 converted[i] = reason == null;
                 boolean touchesFloat = node.getInputList().stream().anyMatch(this::isFloat32)
                         || node.getOutputList().stream().anyMatch(this::isFloat32)
@@ -166,27 +207,37 @@ public final class Float16Converter {
                 }
                 if (converted[i]) {
                     report.converted();
+                    float16Nodes.add(i);
                 } else {
-                    report.kept(Graphs.nodeLabel(node), node.getOpType(), reason);
+                    report.kept(Graphs.nodeLabel(node), node.getOpType(), reason.rule(), reason.reason());
                 }
             }
         }
 
-        private String keepReason(NodeProto node) {
+        /** Why the operator itself or the recipe keeps a node float32, or null. */
+        private Keep keepReason(NodeProto node) {
             if (!ModelValidator.isDefaultDomain(node.getDomain())) {
-                return "operator of domain '" + node.getDomain() + "', whose float16 support is not known here";
+                return operator("operator of domain '" + node.getDomain() + "', whose float16 support is not known here");
             }
             for (AttributeProto a : node.getAttributeList()) {
                 if (a.hasG() || a.getGraphsCount() > 0) {
-                    return "holds subgraphs, which stay float32";
+                    return operator("holds subgraphs, which stay float32");
                 }
             }
             if (node.getOpType().equals("CastLike") && node.getInputCount() > 1 && types.containsKey(node.getInput(1))
                     && types.get(node.getInput(1)).elementType() == DataType.STRING) {
-                return "printing float16 values would change the text";
+                return operator("printing float16 values would change the text");
             }
             String policy = Float16Policy.keepReason(node);
-            return policy != null ? policy : options.selector().exclusionReason(node);
+            if (policy != null) {
+                return operator(policy);
+            }
+            String excluded = options.selector().exclusionReason(node);
+            return excluded == null ? null : new Keep(ConversionReport.Rule.RECIPE, excluded);
+        }
+
+        private static Keep operator(String reason) {
+            return new Keep(ConversionReport.Rule.OPERATOR, reason);
         }
 
         // ------------------------------------------------------------------ who needs which type
@@ -382,22 +433,30 @@ public final class Float16Converter {
             return out;
         }
 
-        /** A float32 tensor as stored in the given type; values beyond float16's range saturate. */
+        /**
+         * A float32 tensor as stored in the given type: values beyond float16's range saturate, and (with the static
+         * rules) non-zero values below its smallest step become that step, so that an epsilon still guards a division.
+         */
         private TensorProto stored(TensorProto t, Precision precision, String name) {
             if (precision == Precision.FP32) {
                 return t.getName().equals(name) ? t : t.toBuilder().setName(name).build();
             }
             float[] values = model.floats(t);
             long clamped = 0;
+            long raised = 0;
             ByteBuffer half = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
             for (float f : values) {
-                if (Float.isFinite(f) && Math.abs(f) > MAX_FLOAT16) {
-                    f = Math.copySign(MAX_FLOAT16, f);
+                if (Float.isFinite(f) && Math.abs(f) > ConstantRules.MAX_FLOAT16) {
                     clamped++;
                 }
-                half.putShort(Float16.fromFloat(f));
+                short h = ConstantRules.rounded(f);
+                if (plan.staticRules() && (h & 0x7fff) == 0 && f != 0) {
+                    h = ConstantRules.stored(f);
+                    raised++;
+                }
+                half.putShort(h);
             }
-            report.tensor(values.length * 4L, values.length * 2L, clamped);
+            report.tensor(values.length * 4L, values.length * 2L, clamped, raised);
             return Tensors.raw(name, DataType.FLOAT16, Tensors.dims(t), half.flip());
         }
 
@@ -412,8 +471,6 @@ public final class Float16Converter {
             }
         }
     }
-
-    static final float MAX_FLOAT16 = 65504f;
 
     /** Renames reads of outer values inside a node's subgraphs, at any depth, leaving names a subgraph defines. */
     private static void renameOuterReads(NodeProto.Builder node, Map<String, String> renames) {

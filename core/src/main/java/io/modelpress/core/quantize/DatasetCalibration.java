@@ -21,7 +21,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Calibration batches read from a data file (npz/npy, IDX, JSONL + tokenizer) with the evaluation engine's readers. */
+/**
+ * Calibration batches read from a data file (npz/npy, IDX, JSONL + tokenizer) with the evaluation engine's readers;
+ * a null file gives the seeded synthetic inputs of {@link Datasets#open}.
+ */
 public final class DatasetCalibration implements CalibrationData {
     private static final int BATCH = 16;
 
@@ -70,7 +73,7 @@ public final class DatasetCalibration implements CalibrationData {
                     }
                     consumer.accept(tensors, batch.size());
                 } catch (OrtException e) {
-                    throw new ModelPressException(ErrorCode.RUNTIME_ERROR, "calibration data " + data.getFileName(), e.getMessage(), e);
+                    throw new ModelPressException(ErrorCode.RUNTIME_ERROR, where(), e.getMessage(), e);
                 } finally {
                     tensors.values().forEach(OnnxTensor::close);
                 }
@@ -78,7 +81,11 @@ public final class DatasetCalibration implements CalibrationData {
             }
         }
         if (seen == 0) {
-            throw new ModelPressException(ErrorCode.BAD_DATA, "calibration data " + data.getFileName(), "holds no samples");
+            throw new ModelPressException(ErrorCode.BAD_DATA, where(), "holds no samples");
         }
+    }
+
+    private String where() {
+        return data == null ? "synthetic inputs" : "calibration data " + data.getFileName();
     }
 }

@@ -42,7 +42,7 @@ class Float16ConverterTest {
         OnnxModel model = OnnxModel.of(SmallModels.mlp(32, 24, 8, constantNodes, 3));
         Path original = dir.resolve("mlp.onnx");
         model.write(original);
-        ConversionReport report = Float16Converter.convert(model, stage("to: fp16"));
+        ConversionReport report = Float16Converter.convert(model, Float16Converter.options(stage("to: fp16")));
         Path converted = dir.resolve("mlp-fp16.onnx");
         model.write(converted);
 
@@ -66,7 +66,7 @@ class Float16ConverterTest {
         OnnxModel model = OnnxModel.of(SmallModels.mlp(16, 8, 4, false, 5));
         Path original = dir.resolve("mlp.onnx");
         model.write(original);
-        ConversionReport report = Float16Converter.convert(model, stage("keep_io_types: false"));
+        ConversionReport report = Float16Converter.convert(model, Float16Converter.options(stage("keep_io_types: false")));
         Path converted = dir.resolve("mlp-fp16-io.onnx");
         model.write(converted);
 
@@ -100,7 +100,7 @@ class Float16ConverterTest {
         OnnxModel model = OnnxModel.of(SmallModels.model(g, 17));
         Path original = dir.resolve("mixed.onnx");
         model.write(original);
-        ConversionReport report = Float16Converter.convert(model, stage("exclude: { nodes: [add] }"));
+        ConversionReport report = Float16Converter.convert(model, Float16Converter.options(stage("exclude: { nodes: [add] }")));
         Path converted = dir.resolve("mixed-fp16.onnx");
         model.write(converted);
 
@@ -168,9 +168,8 @@ class Float16ConverterTest {
 
     @Test
     void onlyFloat16IsATarget() {
-        OnnxModel model = OnnxModel.of(SmallModels.mlp(4, 4, 2, false, 1));
         StageSpec bf16 = new StageSpec(2, "convert", Map.of("to", "bf16"));
-        assertThatThrownBy(() -> Float16Converter.convert(model, bf16)).isInstanceOfSatisfying(ModelPressException.class, e -> {
+        assertThatThrownBy(() -> Float16Converter.options(bf16)).isInstanceOfSatisfying(ModelPressException.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.BAD_RECIPE);
             assertThat(e.getMessage()).contains("stages[2].convert.to").contains("bf16");
         });
