@@ -37,7 +37,7 @@ public final class ModelFiles {
     }
 
     /** Size of the file's gzip encoding, computed while streaming (nothing is kept). */
-    static long gzipSize(Path file) throws IOException {
+    public static long gzipSize(Path file) throws IOException {
         CountingSink sink = new CountingSink();
         try (InputStream in = Files.newInputStream(file); OutputStream gzip = new GZIPOutputStream(sink, 1 << 16)) {
             in.transferTo(gzip);

@@ -2,14 +2,18 @@ package io.modelpress.core.prune.sparse;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
-import io.modelpress.core.eval.EvaluationReport;
 import io.modelpress.core.eval.ModelFiles;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.TemporaryModel;
 import io.modelpress.core.stats.ModelStats;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * What a model costs, for before/after lines in pass reports: parameters, MACs, and the bytes of its files plain and
@@ -31,8 +35,18 @@ public record ModelFootprint(long parameters, Long macs, long bytes, long gzipBy
                 // a model ONNX Runtime cannot run here still gets its declared shapes counted
                 stats = ModelStats.of(file.file(), model, new ModelStats.Options(Map.of(), false));
             }
-            EvaluationReport.Size size = ModelFiles.measure(file.file());
-            return new ModelFootprint(stats.parameters(), stats.macs(), size.fileBytes(), size.compressedBytes(), stats.assumedDims());
+            long bytes = 0;
+            long gzipBytes = 0;
+            // the temporary folder holds exactly the model's files: the .onnx and any external data it was written with
+            try (Stream<Path> files = Files.list(file.file().getParent())) {
+                for (Path f : files.sorted().toList()) {
+                    bytes += Files.size(f);
+                    gzipBytes += ModelFiles.gzipSize(f);
+                }
+            } catch (IOException e) {
+                throw new ModelPressException(ErrorCode.IO_ERROR, "temporary model", "cannot be measured: " + e.getMessage(), e);
+            }
+            return new ModelFootprint(stats.parameters(), stats.macs(), bytes, gzipBytes, stats.assumedDims());
         }
     }
 
