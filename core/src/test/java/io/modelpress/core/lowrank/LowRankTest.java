@@ -4,6 +4,8 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.convert.Float16Converter;
+import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.eval.Similarity;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.NodeSelector;
@@ -201,5 +203,20 @@ class LowRankTest {
         assertThat(fromRecipe.energy()).hasValue(0.95);
         assertThat(fromRecipe.onlyWhereFewerMacs()).isTrue();
         assertThat(fromRecipe.selector().includePatterns()).hasSize(1);
+    }
+
+    @Test
+    void float16WeightsGetFloat16Factors() {
+        OnnxModel original = OnnxModel.of(SmallModels.mlp(64, 48, 32, false, 6));
+        Float16Converter.convert(original, Float16Converter.Options.DEFAULT);
+        OnnxModel model = original.copy();
+        LowRankReport report = LowRank.factorize(model, LowRankOptions.rankRatio(1.0).withOnlyWhereFewerMacs(false));
+
+        assertThat(report.factorized()).hasSize(2);
+        assertThat(model.graph().getInitializerList()).filteredOn(t -> t.getName().contains("_lowrank_"))
+                .hasSize(4).allSatisfy(t -> assertThat(DataType.of(t)).isEqualTo(DataType.FLOAT16));
+        Run run = compare(original, model, 64);
+        assertThat(run.maxRelativeError()).as("float16 rounding of the factors").isLessThan(0.01);
+        OnnxChecker.assertValid(run.file());
     }
 }

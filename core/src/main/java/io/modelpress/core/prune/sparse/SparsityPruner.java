@@ -178,9 +178,9 @@ public final class SparsityPruner {
         return entries;
     }
 
-    /** Marks the {@code drop} smallest of the group (earlier positions first among equals). */
+    /** Marks the {@code drop} smallest of the group (earlier positions first among equals); reorders {@code group}. */
     private static void zeroSmallestOfGroup(double[] magnitudes, int[] group, int drop, BitSet zero) {
-        int[] order = group.clone();
+        int[] order = group;
         // insertion sort by magnitude: groups are short, and the sort is stable, so ties keep stored order
         for (int i = 1; i < order.length; i++) {
             int position = order[i];

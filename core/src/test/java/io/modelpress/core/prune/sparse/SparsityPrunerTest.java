@@ -3,6 +3,8 @@ package io.modelpress.core.prune.sparse;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.convert.Float16Converter;
+import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.prune.sparse.SparsityOptions.Allocation;
 import io.modelpress.core.prune.sparse.SparsityOptions.Scope;
@@ -518,5 +520,23 @@ class SparsityPrunerTest {
             assertThat(l.zerosBefore()).isEqualTo(Math.round(0.25 * l.elements()));
             assertThat(l.zeros()).isEqualTo(Math.round(0.5 * l.elements()));
         });
+    }
+
+    @Test
+    void float16WeightsKeepTheirTypeAndGetThePattern() {
+        OnnxModel original = OnnxModel.of(PrunableModels.mixed(11, false));
+        Float16Converter.convert(original, Float16Converter.Options.DEFAULT);
+        assertThat(DataType.of(original.constant("fc1").orElseThrow())).isEqualTo(DataType.FLOAT16);
+        OnnxModel model = original.copy();
+        SparsityReport report = SparsityPruner.prune(model, SparsityOptions.nOfM(2, 4));
+        Path file = dir.resolve("fp16-2-4.onnx");
+        model.write(file);
+        Pruned p = new Pruned(original, model, report, file);
+
+        assertThat(DataType.of(model.constant("fc1").orElseThrow())).isEqualTo(DataType.FLOAT16);
+        assertGroups(p, "fc1", 64, 32, 1, 64, 2, 4);
+        assertGroups(p, "fc2", 48, 64, 64, 1, 2, 4);
+        assertThat(OrtOutputs.run(file, PrunableModels.mixedFeeds(2, 1)).get("y")).hasSize(2 * 24).doesNotContain(Float.NaN);
+        OnnxChecker.assertValid(file);
     }
 }
