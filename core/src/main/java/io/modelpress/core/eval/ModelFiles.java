@@ -14,12 +14,12 @@ import java.util.Set;
 import java.util.zip.GZIPOutputStream;
 
 /** The files a model consists of (the .onnx plus its external data files) and their plain and gzip sizes. */
-final class ModelFiles {
+public final class ModelFiles {
     private ModelFiles() {
     }
 
     /** Reads and validates the model (clear errors for broken files), then measures its files. */
-    static EvaluationReport.Size measure(Path model) {
+    public static EvaluationReport.Size measure(Path model) {
         Set<Path> files = new LinkedHashSet<>();
         files.add(model.toAbsolutePath().normalize());
         files.addAll(OnnxModel.read(model).externalFiles());
@@ -37,7 +37,7 @@ final class ModelFiles {
     }
 
     /** Size of the file's gzip encoding, computed while streaming (nothing is kept). */
-    static long gzipSize(Path file) throws IOException {
+    public static long gzipSize(Path file) throws IOException {
         CountingSink sink = new CountingSink();
         try (InputStream in = Files.newInputStream(file); OutputStream gzip = new GZIPOutputStream(sink, 1 << 16)) {
             in.transferTo(gzip);
