@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -55,7 +56,7 @@ class MiniLmEvaluationTest {
                 .withReference(fp32)
                 .withDataOptions(DataOptions.DEFAULT.withTokenizer(tokenizer).withLimit(SENTENCES))
                 .withBatchSize(BATCH)
-                .withTiming(2, 6);
+                .withLatencyBudget(Duration.ofMillis(300));
         EvaluationReport report = Evaluator.run(request);
         System.out.println(report.toText());
 
@@ -97,13 +98,13 @@ class MiniLmEvaluationTest {
     void textDataFindsTheTokenizerBesideTheModelAndAModelAgreesWithItself() {
         assertThat(tokenizer).isEqualTo(fp32.resolveSibling("tokenizer.json"));
         EvaluationReport alone = Evaluator.run(EvaluationRequest.of(quantized, sentences)
-                .withDataOptions(DataOptions.DEFAULT.withLimit(8)).withTiming(0, 0));
+                .withDataOptions(DataOptions.DEFAULT.withLimit(8)).withLatencyBudget(Duration.ZERO));
         assertThat(alone.samples()).isEqualTo(8);
         assertThat(alone.outputs()).isEmpty();
         assertThat(alone.timings()).isNull();
 
         EvaluationReport self = Evaluator.run(EvaluationRequest.of(fp32, sentences).withReference(fp32)
-                .withDataOptions(DataOptions.DEFAULT.withLimit(40)).withBatchSize(16).withTiming(0, 0));
+                .withDataOptions(DataOptions.DEFAULT.withLimit(40)).withBatchSize(16).withLatencyBudget(Duration.ZERO));
         EvaluationReport.OutputMetrics hidden = self.outputs().get("last_hidden_state");
         assertThat(hidden.cosine().worst()).isGreaterThan(0.99999);
         assertThat(hidden.tokenCosine().worst()).isGreaterThan(0.99999);
