@@ -11,6 +11,7 @@ import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
@@ -67,7 +68,7 @@ final class EvaluateCommand implements Callable<Integer> {
             request = request.withReference(reference);
         }
         if (noLatency) {
-            request = request.withTiming(0, 0);
+            request = request.withLatencyBudget(Duration.ZERO);
         }
         EvaluationReport report = Evaluator.run(request);
         PrintWriter out = spec.commandLine().getOut();
