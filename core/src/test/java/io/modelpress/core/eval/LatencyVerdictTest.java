@@ -29,7 +29,7 @@ class LatencyVerdictTest {
     static final int FEATURES = 64;
     static final int SAMPLES = 48;
     static final int BATCH = 16;
-    static final Duration BUDGET = Duration.ofSeconds(2);
+    static final Duration BUDGET = Duration.ofSeconds(4);
 
     @TempDir
     Path dir;

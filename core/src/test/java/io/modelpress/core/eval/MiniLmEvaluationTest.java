@@ -85,6 +85,13 @@ class MiniLmEvaluationTest {
             assertThat(latency.get("batch_N").get("p95").asDouble()).isPositive();
             assertThat(json.get(prefix + "throughput_per_s").asDouble()).isPositive();
         }
+        for (String batch : List.of("batch_1", "batch_N")) {
+            JsonNode speed = json.get("latency_vs_reference").get(batch);
+            assertThat(speed.get("pairs").asInt()).isGreaterThanOrEqualTo(LatencyComparison.MIN_PAIRS);
+            assertThat(speed.get("ratio_min").asDouble()).isLessThanOrEqualTo(speed.get("ratio").asDouble());
+            assertThat(speed.get("verdict").asText()).isIn("faster", "slower", "no measurable difference");
+            assertThat(speed.get("text").asText()).contains("session pairs");
+        }
         assertThat(json.get("file_bytes").asLong()).isEqualTo(Files.size(quantized));
         assertThat(json.get("reference_file_bytes").asLong()).isEqualTo(Files.size(fp32));
         assertThat(json.get("compressed_bytes").asLong()).isPositive().isLessThan(Files.size(quantized));
