@@ -57,7 +57,7 @@ final class Format {
 
     /**
      * The latency verdicts of a report ({@code latency_vs_reference} of an evaluation, {@code latency_vs_input} of a
-     * compress summary), one sentence per batch size, e.g. "1.57x slower at batch 1 (1.49x-1.63x in 10 session pairs)".
+     * compress summary), one sentence per batch size, e.g. "1.57x slower at batch 1 (1.49x-1.63x in 12 session pairs)".
      */
     static List<String> speed(JsonNode comparisons) {
         List<String> lines = new ArrayList<>();

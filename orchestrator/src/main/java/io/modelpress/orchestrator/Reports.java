@@ -17,7 +17,7 @@ import java.util.Map;
  * The run report written beside the final model: report.json (input against output, each stage's report and
  * metrics, gate verdicts, timings) and report.html, the same for people. Its summary keys: {@code size},
  * {@code quality_delta} (see {@link Quality}; null where a value is NaN), {@code latency_vs_input} (the last
- * evaluation's latency verdicts, e.g. {@code batch_1.text} "1.57x slower at batch 1 (1.49x-1.63x in 10 session pairs)"),
+ * evaluation's latency verdicts, e.g. {@code batch_1.text} "1.57x slower at batch 1 (1.49x-1.63x in 12 session pairs)"),
  * and {@code gates} [{stage, gate: "passed" | "failed" | "none", passed (absent for "none"), checks}].
  */
 final class Reports {

@@ -19,8 +19,8 @@ class ReportsTest {
         ObjectNode report = Reports.json(QualityTest.runWithEval("""
                 {"samples": 256, "outputs": {"y": {"cosine": {"mean": 0.996, "min": 0.99}}},
                  "latency_ms": {"batch_1": {"p50": 3.1}}, "reference_latency_ms": {"batch_1": {"p50": 2.0}},
-                 "latency_vs_reference": {"batch_1": {"ratio": 1.57, "ratio_min": 1.49, "ratio_max": 1.63, "pairs": 10,
-                   "verdict": "slower", "text": "1.57x slower at batch 1 (1.49x-1.63x in 10 session pairs)"}},
+                 "latency_vs_reference": {"batch_1": {"ratio": 1.57, "ratio_min": 1.49, "ratio_max": 1.63, "pairs": 12,
+                   "verdict": "slower", "text": "1.57x slower at batch 1 (1.49x-1.63x in 12 session pairs)"}},
                  "gate_checks": [], "gate": "none"}
                 """), OUTPUT, Instant.parse("2026-01-01T00:01:00Z"));
 
@@ -29,7 +29,7 @@ class ReportsTest {
         JsonNode gate = report.path("gates").get(0);
         assertThat(gate.path("gate").asText()).isEqualTo("none");
         assertThat(gate.has("passed")).as("no gate neither passed nor failed").isFalse();
-        assertThat(Reports.html(report)).contains("<th>latency</th><td>1.57x slower at batch 1 (1.49x-1.63x in 10 session pairs)</td>")
+        assertThat(Reports.html(report)).contains("<th>latency</th><td>1.57x slower at batch 1 (1.49x-1.63x in 12 session pairs)</td>")
                 .contains("none (the recipe sets no quality gate)");
     }
 

@@ -48,7 +48,7 @@ import java.util.Map;
  *     ratio; above 1 is slower), {@code ratio_min} and {@code ratio_max} (the spread over the pairs), {@code pairs},
  *     {@code verdict} ({@code "faster"}, {@code "slower"} or {@code "no measurable difference"}, by the rule on
  *     {@link LatencyComparison}) and {@code text}, the same in words (e.g. "1.57x slower at batch 1 (1.49x-1.63x in
- *     10 session pairs)")</td></tr>
+ *     12 session pairs)")</td></tr>
  * <tr><td>{@code throughput_per_s}</td><td>samples per second at batch N (at batch 1 when N is 1): batch size / mean
  *     latency</td></tr>
  * <tr><td>{@code file_bytes}</td><td>size of the model file plus its external data files</td></tr>

@@ -23,7 +23,7 @@ import java.util.function.LongConsumer;
  * @param accuracyOutput the output that holds class scores for accuracy and agreement, or null for the first output
  * @param latencyBudget  time for measuring latency (default 6 s; zero skips it): the model and the reference are
  *                       timed together by {@link InterleavedTiming}, in at least {@link LatencyComparison#MIN_PAIRS}
- *                       pairs of fresh sessions however long that takes, and in more pairs and rounds (up to 12
+ *                       pairs of fresh sessions however long that takes, and in more pairs and rounds (up to 16
  *                       pairs) while the budget lasts
  * @param progress       told the number of samples done after each batch of the metrics pass
  */

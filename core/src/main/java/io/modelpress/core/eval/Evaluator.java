@@ -25,7 +25,7 @@ import java.util.Set;
  */
 public final class Evaluator {
     /** Session pairs timed while the latency budget lasts (at least {@link LatencyComparison#MIN_PAIRS} are). */
-    static final int MAX_PAIRS = 12;
+    static final int MAX_PAIRS = 16;
     private static final String MODEL = "model";
     private static final String REFERENCE = "reference";
 

@@ -36,15 +36,18 @@ import java.util.stream.DoubleStream;
  * <p>Each workload (for example batch 1 and batch 32) is timed in the same blocks with the same sessions. Within a
  * {@linkplain Plan#budget() time budget} the number of blocks and rounds adapts to the models' speed: the budget
  * covers opening sessions, warm-up and rounds, but at least {@link Plan#minBlocks()} blocks of
- * {@link Plan#minRounds()} rounds are always run.
+ * {@link Plan#minRounds()} rounds (and {@value #MIN_BLOCK_ROUNDS_MS} ms) per workload are always run.
  */
 public final class InterleavedTiming {
     /** How long one turn (one session running a workload {@code repeats} times) should last. */
     public static final double SAMPLE_MS = 20;
+    /**
+     * Each block times a workload for at least this long (and at least {@link Plan#minRounds()} rounds, at most
+     * {@link Plan#maxRounds()}): a block with one round of a cheap workload would let one stalled turn decide it.
+     */
+    public static final double MIN_BLOCK_ROUNDS_MS = 100;
     /** Timed runs per session on the first block, after warm-up, to find how many repeats make a model's turn. */
     private static final int CALIBRATION_RUNS = 3;
-    /** Fixed, so that the same models and budget give the same order of turns. */
-    private static final long SHUFFLE_SEED = 7;
 
     private InterleavedTiming() {
     }
@@ -98,10 +101,10 @@ public final class InterleavedTiming {
 
         /**
          * A measurement bounded by time, as evaluation reports take it: one session per model and block, between
-         * {@code minBlocks} and {@code maxBlocks} blocks of at least 2 rounds, as the budget allows.
+         * {@code minBlocks} and {@code maxBlocks} blocks of at least one round, as the budget allows.
          */
         public static Plan budgeted(SessionSettings session, int minBlocks, int maxBlocks, Duration budget) {
-            return new Plan(session, 1, minBlocks, maxBlocks, 2, Integer.MAX_VALUE, budget, 1, false);
+            return new Plan(session, 1, minBlocks, maxBlocks, 1, Integer.MAX_VALUE, budget, 1, false);
         }
     }
 
@@ -182,7 +185,8 @@ public final class InterleavedTiming {
                 throw new IllegalArgumentException("two contenders named " + c.name());
             }
         }
-        Random random = new Random(SHUFFLE_SEED);
+        // unseeded: LatencyComparison's guarantee rests on the order of opening and running being random each time
+        Random random = new Random();
         // per contender and workload, found on the first block: its fastest run and the repeats that make a turn (0 before)
         Map<String, double[]> fastestMs = new LinkedHashMap<>();
         Map<String, int[]> repeats = new LinkedHashMap<>();
@@ -209,7 +213,8 @@ public final class InterleavedTiming {
                     warmUp(turns, w, plan.warmupRuns(), fastestMs, repeats);
                     double roundMs = roundMs(turns, w, fastestMs, repeats, samples);
                     long roundsFit = (long) ((blockEnd - System.nanoTime()) / 1e6 / (workloads - w) / roundMs);
-                    int rounds = (int) Math.max(plan.minRounds(), Math.min(plan.maxRounds(), roundsFit));
+                    long wanted = Math.max(plan.minRounds(), Math.max((long) Math.ceil(MIN_BLOCK_ROUNDS_MS / roundMs), roundsFit));
+                    int rounds = (int) Math.min(plan.maxRounds(), wanted);
                     timeRounds(turns, w, rounds, repeats, plan, random, samples);
                 }
             } finally {

@@ -20,13 +20,13 @@ import java.util.Locale;
  * <p>Why it holds: for a model that is no faster or slower than its reference (a byte-identical copy, say), each
  * block's ratio is as likely above 1 as below it, whatever the machine's noise and wherever a session's buffers land,
  * because the two sessions of a block are opened and run in random order. So all n blocks agree only with
- * probability 2 x 2^-n: at most 0.2 % with 10 blocks, 0.05 % with 12 - and the 2 % floor makes it rarer still. A session's
+ * probability 2 x 2^-n: at most 0.05 % with 12 blocks, 0.003 % with 16 - and the 2 % floor makes it rarer still. A session's
  * placement alone moves its speed by up to 7 %, which is why blocks, not rounds, are the unit: rounds within one
  * pair of sessions agree with each other on placement.
  */
 public record LatencyComparison(int batch, double ratio, double ratioMin, double ratioMax, int pairs, Verdict verdict) {
     /** Fewer blocks than this are never called faster or slower. */
-    public static final int MIN_PAIRS = 10;
+    public static final int MIN_PAIRS = 12;
     /** Differences smaller than this factor are not called, whatever the spread. */
     public static final double MIN_CALLED_RATIO = 1.02;
 
@@ -63,7 +63,7 @@ public record LatencyComparison(int batch, double ratio, double ratioMin, double
         return new LatencyComparison(batch, ratio, min, max, sorted.length, verdict);
     }
 
-    /** One line for people, e.g. "1.57x slower at batch 1 (1.49x-1.63x in 10 session pairs)". */
+    /** One line for people, e.g. "1.57x slower at batch 1 (1.49x-1.63x in 12 session pairs)". */
     public String text() {
         return switch (verdict) {
             case SLOWER -> String.format(Locale.ROOT, "%.2fx slower at batch %d (%.2fx-%.2fx in %d session pairs)",

@@ -59,8 +59,8 @@ class InterleavedTimingTest {
         List<InterleavedTiming.Contender> contenders = twoModels();
         InterleavedTiming.Result none = InterleavedTiming.run(contenders,
                 InterleavedTiming.Plan.budgeted(SessionSettings.DEFAULT.withThreads(1), 3, 6, Duration.ZERO));
-        assertThat(none.of("a", 0).blocks()).as("no budget: the minimum").hasSize(3)
-                .allSatisfy(rounds -> assertThat(rounds.length).isEqualTo(2));
+        assertThat(none.of("a", 0).blocks()).as("no budget: the minimum blocks").hasSize(3)
+                .allSatisfy(rounds -> assertThat(rounds.length).isPositive());
 
         InterleavedTiming.Result ample = InterleavedTiming.run(contenders, new InterleavedTiming.Plan(
                 SessionSettings.DEFAULT.withThreads(1), 1, 2, 3, 3, 8, Duration.ofSeconds(120), 1, false));
