@@ -83,7 +83,7 @@ public final class Evaluator {
                         break;
                     }
                     Map<String, HostArray> outputs = model.run(batch.inputs());
-                    Map<String, HostArray> referenceOutputs = reference == null ? null : reference.run(feeds(batch, referenceFeeds));
+                    Map<String, HostArray> referenceOutputs = reference == null ? null : reference.run(renamed(batch.inputs(), referenceFeeds));
                     countNonFinite(outputs, nonFinite);
                     if (referenceOutputs != null) {
                         countNonFinite(referenceOutputs, referenceNonFinite);
@@ -250,12 +250,6 @@ public final class Evaluator {
         return values.stream().map(ValueShape::name).toList();
     }
 
-    private static Map<String, HostArray> feeds(Batch batch, Map<String, String> feedNames) {
-        Map<String, HostArray> feeds = new LinkedHashMap<>();
-        feedNames.forEach((input, source) -> feeds.put(input, batch.inputs().get(source)));
-        return feeds;
-    }
-
     /** Counts NaN and infinite values per floating-point output; outputs without any are not entered. */
     private static void countNonFinite(Map<String, HostArray> outputs, Map<String, Long> counts) {
         outputs.forEach((name, array) -> {
@@ -279,7 +273,7 @@ public final class Evaluator {
                 + (compared ? ": its cosine, MSE and KL are NaN, and a gate on them fails" : "");
     }
 
-    /** The data's first batch of {@code size} samples (restarting on a short one is pointless: there is no other). */
+    /** The data's first batch of {@code size} samples: every timed run of a workload, model or reference, runs on it. */
     private static Map<String, HostArray> firstBatch(EvaluationRequest request, List<ValueShape> inputs, DataOptions options, int size) {
         try (Dataset data = Datasets.open(request.data(), inputs, options)) {
             Batch batch = data.next(size);
