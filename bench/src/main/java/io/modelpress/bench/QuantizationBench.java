@@ -13,6 +13,7 @@ import io.modelpress.core.data.HostArray;
 import io.modelpress.core.eval.EvaluationReport;
 import io.modelpress.core.eval.EvaluationRequest;
 import io.modelpress.core.eval.Evaluator;
+import io.modelpress.core.eval.InterleavedTiming;
 import io.modelpress.core.eval.ModelSession;
 import io.modelpress.core.eval.SessionSettings;
 import io.modelpress.core.onnx.OnnxModel;
@@ -27,17 +28,15 @@ import io.modelpress.examples.fashion.FashionMnistTeacher;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -119,7 +118,7 @@ public final class QuantizationBench {
                 .append(ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()).append(".\n")
                 .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar QuantizationBench")
                 .append(latency ? "" : " --fidelity-only").append("`\n\n")
-                .append(latency ? "Each latency sample averages as many runs as make the fastest model's sample last about 20 ms. Every "
+                .append(latency ? "Each latency sample averages as many runs of a model as make it last about 20 ms. Every "
                         + "model is timed in " + sessions + " ONNX Runtime sessions (where a session's buffers land "
                         + "moves its speed by up to 7%), all sessions take turns in a shuffled order each round, a model's time "
                         + "in a round is the mean over its sessions, and ratios are medians of per-round ratios.\n\n"
@@ -243,7 +242,7 @@ public final class QuantizationBench {
 
     private static EvaluationReport.Spread cosine(Path model, Path fp32, Path sentences, Path tokenizer) {
         EvaluationReport r = Evaluator.run(EvaluationRequest.of(model, sentences).withReference(fp32)
-                .withDataOptions(DataOptions.DEFAULT.withTokenizer(tokenizer)).withTiming(0, 0)
+                .withDataOptions(DataOptions.DEFAULT.withTokenizer(tokenizer)).withLatencyBudget(Duration.ZERO)
                 .withSession(SessionSettings.DEFAULT.withThreads(2)));
         return r.outputs().values().iterator().next().cosine();
     }
@@ -314,7 +313,7 @@ public final class QuantizationBench {
                 .append("|---|---|---|---|---|---|").append(withLatency ? "---|---|---|---|\n" : "\n");
         for (var e : models.entrySet()) {
             EvaluationReport r = Evaluator.run(EvaluationRequest.of(e.getValue(), FashionMnist.DEFAULT_DIR).withReference(fp32)
-                    .withTiming(0, 0).withSession(SessionSettings.DEFAULT.withThreads(2)));
+                    .withLatencyBudget(Duration.ZERO).withSession(SessionSettings.DEFAULT.withThreads(2)));
             long bytes = OnnxModel.fileBytes(e.getValue());
             md.append(String.format(Locale.ROOT, "| %s | %,d | %.1f%% | %s | %.2f%% | %.2f%% |", e.getKey(), bytes,
                     100.0 * bytes / fp32Bytes, e.getKey().contains("int8") ? String.format(Locale.ROOT, "%.1f s", seconds) : "-",
@@ -415,85 +414,22 @@ public final class QuantizationBench {
     }
 
     /**
-     * Times every model on the same feeds. Each model gets several sessions: where ONNX Runtime places a session's
-     * buffers changes its speed by up to 7% (measured: two sessions of one model, same inputs, same rounds), so one
-     * session per model would compare placements as much as models. All sessions take turns in a shuffled order each
-     * round; a model's time in a round is the mean over its sessions.
+     * Times every model on the same feeds with the method evaluation reports use ({@link InterleavedTiming}): here
+     * one block of {@code sessionsPerModel} sessions per model, all taking turns in a shuffled order each round, a
+     * model's time in a round the mean over its sessions, garbage collected between rounds.
      */
     private static Map<String, Timing> time(Map<String, Path> models, Map<String, HostArray> feeds, int threads, int rounds,
                                             int sessionsPerModel, String baseline) {
-        ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
-        Map<String, List<ModelSession>> sessions = new LinkedHashMap<>();
-        Map<String, double[]> wall = new LinkedHashMap<>();
-        Map<String, double[]> cpuTime = new LinkedHashMap<>();
-        double fastestMs = Double.MAX_VALUE;
-        try {
-            // sessions of different models are opened in turn, so that no model gets all the early (or late) memory
-            for (int copy = 0; copy < sessionsPerModel; copy++) {
-                for (var e : models.entrySet()) {
-                    ModelSession session = ModelSession.open(e.getValue(), SessionSettings.DEFAULT.withThreads(threads));
-                    sessions.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(session);
-                    Map<String, HostArray> own = feedsFor(session, feeds);
-                    long warmStart = System.nanoTime();
-                    for (int w = 0; w < 10; w++) {
-                        session.run(own);
-                    }
-                    fastestMs = Math.min(fastestMs, (System.nanoTime() - warmStart) / 1e6 / 10);
-                }
-            }
-            models.keySet().forEach(name -> {
-                wall.put(name, new double[rounds]);
-                cpuTime.put(name, new double[rounds]);
-            });
-            // a millisecond-long run alone would mostly measure timer and scheduler noise: each sample repeats the
-            // run until the fastest model's sample lasts about 20 ms (the same count for every model)
-            int repeats = Math.max(1, (int) Math.ceil(20.0 / fastestMs));
-            List<Map.Entry<String, ModelSession>> order = new ArrayList<>();
-            sessions.forEach((name, list) -> list.forEach(session -> order.add(Map.entry(name, session))));
-            Random shuffle = new Random(7);
-            for (int round = 0; round < rounds; round++) {
-                // with 2 ORT threads on 2 cores, a garbage collection running beside a sample slows it: collect between rounds
-                System.gc();
-                Collections.shuffle(order, shuffle);
-                for (var turn : order) {
-                    Map<String, HostArray> own = feedsFor(turn.getValue(), feeds);
-                    long c0 = cpu.getCurrentThreadCpuTime();
-                    long t0 = System.nanoTime();
-                    for (int r = 0; r < repeats; r++) {
-                        turn.getValue().run(own);
-                    }
-                    wall.get(turn.getKey())[round] += (System.nanoTime() - t0) / 1e6 / repeats / sessionsPerModel;
-                    cpuTime.get(turn.getKey())[round] += (cpu.getCurrentThreadCpuTime() - c0) / 1e6 / repeats / sessionsPerModel;
-                }
-            }
-        } finally {
-            sessions.values().forEach(list -> list.forEach(ModelSession::close));
-        }
+        List<InterleavedTiming.Contender> contenders = new ArrayList<>();
+        models.forEach((name, path) -> contenders.add(new InterleavedTiming.Contender(name, path, List.of(feeds))));
+        InterleavedTiming.Result measured = InterleavedTiming.run(contenders,
+                InterleavedTiming.Plan.fixed(SessionSettings.DEFAULT.withThreads(threads), sessionsPerModel, rounds, 10));
+        InterleavedTiming.Samples base = measured.of(baseline, 0);
         Map<String, Timing> result = new LinkedHashMap<>();
         for (String name : models.keySet()) {
-            result.put(name, new Timing(median(wall.get(name)), medianRatio(wall.get(name), wall.get(baseline)),
-                    median(cpuTime.get(name)), medianRatio(cpuTime.get(name), cpuTime.get(baseline))));
+            InterleavedTiming.Samples s = measured.of(name, 0);
+            result.put(name, new Timing(s.medianMs(), s.medianRatioTo(base), s.medianCpuMs(), s.medianCpuRatioTo(base)));
         }
         return result;
-    }
-
-    private static Map<String, HostArray> feedsFor(ModelSession session, Map<String, HostArray> feeds) {
-        Map<String, HostArray> own = new LinkedHashMap<>();
-        session.inputs().forEach(i -> own.put(i.name(), feeds.get(i.name())));
-        return own;
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
-    }
-
-    private static double medianRatio(double[] a, double[] b) {
-        double[] ratios = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            ratios[i] = a[i] / b[i];
-        }
-        return median(ratios);
     }
 }

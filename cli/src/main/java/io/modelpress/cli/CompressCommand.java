@@ -124,8 +124,8 @@ final class CompressCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "size     %s -> %s (%.2fx smaller)%n", Format.bytes(s.get("input_bytes").asLong()),
                 Format.bytes(s.get("output_bytes").asLong()), s.get("compression_ratio").asDouble());
         if (s.has("cosine")) {
-            out.printf(Locale.ROOT, "cosine   mean %.5f, worst %.5f (%s vs original)%n", s.get("cosine").get("mean").asDouble(),
-                    s.get("cosine").get("min").asDouble(), s.get("output_compared").asText());
+            out.printf(Locale.ROOT, "cosine   mean %s, worst %s (%s vs original)%n", Format.decimal(s.get("cosine").get("mean"), 5),
+                    Format.decimal(s.get("cosine").get("min"), 5), s.get("output_compared").asText());
         }
         if (s.has("accuracy") && s.has("input_accuracy")) {
             out.printf(Locale.ROOT, "accuracy %.2f%% (original %.2f%%), agreement %.2f%%%n", 100 * s.get("accuracy").asDouble(),
@@ -133,10 +133,11 @@ final class CompressCommand implements Callable<Integer> {
         }
         latency(out, s, "batch_1");
         latency(out, s, "batch_N");
+        Format.speed(s.get("latency_vs_input")).forEach(verdict -> out.println("speed    " + verdict));
         if (s.has("notes")) {
             s.get("notes").forEach(n -> out.println("note     " + n.asText()));
         }
-        out.println("gate     " + (result.gateFailure() == null ? "passed" : "FAILED: " + result.gateFailure()));
+        out.println("gate     " + (result.gateFailure() == null ? Format.gate(result.json().path("gate").asText()) : "FAILED: " + result.gateFailure()));
     }
 
     private static void latency(PrintWriter out, JsonNode s, String key) {
@@ -146,9 +147,6 @@ final class CompressCommand implements Callable<Integer> {
             return;
         }
         String batch = key.equals("batch_1") ? "1" : own.path("batch").asText();
-        double speedup = ref.get("p50").asDouble() / own.get("p50").asDouble();
-        out.printf(Locale.ROOT, "latency  batch %s: %.2f ms p50 (original %.2f ms, %s)%n", batch, own.get("p50").asDouble(),
-                ref.get("p50").asDouble(), speedup >= 1 ? String.format(Locale.ROOT, "%.2fx faster", speedup)
-                        : String.format(Locale.ROOT, "%.2fx slower", 1 / speedup));
+        out.printf(Locale.ROOT, "latency  batch %s: %.2f ms p50 (original %.2f ms)%n", batch, own.get("p50").asDouble(), ref.get("p50").asDouble());
     }
 }

@@ -14,6 +14,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
@@ -80,7 +81,7 @@ final class EvaluateCommand implements Callable<Integer> {
             request = request.withReference(reference);
         }
         if (noLatency) {
-            request = request.withTiming(0, 0);
+            request = request.withLatencyBudget(Duration.ZERO);
         }
         EvaluationReport report = Evaluator.run(request);
         PrintWriter out = spec.commandLine().getOut();

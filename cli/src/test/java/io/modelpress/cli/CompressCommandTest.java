@@ -35,7 +35,11 @@ class CompressCommandTest {
         assertThat(summary.get("cosine").get("mean").asDouble()).isGreaterThan(0.999);
         assertThat(summary.get("notes").toString()).contains("synthetic");
         assertThat(report.get("stages")).hasSize(2);
-        assertThat(report.get("gate").asText()).isEqualTo("passed");
+        assertThat(report.get("gate").asText()).as("the built-in fp16 recipe sets no gate").isEqualTo("none");
+        JsonNode speed = summary.get("latency_vs_input").get("batch_1");
+        assertThat(speed.get("verdict").asText()).isIn("faster", "slower", "no measurable difference");
+        assertThat(speed.get("text").asText()).contains("at batch 1 (");
+        assertThat(speed.get("pairs").asInt()).isGreaterThanOrEqualTo(8);
         OnnxChecker.assertValid(out.resolve("model.onnx"));
     }
 
@@ -51,6 +55,19 @@ class CompressCommandTest {
         assertThat(r.exitCode()).as(r.err()).isEqualTo(3);
         assertThat(out.resolve("model.onnx")).exists();
         assertThat(r.out()).contains("gate     FAILED").contains("min_compression_ratio");
+    }
+
+    @Test
+    void aRecipeWithoutAGateSaysSoInsteadOfPassed() throws Exception {
+        Path recipe = Files.writeString(dir.resolve("ungated.yaml"), """
+                stages:
+                  - convert: { to: fp16 }
+                  - eval: { metrics: [cosine] }
+                """);
+        Path out = dir.resolve("out");
+        CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", recipe.toString(), "--out", out.toString(), "--threads", "1");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("gate     none (the recipe sets no quality gate)").doesNotContain("passed");
     }
 
     @Test

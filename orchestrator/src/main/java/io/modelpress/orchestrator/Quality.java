@@ -14,7 +14,8 @@ import java.util.Optional;
  * (core's EvaluationReport JSON: accuracy, reference_accuracy, agreement, outputs.*.cosine.mean). Each delta is
  * "compressed minus original", so 0 is no loss and negative is worse: accuracy and reference_accuracy give
  * {@code accuracy}; agreement with the original's answers gives {@code agreement} (agreement - 1); the lowest mean
- * output cosine gives {@code cosine} (cosine - 1).
+ * output cosine gives {@code cosine} (cosine - 1), NaN when an output's cosine is NaN (written as null: the model
+ * returned NaN or infinite values) - a NaN must not read as no loss, nor disappear.
  */
 final class Quality {
     private static final int SEARCH_DEPTH = 3;
@@ -35,17 +36,27 @@ final class Quality {
         if (r.path("agreement").isNumber()) {
             deltas.put("agreement", r.get("agreement").asDouble() - 1);
         }
-        double lowestCosine = Double.NaN;
+        Double lowestCosine = null;
         for (Iterator<JsonNode> outputs = r.path("outputs").elements(); outputs.hasNext(); ) {
             JsonNode mean = outputs.next().path("cosine").path("mean");
-            if (mean.isNumber() && !(mean.asDouble() >= lowestCosine)) {
+            if (mean.isNull()) {
+                lowestCosine = Double.NaN;
+            } else if (mean.isNumber() && (lowestCosine == null || mean.asDouble() < lowestCosine)) {
                 lowestCosine = mean.asDouble();
             }
         }
-        if (!Double.isNaN(lowestCosine)) {
+        if (lowestCosine != null) {
             deltas.put("cosine", lowestCosine - 1);
         }
         return deltas;
+    }
+
+    /**
+     * The last evaluation's latency verdicts against the original ({@code latency_vs_reference}: per batch size a
+     * ratio, its spread over session pairs, "faster" / "slower" / "no measurable difference" and a sentence), or null.
+     */
+    static JsonNode latency(RunState run) {
+        return lastEvaluation(run).map(r -> r.get("latency_vs_reference")).orElse(null);
     }
 
     /** The report of the last eval stage that reported metrics, wherever in its metrics the evaluation sits. */

@@ -15,7 +15,10 @@ import java.util.Map;
 
 /**
  * The run report written beside the final model: report.json (input against output, each stage's report and
- * metrics, gate verdicts, timings) and report.html, the same for people.
+ * metrics, gate verdicts, timings) and report.html, the same for people. Its summary keys: {@code size},
+ * {@code quality_delta} (see {@link Quality}; null where a value is NaN), {@code latency_vs_input} (the last
+ * evaluation's latency verdicts, e.g. {@code batch_1.text} "1.57x slower at batch 1 (1.49x-1.63x in 12 session pairs)"),
+ * and {@code gates} [{stage, gate: "passed" | "failed" | "none", passed (absent for "none"), checks}].
  */
 final class Reports {
     private Reports() {
@@ -43,7 +46,17 @@ final class Reports {
         }
 
         ObjectNode quality = report.putObject("quality_delta");
-        Quality.deltas(run).forEach(quality::put);
+        Quality.deltas(run).forEach((metric, delta) -> {
+            if (Double.isFinite(delta)) {
+                quality.put(metric, delta);
+            } else {
+                quality.putNull(metric);
+            }
+        });
+        JsonNode latency = Quality.latency(run);
+        if (latency != null) {
+            report.set("latency_vs_input", latency);
+        }
 
         ArrayNode gates = report.putArray("gates");
         ArrayNode stages = report.putArray("stages");
@@ -57,10 +70,14 @@ final class Reports {
             }
             stages.add(s);
             if ("eval".equals(stage.type())) {
-                // the eval stage reports "gate": "passed"|"failed" and "gate_checks": [{name, limit, value, passed}]
+                // the eval stage reports "gate": "passed"|"failed"|"none" and "gate_checks": [{name, limit, value, passed}]
                 ObjectNode verdict = gates.addObject();
                 verdict.put("stage", stage.index());
-                verdict.put("passed", stage.status() == RunState.StageStatusValue.SUCCEEDED);
+                String gate = gate(stage);
+                verdict.put("gate", gate);
+                if (!gate.equals("none")) {
+                    verdict.put("passed", gate.equals("passed"));
+                }
                 if (stage.metrics() != null && stage.metrics().has("gate_checks")) {
                     verdict.set("checks", stage.metrics().get("gate_checks"));
                 }
@@ -73,6 +90,17 @@ final class Reports {
         timings.put("duration_ms", Duration.between(run.createdAt(), finishedAt).toMillis());
         timings.put("stages_ms", stageMillis);
         return report;
+    }
+
+    /** An eval stage's gate verdict: "failed", "passed", or "none" when the recipe set no gate (no checks were made). */
+    static String gate(StageStatus stage) {
+        boolean failed = (stage.error() != null && "GATE_FAILED".equals(stage.error().code()))
+                || (stage.metrics() != null && "failed".equals(stage.metrics().path("gate").asText()));
+        if (failed) {
+            return "failed";
+        }
+        boolean checked = stage.metrics() != null && stage.metrics().path("gate_checks").size() > 0;
+        return checked ? "passed" : "none";
     }
 
     private static Long millis(Instant start, Instant end) {
@@ -96,7 +124,18 @@ final class Reports {
             row(html, "compression", String.format(Locale.ROOT, "%.2fx", size.get("compression_ratio").asDouble()));
         }
         for (Map.Entry<String, JsonNode> delta : report.path("quality_delta").properties()) {
-            row(html, "quality delta: " + delta.getKey(), String.format(Locale.ROOT, "%+.5f", delta.getValue().asDouble()));
+            row(html, "quality delta: " + delta.getKey(), delta.getValue().isNumber()
+                    ? String.format(Locale.ROOT, "%+.5f", delta.getValue().asDouble()) : "NaN (the output held NaN or infinite values)");
+        }
+        for (String batch : new String[] {"batch_1", "batch_N"}) {
+            JsonNode text = report.path("latency_vs_input").path(batch).get("text");
+            if (text != null) {
+                row(html, "latency", text.asText());
+            }
+        }
+        for (JsonNode gate : report.path("gates")) {
+            row(html, "gate (stage " + gate.path("stage").asInt() + ")", gate.path("gate").asText().equals("none")
+                    ? "none (the recipe sets no quality gate)" : gate.path("gate").asText());
         }
         row(html, "duration", report.path("timings").path("duration_ms").asLong() + " ms");
         html.append("</table>\n<h2>Stages</h2>\n<table><tr><th>#</th><th>stage</th><th>status</th><th>attempt</th>"

@@ -50,4 +50,23 @@ class QualityTest {
     void noEvaluationNoDeltas() {
         assertThat(Quality.deltas(runWithEval("{\"note\": \"skipped\"}"))).isEmpty();
     }
+
+    @Test
+    void aNaNCosineIsANaNDeltaNotNoLoss() {
+        RunState run = runWithEval("""
+                {"outputs": {"logits": {"cosine": {"mean": null, "min": null}}, "pooled": {"cosine": {"mean": 0.99, "min": 0.97}}},
+                 "gate_checks": [], "gate": "none"}
+                """);
+        assertThat(Quality.deltas(run).get("cosine")).isNaN();
+    }
+
+    @Test
+    void theLatencyVerdictsOfTheLastEvaluation() {
+        RunState run = runWithEval("""
+                {"outputs": {"y": {"cosine": {"mean": 0.999, "min": 0.99}}},
+                 "latency_vs_reference": {"batch_1": {"ratio": 0.5, "verdict": "faster", "text": "2.00x faster at batch 1"}}}
+                """);
+        assertThat(Quality.latency(run).path("batch_1").path("verdict").asText()).isEqualTo("faster");
+        assertThat(Quality.latency(runWithEval("{\"note\": \"skipped\"}"))).isNull();
+    }
 }

@@ -39,15 +39,27 @@ import java.util.Map;
  *         (logits) only, in nats</li>
  *     </ul></td></tr>
  * <tr><td>{@code latency_ms}</td><td>{@code batch_1 {p50, p95, mean}} and {@code batch_N {batch, p50, p95, mean}}:
- *     milliseconds per run of the model (including tensor copies in and out) after warm-up, on real batches of the
- *     data; {@code batch_N} is absent when the batch size is 1, {@code batch_1} when the model fixes its batch size above 1</td></tr>
+ *     milliseconds per run of the model (including tensor copies in and out) over every timed run, after warm-up, on
+ *     the data's first batch of that size; {@code batch_N} is absent when the batch size is 1, {@code batch_1} when
+ *     the model fixes its batch size above 1. Model and reference are timed together ({@link InterleavedTiming}: fresh
+ *     session pairs, interleaved rounds), so their numbers are comparable</td></tr>
+ * <tr><td>{@code latency_vs_reference}</td><td>{@code batch_1} and {@code batch_N} (with {@code batch}), each
+ *     {@code ratio} (model time / reference time: the median over session pairs of each pair's median per-round
+ *     ratio; above 1 is slower), {@code ratio_min} and {@code ratio_max} (the spread over the pairs), {@code pairs},
+ *     {@code verdict} ({@code "faster"}, {@code "slower"} or {@code "no measurable difference"}, by the rule on
+ *     {@link LatencyComparison}) and {@code text}, the same in words (e.g. "1.57x slower at batch 1 (1.49x-1.63x in
+ *     12 session pairs)")</td></tr>
  * <tr><td>{@code throughput_per_s}</td><td>samples per second at batch N (at batch 1 when N is 1): batch size / mean
  *     latency</td></tr>
  * <tr><td>{@code file_bytes}</td><td>size of the model file plus its external data files</td></tr>
  * <tr><td>{@code compressed_bytes}</td><td>the same files gzip-compressed (default level), as shipped</td></tr>
  * <tr><td>{@code reference_latency_ms}, {@code reference_throughput_per_s}, {@code reference_file_bytes},
  *     {@code reference_compressed_bytes}</td><td>the same measurements for the reference model</td></tr>
- * <tr><td>{@code notes}</td><td>things the user should know: metrics skipped and why, samples left out</td></tr>
+ * <tr><td>{@code non_finite_values}, {@code reference_non_finite_values}</td><td>per floating-point output that
+ *     held any: how many NaN or infinite values the model (the reference) returned over all samples; absent when
+ *     none did. Each also gives a note starting "warning:"</td></tr>
+ * <tr><td>{@code notes}</td><td>things the user should know: warnings (NaN or infinite outputs), metrics skipped and
+ *     why, samples left out</td></tr>
  * </table>
  */
 public record EvaluationReport(
@@ -62,6 +74,9 @@ public record EvaluationReport(
         Map<String, OutputMetrics> outputs,
         Timings timings,
         Timings referenceTimings,
+        SpeedComparison speed,
+        Map<String, Long> nonFiniteValues,
+        Map<String, Long> referenceNonFiniteValues,
         Size size,
         Size referenceSize,
         List<String> notes) {
@@ -70,6 +85,8 @@ public record EvaluationReport(
 
     public EvaluationReport {
         outputs = Collections.unmodifiableMap(new LinkedHashMap<>(outputs));
+        nonFiniteValues = Collections.unmodifiableMap(new LinkedHashMap<>(nonFiniteValues));
+        referenceNonFiniteValues = Collections.unmodifiableMap(new LinkedHashMap<>(referenceNonFiniteValues));
         notes = List.copyOf(notes);
     }
 
@@ -96,6 +113,15 @@ public record EvaluationReport(
      * @param batchN null when the batch size is 1
      */
     public record Timings(Latency batch1, Latency batchN, double throughputPerS) {
+    }
+
+    /**
+     * The model's latency against the reference's, from the same interleaved rounds.
+     *
+     * @param batch1 null when the model fixes its batch size above 1
+     * @param batchN null when the batch size is 1
+     */
+    public record SpeedComparison(LatencyComparison batch1, LatencyComparison batchN) {
     }
 
     public record Size(long fileBytes, long compressedBytes) {
@@ -130,6 +156,9 @@ public record EvaluationReport(
             });
         }
         putTimings(root, "", timings);
+        putSpeed(root, speed);
+        putCounts(root, "non_finite_values", nonFiniteValues);
+        putCounts(root, "reference_non_finite_values", referenceNonFiniteValues);
         root.put("file_bytes", size.fileBytes());
         root.put("compressed_bytes", size.compressedBytes());
         putTimings(root, "reference_", referenceTimings);
@@ -156,6 +185,38 @@ public record EvaluationReport(
             putLatency(latency.putObject("batch_N"), t.batchN(), true);
         }
         putNumber(root, prefix + "throughput_per_s", t.throughputPerS());
+    }
+
+    private static void putSpeed(ObjectNode root, SpeedComparison speed) {
+        if (speed == null) {
+            return;
+        }
+        ObjectNode node = root.putObject("latency_vs_reference");
+        putComparison(node, "batch_1", speed.batch1(), false);
+        putComparison(node, "batch_N", speed.batchN(), true);
+    }
+
+    private static void putComparison(ObjectNode parent, String key, LatencyComparison c, boolean withBatch) {
+        if (c == null) {
+            return;
+        }
+        ObjectNode node = parent.putObject(key);
+        if (withBatch) {
+            node.put("batch", c.batch());
+        }
+        putNumber(node, "ratio", c.ratio());
+        putNumber(node, "ratio_min", c.ratioMin());
+        putNumber(node, "ratio_max", c.ratioMax());
+        node.put("pairs", c.pairs());
+        node.put("verdict", c.verdict().text());
+        node.put("text", c.text());
+    }
+
+    private static void putCounts(ObjectNode root, String key, Map<String, Long> counts) {
+        if (!counts.isEmpty()) {
+            ObjectNode node = root.putObject(key);
+            counts.forEach(node::put);
+        }
     }
 
     private static void putLatency(ObjectNode node, Latency latency, boolean withBatch) {
@@ -234,13 +295,19 @@ public record EvaluationReport(
             }
             out.append(String.format(Locale.ROOT, "throughput  %.1f samples/s", timings.throughputPerS()));
             if (referenceTimings != null) {
-                out.append(String.format(Locale.ROOT, "   (reference %.1f, speed-up x%.2f)", referenceTimings.throughputPerS(),
-                        timings.throughputPerS() / referenceTimings.throughputPerS()));
+                out.append(String.format(Locale.ROOT, "   (reference %.1f)", referenceTimings.throughputPerS()));
             }
             out.append(System.lineSeparator());
         }
+        if (speed != null) {
+            for (LatencyComparison c : new LatencyComparison[] {speed.batch1(), speed.batchN()}) {
+                if (c != null) {
+                    out.append("speed       ").append(c.text()).append(System.lineSeparator());
+                }
+            }
+        }
         for (String note : notes) {
-            out.append("note: ").append(note).append(System.lineSeparator());
+            out.append(note.startsWith("warning:") ? "" : "note: ").append(note).append(System.lineSeparator());
         }
         return out.toString();
     }

@@ -6,6 +6,7 @@ import io.modelpress.core.data.DataOptions;
 import io.modelpress.core.data.InputHints;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.function.LongConsumer;
 
 /**
@@ -22,16 +23,17 @@ import java.util.function.LongConsumer;
  *                       dimension is fixed uses that size instead)
  * @param session        ONNX Runtime settings for both models
  * @param accuracyOutput the output that holds class scores for accuracy and agreement, or null for the first output
- * @param warmupRuns     untimed runs before timing, per batch size (default 5)
- * @param timedRuns      timed runs per batch size (default 30); 0 skips latency measurement
+ * @param latencyBudget  time for measuring latency (default 6 s; zero skips it): the model and the reference are
+ *                       timed together by {@link InterleavedTiming}, in at least {@link LatencyComparison#MIN_PAIRS}
+ *                       pairs of fresh sessions however long that takes, and in more pairs and rounds (up to 16
+ *                       pairs) while the budget lasts
  * @param progress       told the number of samples done after each batch of the metrics pass
  */
 public record EvaluationRequest(Path model, Path reference, Path data, DataOptions dataOptions, int batchSize,
-                                SessionSettings session, String accuracyOutput, int warmupRuns, int timedRuns,
+                                SessionSettings session, String accuracyOutput, Duration latencyBudget,
                                 LongConsumer progress) {
     public static final int DEFAULT_BATCH_SIZE = 32;
-    public static final int DEFAULT_WARMUP_RUNS = 5;
-    public static final int DEFAULT_TIMED_RUNS = 30;
+    public static final Duration DEFAULT_LATENCY_BUDGET = Duration.ofSeconds(6);
 
     public EvaluationRequest {
         if (model == null) {
@@ -40,8 +42,8 @@ public record EvaluationRequest(Path model, Path reference, Path data, DataOptio
         if (batchSize < 1) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "batch size", "must be at least 1, not " + batchSize);
         }
-        if (warmupRuns < 0 || timedRuns < 0) {
-            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "timing runs", "must not be negative");
+        if (latencyBudget == null || latencyBudget.isNegative()) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "latency budget", "must be zero (no latency) or positive");
         }
         dataOptions = dataOptions == null ? DataOptions.DEFAULT : dataOptions;
         session = session == null ? SessionSettings.DEFAULT : session;
@@ -50,15 +52,15 @@ public record EvaluationRequest(Path model, Path reference, Path data, DataOptio
 
     public static EvaluationRequest of(Path model, Path data) {
         return new EvaluationRequest(model, null, data, DataOptions.DEFAULT, DEFAULT_BATCH_SIZE, SessionSettings.DEFAULT,
-                null, DEFAULT_WARMUP_RUNS, DEFAULT_TIMED_RUNS, null);
+                null, DEFAULT_LATENCY_BUDGET, null);
     }
 
     public EvaluationRequest withReference(Path value) {
-        return new EvaluationRequest(model, value, data, dataOptions, batchSize, session, accuracyOutput, warmupRuns, timedRuns, progress);
+        return new EvaluationRequest(model, value, data, dataOptions, batchSize, session, accuracyOutput, latencyBudget, progress);
     }
 
     public EvaluationRequest withDataOptions(DataOptions value) {
-        return new EvaluationRequest(model, reference, data, value, batchSize, session, accuracyOutput, warmupRuns, timedRuns, progress);
+        return new EvaluationRequest(model, reference, data, value, batchSize, session, accuracyOutput, latencyBudget, progress);
     }
 
     /** Shapes and constant values for inputs (e.g. {@code input=1x512}, {@code sr=16000}); kept in the data options. */
@@ -67,23 +69,23 @@ public record EvaluationRequest(Path model, Path reference, Path data, DataOptio
     }
 
     public EvaluationRequest withBatchSize(int value) {
-        return new EvaluationRequest(model, reference, data, dataOptions, value, session, accuracyOutput, warmupRuns, timedRuns, progress);
+        return new EvaluationRequest(model, reference, data, dataOptions, value, session, accuracyOutput, latencyBudget, progress);
     }
 
     public EvaluationRequest withSession(SessionSettings value) {
-        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, value, accuracyOutput, warmupRuns, timedRuns, progress);
+        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, value, accuracyOutput, latencyBudget, progress);
     }
 
     public EvaluationRequest withAccuracyOutput(String value) {
-        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, value, warmupRuns, timedRuns, progress);
+        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, value, latencyBudget, progress);
     }
 
-    /** Sets the warm-up and timed runs per batch size; {@code timed = 0} skips latency measurement. */
-    public EvaluationRequest withTiming(int warmup, int timed) {
-        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, accuracyOutput, warmup, timed, progress);
+    /** Sets the time for latency measurement; {@link Duration#ZERO} skips it. */
+    public EvaluationRequest withLatencyBudget(Duration value) {
+        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, accuracyOutput, value, progress);
     }
 
     public EvaluationRequest withProgress(LongConsumer value) {
-        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, accuracyOutput, warmupRuns, timedRuns, value);
+        return new EvaluationRequest(model, reference, data, dataOptions, batchSize, session, accuracyOutput, latencyBudget, value);
     }
 }

@@ -18,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * Evaluates a model on a dataset, optionally against a reference model: accuracy, agreement, per-output fidelity,
@@ -26,6 +25,11 @@ import java.util.stream.Collectors;
  * through both models; only running sums are kept.
  */
 public final class Evaluator {
+    /** Session pairs timed while the latency budget lasts (at least {@link LatencyComparison#MIN_PAIRS} are). */
+    static final int MAX_PAIRS = 16;
+    private static final String MODEL = "model";
+    private static final String REFERENCE = "reference";
+
     private Evaluator() {
     }
 
@@ -38,12 +42,25 @@ public final class Evaluator {
         EvaluationReport.Size referenceSize = request.reference() == null ? null : ModelFiles.measure(request.reference());
         DataOptions dataOptions = withDefaultTokenizer(request);
 
+        // what the latency measurement needs once the metrics pass has closed its sessions
+        List<ValueShape> modelInputs;
+        Map<String, String> referenceFeeds;
+        int batchSize;
+        boolean batchFixed;
+        long samples = 0;
+        String classOutput;
+        Classification classification = null;
+        Map<String, EvaluationReport.OutputMetrics> outputMetrics = new LinkedHashMap<>();
+        Map<String, Long> nonFinite = new LinkedHashMap<>();
+        Map<String, Long> referenceNonFinite = new LinkedHashMap<>();
         try (ModelSession model = ModelSession.open(request.model(), request.session());
              ModelSession reference = request.reference() == null ? null : ModelSession.open(request.reference(), request.session())) {
-            int batchSize = batchSize(model, request.batchSize(), notes);
-            Map<String, String> referenceFeeds = reference == null ? Map.of() : referenceFeeds(model, reference);
+            modelInputs = model.inputs();
+            batchSize = batchSize(model, request.batchSize(), notes);
+            batchFixed = isBatchFixed(model);
+            referenceFeeds = reference == null ? Map.of() : referenceFeeds(model, reference);
             Map<String, String> outputPairs = reference == null ? Map.of() : outputPairs(model, reference);
-            String classOutput = classOutput(model, request.accuracyOutput());
+            classOutput = classOutput(model, request.accuracyOutput());
 
             List<OutputComparison> comparisons = new ArrayList<>();
             Map<String, Integer> outputBatchAxes = BatchAxes.ofOutputs(model.inputs(), model.outputs());
@@ -54,14 +71,12 @@ public final class Evaluator {
                 }
             }
 
-            long samples = 0;
-            Classification classification = null;
             try (Dataset data = Datasets.open(request.data(), model.inputs(), dataOptions)) {
                 if (data.hasLabels() || reference != null) {
                     classification = new Classification(classOutput, outputPairs.get(classOutput), request.accuracyOutput() != null);
                 }
                 for (Batch batch = data.next(batchSize); batch != null; batch = data.next(batchSize)) {
-                    if (batch.size() != batchSize && isBatchFixed(model)) {
+                    if (batch.size() != batchSize && batchFixed) {
                         if (samples == 0) {
                             throw new ModelPressException(ErrorCode.DATA_MISMATCH, "data " + request.data(), "holds " + batch.size()
                                     + " samples, fewer than the batch size the model fixes (" + batchSize + ")");
@@ -73,9 +88,13 @@ public final class Evaluator {
                     Map<String, HostArray> referenceOutputs;
                     try {
                         outputs = model.run(batch.inputs());
-                        referenceOutputs = reference == null ? null : reference.run(feeds(batch, referenceFeeds));
+                        referenceOutputs = reference == null ? null : reference.run(renamed(batch.inputs(), referenceFeeds));
                     } catch (ModelPressException e) {
                         throw data.explain(e);
+                    }
+                    countNonFinite(outputs, nonFinite);
+                    if (referenceOutputs != null) {
+                        countNonFinite(referenceOutputs, referenceNonFinite);
                     }
                     if (classification != null) {
                         classification.add(outputs.get(classOutput), referenceOutputs == null ? null : referenceOutputs.get(outputPairs.get(classOutput)),
@@ -102,26 +121,49 @@ public final class Evaluator {
                             + " values: compared through agreement only, not by cosine/MSE");
                 }
             }
-            Map<String, EvaluationReport.OutputMetrics> outputMetrics = new LinkedHashMap<>();
             comparisons.forEach(c -> outputMetrics.put(c.name(), c.result()));
-
-            EvaluationReport.Timings timings = null;
-            EvaluationReport.Timings referenceTimings = null;
-            if (request.timedRuns() > 0) {
-                int timingBatch = (int) Math.min(batchSize, samples);
-                Map<String, String> ownFeeds = model.inputs().stream().collect(Collectors.toMap(ValueShape::name, ValueShape::name));
-                timings = time(model, ownFeeds, model.inputs(), request, dataOptions, timingBatch, isBatchFixed(model));
-                if (reference != null) {
-                    referenceTimings = time(reference, referenceFeeds, model.inputs(), request, dataOptions, timingBatch, isBatchFixed(model));
-                }
-            }
-            return new EvaluationReport(request.model().toString(), request.reference() == null ? null : request.reference().toString(),
-                    samples, request.session().intraOpThreads(), classification == null ? null : classOutput,
-                    classification == null ? null : classification.accuracy(),
-                    classification == null ? null : classification.referenceAccuracy(),
-                    classification == null ? null : classification.agreement(),
-                    outputMetrics, timings, referenceTimings, size, referenceSize, notes);
         }
+        nonFinite.forEach((output, count) -> notes.add(nonFiniteWarning("the model's", output, count, outputMetrics.containsKey(output))));
+        referenceNonFinite.forEach((output, count) -> notes.add(nonFiniteWarning("the reference's", output, count, false)));
+
+        EvaluationReport.Timings timings = null;
+        EvaluationReport.Timings referenceTimings = null;
+        EvaluationReport.SpeedComparison speed = null;
+        if (!request.latencyBudget().isZero()) {
+            int batchN = (int) Math.min(batchSize, samples);
+            List<Integer> batches = new ArrayList<>();
+            if (!batchFixed || batchN == 1) {
+                batches.add(1);
+            }
+            if (batchN > 1) {
+                batches.add(batchN);
+            }
+            List<Map<String, HostArray>> workloads = new ArrayList<>();
+            for (int batch : batches) {
+                workloads.add(firstBatch(request, modelInputs, dataOptions, batch));
+            }
+            List<InterleavedTiming.Contender> contenders = new ArrayList<>();
+            contenders.add(new InterleavedTiming.Contender(MODEL, request.model(), workloads));
+            if (request.reference() != null) {
+                List<Map<String, HostArray>> referenceWorkloads = workloads.stream().map(w -> renamed(w, referenceFeeds)).toList();
+                contenders.add(new InterleavedTiming.Contender(REFERENCE, request.reference(), referenceWorkloads));
+            }
+            // a verdict needs MIN_PAIRS session pairs; timing the model alone needs more than one session only
+            int minBlocks = request.reference() == null ? 2 : LatencyComparison.MIN_PAIRS;
+            InterleavedTiming.Result result = InterleavedTiming.run(contenders, InterleavedTiming.Plan.budgeted(request.session(),
+                    minBlocks, Math.max(minBlocks, MAX_PAIRS), request.latencyBudget()));
+            timings = timings(result, MODEL, batches);
+            if (request.reference() != null) {
+                referenceTimings = timings(result, REFERENCE, batches);
+                speed = speed(result, batches);
+            }
+        }
+        return new EvaluationReport(request.model().toString(), request.reference() == null ? null : request.reference().toString(),
+                samples, request.session().intraOpThreads(), classification == null ? null : classOutput,
+                classification == null ? null : classification.accuracy(),
+                classification == null ? null : classification.referenceAccuracy(),
+                classification == null ? null : classification.agreement(),
+                outputMetrics, timings, referenceTimings, speed, nonFinite, referenceNonFinite, size, referenceSize, notes);
     }
 
     /** Text data without a tokenizer uses {@code tokenizer.json} beside the model, where exporters put it. */
@@ -211,55 +253,76 @@ public final class Evaluator {
         return values.stream().map(ValueShape::name).toList();
     }
 
-    private static Map<String, HostArray> feeds(Batch batch, Map<String, String> feedNames) {
+    /** Counts NaN and infinite values per floating-point output; outputs without any are not entered. */
+    private static void countNonFinite(Map<String, HostArray> outputs, Map<String, Long> counts) {
+        outputs.forEach((name, array) -> {
+            if (!array.type().isFloatingPoint()) {
+                return;
+            }
+            long n = 0;
+            for (int i = 0; i < array.elementCount(); i++) {
+                if (!Double.isFinite(array.get(i))) {
+                    n++;
+                }
+            }
+            if (n > 0) {
+                counts.merge(name, n, Long::sum);
+            }
+        });
+    }
+
+    private static String nonFiniteWarning(String whose, String output, long count, boolean compared) {
+        return "warning: " + whose + " output '" + output + "' holds " + count + " NaN or infinite value" + (count == 1 ? "" : "s")
+                + (compared ? ": its cosine, MSE and KL are NaN, and a gate on them fails" : "");
+    }
+
+    /** The data's first batch of {@code size} samples: every timed run of a workload, model or reference, runs on it. */
+    private static Map<String, HostArray> firstBatch(EvaluationRequest request, List<ValueShape> inputs, DataOptions options, int size) {
+        try (Dataset data = Datasets.open(request.data(), inputs, options)) {
+            Batch batch = data.next(size);
+            if (batch == null) {
+                throw new ModelPressException(ErrorCode.BAD_DATA, "data " + request.data(), "holds no samples");
+            }
+            return batch.inputs();
+        }
+    }
+
+    /** The reference's feeds: each of its inputs gets the model input array the name map points to. */
+    private static Map<String, HostArray> renamed(Map<String, HostArray> arrays, Map<String, String> feedNames) {
         Map<String, HostArray> feeds = new LinkedHashMap<>();
-        feedNames.forEach((input, source) -> feeds.put(input, batch.inputs().get(source)));
+        feedNames.forEach((input, source) -> feeds.put(input, arrays.get(source)));
         return feeds;
     }
 
-    /**
-     * Latency at batch 1 and at {@code batchN}, each after warm-up, on successive real batches of the data.
-     *
-     * @param feedNames  session input -> batch array that feeds it
-     * @param dataInputs the inputs the data is read for (the evaluated model's, whose names the batches carry)
-     */
-    private static EvaluationReport.Timings time(ModelSession session, Map<String, String> feedNames, List<ValueShape> dataInputs,
-                                                 EvaluationRequest request, DataOptions dataOptions, int batchN, boolean batchFixed) {
-        EvaluationReport.Latency batch1 = batchFixed && batchN != 1 ? null : measure(session, feedNames, dataInputs, request, dataOptions, 1);
-        EvaluationReport.Latency latencyN = batchN > 1 ? measure(session, feedNames, dataInputs, request, dataOptions, batchN) : null;
-        EvaluationReport.Latency forThroughput = latencyN != null ? latencyN : batch1;
-        double throughput = forThroughput.batch() / (forThroughput.meanMs() / 1000.0);
-        return new EvaluationReport.Timings(batch1, latencyN, throughput);
+    private static EvaluationReport.Timings timings(InterleavedTiming.Result result, String contender, List<Integer> batches) {
+        EvaluationReport.Latency batch1 = null;
+        EvaluationReport.Latency batchN = null;
+        for (int w = 0; w < batches.size(); w++) {
+            double[] runs = result.of(contender, w).runs();
+            EvaluationReport.Latency latency = new EvaluationReport.Latency(batches.get(w), percentile(runs, 0.50), percentile(runs, 0.95),
+                    Arrays.stream(runs).average().orElse(Double.NaN));
+            if (batches.get(w) == 1) {
+                batch1 = latency;
+            } else {
+                batchN = latency;
+            }
+        }
+        EvaluationReport.Latency forThroughput = batchN != null ? batchN : batch1;
+        return new EvaluationReport.Timings(batch1, batchN, forThroughput.batch() / (forThroughput.meanMs() / 1000.0));
     }
 
-    private static EvaluationReport.Latency measure(ModelSession session, Map<String, String> feedNames, List<ValueShape> dataInputs,
-                                                    EvaluationRequest request, DataOptions dataOptions, int batchSize) {
-        int runs = request.warmupRuns() + request.timedRuns();
-        double[] millis = new double[request.timedRuns()];
-        Dataset data = Datasets.open(request.data(), dataInputs, dataOptions);
-        try {
-            for (int run = 0; run < runs; run++) {
-                Batch batch = data.next(batchSize);
-                if (batch == null || batch.size() < batchSize) {
-                    // out of full batches: start the data again
-                    data.close();
-                    data = Datasets.open(request.data(), dataInputs, dataOptions);
-                    batch = data.next(batchSize);
-                }
-                Map<String, HostArray> feeds = feeds(batch, feedNames);
-                long start = System.nanoTime();
-                session.run(feeds);
-                long elapsed = System.nanoTime() - start;
-                if (run >= request.warmupRuns()) {
-                    millis[run - request.warmupRuns()] = elapsed / 1e6;
-                }
+    private static EvaluationReport.SpeedComparison speed(InterleavedTiming.Result result, List<Integer> batches) {
+        LatencyComparison batch1 = null;
+        LatencyComparison batchN = null;
+        for (int w = 0; w < batches.size(); w++) {
+            LatencyComparison comparison = LatencyComparison.of(batches.get(w), result.of(MODEL, w).blockRatiosTo(result.of(REFERENCE, w)));
+            if (batches.get(w) == 1) {
+                batch1 = comparison;
+            } else {
+                batchN = comparison;
             }
-        } finally {
-            data.close();
         }
-        Arrays.sort(millis);
-        double mean = Arrays.stream(millis).average().orElse(Double.NaN);
-        return new EvaluationReport.Latency(batchSize, percentile(millis, 0.50), percentile(millis, 0.95), mean);
+        return new EvaluationReport.SpeedComparison(batch1, batchN);
     }
 
     /** Nearest-rank percentile of sorted values. */

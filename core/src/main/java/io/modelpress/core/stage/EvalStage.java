@@ -10,6 +10,7 @@ import io.modelpress.core.eval.Evaluator;
 import io.modelpress.core.eval.SessionSettings;
 import io.modelpress.core.recipe.StageSpec;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,7 +32,7 @@ final class EvalStage implements Stage {
                         .withHints(hints(spec).overriddenBy(context.hints())))
                 .withBatchSize((int) spec.integer("batch"))
                 .withSession(SessionSettings.DEFAULT.withThreads(context.threads()))
-                .withTiming(timed ? EvaluationRequest.DEFAULT_WARMUP_RUNS : 0, timed ? EvaluationRequest.DEFAULT_TIMED_RUNS : 0)
+                .withLatencyBudget(timed ? EvaluationRequest.DEFAULT_LATENCY_BUDGET : Duration.ZERO)
                 .withProgress(done -> context.progress().progress(Math.min(0.9, done / (double) spec.integer("samples")),
                         done + " samples evaluated"));
         if (!context.input().equals(context.original())) {
@@ -44,7 +45,7 @@ final class EvalStage implements Stage {
         json.remove("reference");
         List<String> failures = checkGate(spec.object("gate"), report, json.putArray("gate_checks"));
         String failure = failures.isEmpty() ? null : String.join("; ", failures);
-        json.put("gate", failure == null ? "passed" : "failed");
+        json.put("gate", failure != null ? "failed" : spec.object("gate").isEmpty() ? "none" : "passed");
         context.progress().progress(1.0, "evaluated " + report.samples() + " samples");
         return new StageOutcome(context.input(), json, failure);
     }

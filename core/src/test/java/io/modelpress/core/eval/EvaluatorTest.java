@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -122,7 +123,7 @@ class EvaluatorTest {
         Path model = TestModels.linear(dir.resolve("model.onnx"), "x", new long[] {-1, FEATURES}, "logits", perturbedWeights, bias, false, false);
         List<Long> progress = new ArrayList<>();
         EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data(true)).withReference(reference)
-                .withBatchSize(8).withTiming(1, 3).withProgress(progress::add));
+                .withBatchSize(8).withLatencyBudget(Duration.ofMillis(300)).withProgress(progress::add));
 
         long[] labels = labels();
         int correct = 0;
@@ -193,7 +194,7 @@ class EvaluatorTest {
     void outputsAndInputsPairByPositionWhenNamesDiffer() throws Exception {
         Path reference = TestModels.linear(dir.resolve("ref.onnx"), "input", new long[] {-1, FEATURES}, "scores_out", weights, bias, false, false);
         Path model = TestModels.linear(dir.resolve("model.onnx"), "x", new long[] {-1, FEATURES}, "logits", weights, bias, true, false);
-        EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data(false)).withReference(reference).withTiming(0, 0));
+        EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data(false)).withReference(reference).withLatencyBudget(Duration.ZERO));
         EvaluationReport.OutputMetrics logits = report.outputs().get("logits");
         assertThat(logits.referenceOutput()).isEqualTo("scores_out");
         assertThat(logits.cosine().worst()).as("float16 output of the same weights").isGreaterThan(0.9999);
@@ -210,14 +211,14 @@ class EvaluatorTest {
     void outputsThatMatchNeitherByNameNorByCountAreAMismatch() throws Exception {
         Path reference = TestModels.linear(dir.resolve("ref.onnx"), "x", new long[] {-1, FEATURES}, "a", weights, bias, false, false, true);
         Path model = TestModels.linear(dir.resolve("model.onnx"), "x", new long[] {-1, FEATURES}, "b", weights, bias, false, false);
-        assertThatThrownBy(() -> Evaluator.run(EvaluationRequest.of(model, data(false)).withReference(reference).withTiming(0, 0)))
+        assertThatThrownBy(() -> Evaluator.run(EvaluationRequest.of(model, data(false)).withReference(reference).withLatencyBudget(Duration.ZERO)))
                 .isInstanceOfSatisfying(ModelPressException.class, e -> {
                     assertThat(e.code()).isEqualTo(ErrorCode.DATA_MISMATCH);
                     assertThat(e.getMessage()).contains("a, scores").contains("(b)");
                 });
         // a model with the reference's outputs plus the same names works: both outputs are compared
         Path twoOutputs = TestModels.linear(dir.resolve("two.onnx"), "x", new long[] {-1, FEATURES}, "a", perturbedWeights, bias, false, false, true);
-        EvaluationReport report = Evaluator.run(EvaluationRequest.of(twoOutputs, data(false)).withReference(reference).withTiming(0, 0));
+        EvaluationReport report = Evaluator.run(EvaluationRequest.of(twoOutputs, data(false)).withReference(reference).withLatencyBudget(Duration.ZERO));
         assertThat(report.outputs()).containsOnlyKeys("a", "scores");
     }
 
@@ -234,7 +235,7 @@ class EvaluatorTest {
                 files += Files.size(p);
             }
         }
-        EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data(false)).withBatchSize(16).withTiming(1, 4));
+        EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data(false)).withBatchSize(16).withLatencyBudget(Duration.ofMillis(300)));
         ObjectNode json = report.toJson();
         assertThat(json.get("file_bytes").asLong()).isEqualTo(files).isGreaterThan(Files.size(model));
         assertThat(json.get("compressed_bytes").asLong()).isPositive();
@@ -250,7 +251,7 @@ class EvaluatorTest {
     @Test
     void aFixedBatchDimensionDecidesTheBatchSize() throws Exception {
         Path model = TestModels.linear(dir.resolve("fixed.onnx"), "x", new long[] {4, FEATURES}, "logits", weights, bias, false, false);
-        EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data(true)).withBatchSize(32).withTiming(1, 2));
+        EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data(true)).withBatchSize(32).withLatencyBudget(Duration.ofMillis(300)));
         assertThat(report.samples()).isEqualTo(48);
         assertThat(report.notes()).anySatisfy(n -> assertThat(n).contains("replaced by 4"))
                 .anySatisfy(n -> assertThat(n).contains("last 2 samples"));
@@ -262,7 +263,7 @@ class EvaluatorTest {
     @Test
     void badAccuracyOutputsAndLabelsAreReported() throws Exception {
         Path model = TestModels.linear(dir.resolve("m.onnx"), "x", new long[] {-1, FEATURES}, "logits", weights, bias, false, false);
-        assertThatThrownBy(() -> Evaluator.run(EvaluationRequest.of(model, data(true)).withAccuracyOutput("probabilities").withTiming(0, 0)))
+        assertThatThrownBy(() -> Evaluator.run(EvaluationRequest.of(model, data(true)).withAccuracyOutput("probabilities").withLatencyBudget(Duration.ZERO)))
                 .isInstanceOfSatisfying(ModelPressException.class, e -> {
                     assertThat(e.code()).isEqualTo(ErrorCode.BAD_ARGUMENT);
                     assertThat(e.getMessage()).contains("probabilities").contains("logits");
@@ -275,7 +276,7 @@ class EvaluatorTest {
         arrays.put("labels", HostArray.of(labels, SAMPLES));
         Path file = dir.resolve("bad-labels.npz");
         NpyWriter.writeNpz(file, arrays, false);
-        assertThatThrownBy(() -> Evaluator.run(EvaluationRequest.of(model, file).withTiming(0, 0)))
+        assertThatThrownBy(() -> Evaluator.run(EvaluationRequest.of(model, file).withLatencyBudget(Duration.ZERO)))
                 .isInstanceOfSatisfying(ModelPressException.class, e -> {
                     assertThat(e.code()).isEqualTo(ErrorCode.DATA_MISMATCH);
                     assertThat(e.getMessage()).contains("sample 13").contains("7").contains("3 classes");
@@ -284,7 +285,7 @@ class EvaluatorTest {
         // a single-column output holds no classes: with labels, the user is told why there is no accuracy
         Path regressor = TestModels.linear(dir.resolve("r.onnx"), "x", new long[] {-1, FEATURES}, "value",
                 new float[] {1, 1, 1, 1}, new float[] {0}, false, false);
-        EvaluationReport report = Evaluator.run(EvaluationRequest.of(regressor, data(true)).withTiming(0, 0));
+        EvaluationReport report = Evaluator.run(EvaluationRequest.of(regressor, data(true)).withLatencyBudget(Duration.ZERO));
         assertThat(report.accuracy()).isNull();
         assertThat(report.notes()).singleElement().satisfies(n -> assertThat(n).contains("no accuracy").contains("'value'"));
     }
@@ -349,7 +350,7 @@ class EvaluatorTest {
             }
         }
         EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, folder)
-                .withDataOptions(DataOptions.DEFAULT.withLimit(limit)).withBatchSize(64).withTiming(0, 0));
+                .withDataOptions(DataOptions.DEFAULT.withLimit(limit)).withBatchSize(64).withLatencyBudget(Duration.ZERO));
         assertThat(report.samples()).isEqualTo(limit);
         assertThat(report.accuracy()).isCloseTo((double) correct / limit, within(2.0 / limit)).isBetween(0.6, 0.8);
     }

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -55,7 +56,7 @@ class MiniLmEvaluationTest {
                 .withReference(fp32)
                 .withDataOptions(DataOptions.DEFAULT.withTokenizer(tokenizer).withLimit(SENTENCES))
                 .withBatchSize(BATCH)
-                .withTiming(2, 6);
+                .withLatencyBudget(Duration.ofMillis(300));
         EvaluationReport report = Evaluator.run(request);
         System.out.println(report.toText());
 
@@ -84,6 +85,13 @@ class MiniLmEvaluationTest {
             assertThat(latency.get("batch_N").get("p95").asDouble()).isPositive();
             assertThat(json.get(prefix + "throughput_per_s").asDouble()).isPositive();
         }
+        for (String batch : List.of("batch_1", "batch_N")) {
+            JsonNode speed = json.get("latency_vs_reference").get(batch);
+            assertThat(speed.get("pairs").asInt()).isGreaterThanOrEqualTo(LatencyComparison.MIN_PAIRS);
+            assertThat(speed.get("ratio_min").asDouble()).isLessThanOrEqualTo(speed.get("ratio").asDouble());
+            assertThat(speed.get("verdict").asText()).isIn("faster", "slower", "no measurable difference");
+            assertThat(speed.get("text").asText()).contains("session pairs");
+        }
         assertThat(json.get("file_bytes").asLong()).isEqualTo(Files.size(quantized));
         assertThat(json.get("reference_file_bytes").asLong()).isEqualTo(Files.size(fp32));
         assertThat(json.get("compressed_bytes").asLong()).isPositive().isLessThan(Files.size(quantized));
@@ -97,13 +105,13 @@ class MiniLmEvaluationTest {
     void textDataFindsTheTokenizerBesideTheModelAndAModelAgreesWithItself() {
         assertThat(tokenizer).isEqualTo(fp32.resolveSibling("tokenizer.json"));
         EvaluationReport alone = Evaluator.run(EvaluationRequest.of(quantized, sentences)
-                .withDataOptions(DataOptions.DEFAULT.withLimit(8)).withTiming(0, 0));
+                .withDataOptions(DataOptions.DEFAULT.withLimit(8)).withLatencyBudget(Duration.ZERO));
         assertThat(alone.samples()).isEqualTo(8);
         assertThat(alone.outputs()).isEmpty();
         assertThat(alone.timings()).isNull();
 
         EvaluationReport self = Evaluator.run(EvaluationRequest.of(fp32, sentences).withReference(fp32)
-                .withDataOptions(DataOptions.DEFAULT.withLimit(40)).withBatchSize(16).withTiming(0, 0));
+                .withDataOptions(DataOptions.DEFAULT.withLimit(40)).withBatchSize(16).withLatencyBudget(Duration.ZERO));
         EvaluationReport.OutputMetrics hidden = self.outputs().get("last_hidden_state");
         assertThat(hidden.cosine().worst()).isGreaterThan(0.99999);
         assertThat(hidden.tokenCosine().worst()).isGreaterThan(0.99999);

@@ -44,7 +44,7 @@ public final class OrtLogChild {
             return;
         }
         try {
-            Evaluator.run(EvaluationRequest.of(model, null).withReference(model).withTiming(0, 0));
+            Evaluator.run(EvaluationRequest.of(model, null).withReference(model).withLatencyBudget(java.time.Duration.ZERO));
             System.out.println("ran");
         } catch (ModelPressException e) {
             System.out.println("failed: " + e.getMessage());

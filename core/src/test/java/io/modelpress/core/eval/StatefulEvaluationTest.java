@@ -100,7 +100,7 @@ class StatefulEvaluationTest {
         Path model = StatefulVad.write(dir.resolve("model.onnx"), 1);
         Path reference = StatefulVad.write(dir.resolve("reference.onnx"), 2);
         EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data()).withReference(reference)
-                .withBatchSize(3).withTiming(1, 2));
+                .withBatchSize(3).withLatencyBudget(java.time.Duration.ofSeconds(1)));
 
         assertThat(report.samples()).isEqualTo(SAMPLES);
         assertThat(report.notes()).noneMatch(n -> n.contains("batch size"));
@@ -131,7 +131,7 @@ class StatefulEvaluationTest {
     @Test
     void theModelAgainstItselfIsExactOnEveryOutput() throws Exception {
         Path model = StatefulVad.write(dir.resolve("model.onnx"), 1);
-        EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data()).withReference(model).withBatchSize(4).withTiming(0, 0));
+        EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, data()).withReference(model).withBatchSize(4).withLatencyBudget(java.time.Duration.ZERO));
         assertThat(report.samples()).isEqualTo(SAMPLES);
         report.outputs().values().forEach(o -> assertThat(o.mse().worst()).isZero());
     }
@@ -141,7 +141,7 @@ class StatefulEvaluationTest {
         Path model = StatefulVad.write(dir.resolve("model.onnx"), 1);
         InputHints hints = InputHints.parse(List.of("input=1x512"), List.of("sr=16000"));
         EvaluationReport report = Evaluator.run(EvaluationRequest.of(model, null).withReference(model)
-                .withDataOptions(DataOptions.DEFAULT.withLimit(10)).withHints(hints).withBatchSize(4).withTiming(1, 2));
+                .withDataOptions(DataOptions.DEFAULT.withLimit(10)).withHints(hints).withBatchSize(4).withLatencyBudget(java.time.Duration.ofSeconds(1)));
         assertThat(report.samples()).isEqualTo(10);
         assertThat(report.outputs().keySet()).containsExactly("output", "stateN");
         assertThat(report.outputs().get("stateN").cosine().worst()).isCloseTo(1.0, within(1e-6));
@@ -150,9 +150,9 @@ class StatefulEvaluationTest {
 
         // 8 kHz needs a shorter minimum: 33 samples do at 8 kHz, not at 16 kHz
         InputHints short8k = InputHints.parse(List.of("input=33"), List.of("sr=8000"));
-        assertThat(Evaluator.run(EvaluationRequest.of(model, null).withHints(short8k).withTiming(0, 0)).samples()).isPositive();
+        assertThat(Evaluator.run(EvaluationRequest.of(model, null).withHints(short8k).withLatencyBudget(java.time.Duration.ZERO)).samples()).isPositive();
         InputHints short16k = InputHints.parse(List.of("input=33"), List.of("sr=16000"));
-        assertThatThrownBy(() -> Evaluator.run(EvaluationRequest.of(model, null).withHints(short16k).withTiming(0, 0)))
+        assertThatThrownBy(() -> Evaluator.run(EvaluationRequest.of(model, null).withHints(short16k).withLatencyBudget(java.time.Duration.ZERO)))
                 .isInstanceOf(ModelPressException.class).hasMessageContaining("k16_pad").hasMessageContaining("give a data file");
     }
 
@@ -160,7 +160,7 @@ class StatefulEvaluationTest {
     void withoutHintsTheErrorNamesTheInputAndTheFix() throws Exception {
         Path model = StatefulVad.write(dir.resolve("model.onnx"), 1);
         ModelPressException e = (ModelPressException) org.assertj.core.api.Assertions.catchThrowable(
-                () -> Evaluator.run(EvaluationRequest.of(model, null).withTiming(0, 0)));
+                () -> Evaluator.run(EvaluationRequest.of(model, null).withLatencyBudget(java.time.Duration.ZERO)));
         assertThat(e).isNotNull();
         assertThat(e.code()).isEqualTo(ErrorCode.DATA_MISMATCH);
         assertThat(e.getMessage())

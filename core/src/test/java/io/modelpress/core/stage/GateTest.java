@@ -25,7 +25,7 @@ class GateTest {
     private static EvaluationReport measured(double cosineMean, double cosineWorst, Double agreement, Double accuracy, Double referenceAccuracy) {
         var cosine = new EvaluationReport.Spread(cosineMean, cosineWorst);
         return new EvaluationReport("model.onnx", "original.onnx", 100, 1, "y", accuracy, referenceAccuracy, agreement,
-                Map.of("y", new EvaluationReport.OutputMetrics("y", cosine, null, null, null)), null, null,
+                Map.of("y", new EvaluationReport.OutputMetrics("y", cosine, null, null, null)), null, null, null, Map.of(), Map.of(),
                 new EvaluationReport.Size(100, 90), new EvaluationReport.Size(400, 360), List.of());
     }
 

@@ -256,7 +256,7 @@ public final class FashionMnistTeacher {
             double djlAccuracy = djlAccuracy(model.getBlock(), options.dataDir());
             export(model.getBlock(), options, djlAccuracy, out);
             double onnxAccuracy = Evaluator.run(EvaluationRequest.of(out, options.dataDir())
-                    .withDataOptions(DataOptions.DEFAULT.withSplit("test")).withBatchSize(EVAL_BATCH).withTiming(0, 0)).accuracy();
+                    .withDataOptions(DataOptions.DEFAULT.withSplit("test")).withBatchSize(EVAL_BATCH).withLatencyBudget(Duration.ZERO)).accuracy();
             double gapPoints = 100 * Math.abs(djlAccuracy - onnxAccuracy);
             if (gapPoints > MAX_ACCURACY_GAP_POINTS) {
                 throw new ModelPressException(ErrorCode.INTERNAL, "model " + out, String.format(Locale.ROOT,

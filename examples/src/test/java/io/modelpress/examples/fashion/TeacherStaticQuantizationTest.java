@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -69,7 +70,7 @@ class TeacherStaticQuantizationTest {
         Path int8 = dir.resolve("teacher-int8.onnx");
         QuantizationReport report = quantize("", int8);
 
-        EvaluationReport eval = Evaluator.run(EvaluationRequest.of(int8, DATA).withReference(teacher).withTiming(0, 0)
+        EvaluationReport eval = Evaluator.run(EvaluationRequest.of(int8, DATA).withReference(teacher).withLatencyBudget(Duration.ZERO)
                 .withSession(SessionSettings.DEFAULT.withThreads(1)));
         assertThat(eval.samples()).isEqualTo(10_000);
         double dropPoints = 100 * (eval.referenceAccuracy() - eval.accuracy());
@@ -104,7 +105,7 @@ class TeacherStaticQuantizationTest {
         Map<String, Integer> ops = TestCnns.optimizedOps(int8, dir.resolve("optimized.onnx"));
         assertThat(ops).containsEntry("com.microsoft:QLinearConv", (int) convs).containsEntry("com.microsoft:QGemm", (int) gemms);
         assertThat(ops.keySet()).noneMatch(op -> op.endsWith(":Conv") || op.equals("Conv") || op.endsWith("FusedConv"));
-        EvaluationReport eval = Evaluator.run(EvaluationRequest.of(int8, DATA).withReference(teacher).withTiming(0, 0)
+        EvaluationReport eval = Evaluator.run(EvaluationRequest.of(int8, DATA).withReference(teacher).withLatencyBudget(Duration.ZERO)
                 .withDataOptions(DataOptions.DEFAULT.withLimit(2000)).withSession(SessionSettings.DEFAULT.withThreads(1)));
         assertThat(eval.agreement()).isGreaterThan(0.98);
     }

@@ -16,6 +16,7 @@ import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -93,7 +94,7 @@ public final class StaticBench {
             StaticQuantizer.quantize(model, spec("calibration: " + method + (extra.isEmpty() ? "" : ", " + extra)), calibration(model, data));
             Path out = work.resolve(method + ".onnx");
             model.write(out);
-            EvaluationReport r = Evaluator.run(EvaluationRequest.of(out, data).withReference(fp32).withTiming(0, 0)
+            EvaluationReport r = Evaluator.run(EvaluationRequest.of(out, data).withReference(fp32).withLatencyBudget(Duration.ZERO)
                     .withSession(SessionSettings.DEFAULT.withThreads(1)));
             System.out.printf(Locale.ROOT, "%-11s %.2f%%  (fp32 %.2f%%, agreement %.4f)%n", method, 100 * r.accuracy(),
                     100 * r.referenceAccuracy(), r.agreement());
@@ -104,7 +105,7 @@ public final class StaticBench {
     private static void compare(Path fp32, Path int8, Path data, boolean labelled) throws Exception {
         List<EvaluationReport> runs = new ArrayList<>();
         for (int threads : new int[] {1, 2}) {
-            runs.add(Evaluator.run(EvaluationRequest.of(int8, data).withReference(fp32).withBatchSize(32).withTiming(20, 300)
+            runs.add(Evaluator.run(EvaluationRequest.of(int8, data).withReference(fp32).withBatchSize(32).withLatencyBudget(Duration.ofSeconds(20))
                     .withSession(SessionSettings.DEFAULT.withThreads(threads))));
         }
         EvaluationReport one = runs.get(0);
