@@ -42,7 +42,10 @@ final class E2eStack {
             // a killed worker's partitions move to its replacement once its session expires: keep that short
             "MP_MESSAGING_INCOMING_REQUESTS_SESSION_TIMEOUT_MS", "8000",
             "MODELPRESS_WORKER_THREADS", "1",
-            "MODELPRESS_WORKER_PROGRESS_INTERVAL", "500ms");
+            "MODELPRESS_WORKER_PROGRESS_INTERVAL", "500ms",
+            "MODELPRESS_WORKER_HEARTBEAT_INTERVAL", "1s");
+    /** The orchestrator's stall-after in these tests: fifteen of the workers' heartbeats, so a busy machine is no stall. */
+    static final String STALL_AFTER = "15s";
     private static E2eStack shared;
 
     final Path projectRoot;
@@ -65,7 +68,8 @@ final class E2eStack {
                 .withEnv(Service.EVAL_WORKER, WORKER_ENV)
                 .withEnv(Service.ORCHESTRATOR, Map.of(
                         "MODELPRESS_INTAKE_POLLER_INTERVAL", "1s",
-                        "MODELPRESS_RUN_RETRY_DELAY", "2s"));
+                        "MODELPRESS_RUN_RETRY_DELAY", "2s",
+                        "MODELPRESS_STAGE_STALL_AFTER", STALL_AFTER));
         stack.startServices(endpoints, new PrintWriter(new StringWriter()));
         store = new ArtifactStore(S3Settings.of(endpoints.s3Endpoint(), endpoints.s3AccessKey(), endpoints.s3SecretKey(),
                 endpoints.bucket()));

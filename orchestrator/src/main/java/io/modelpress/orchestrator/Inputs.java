@@ -143,7 +143,7 @@ public class Inputs {
         } catch (java.nio.charset.MalformedInputException e) {
             throw new ModelPressException(ErrorCode.BAD_RECIPE, key, "is not UTF-8 text");
         } catch (IOException e) {
-            throw new ModelPressException(ErrorCode.IO_ERROR, key, "cannot be read: " + e.getMessage(), e);
+            throw new ModelPressException(ErrorCode.IO_ERROR, key, "cannot be read: " + IoErrors.describe(e), e);
         } finally {
             deleteQuietly(temp);
         }

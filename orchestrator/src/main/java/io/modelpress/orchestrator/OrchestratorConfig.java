@@ -63,6 +63,14 @@ public interface OrchestratorConfig {
         @WithDefault("3")
         int maxAttempts();
 
+        /**
+         * A RUNNING attempt whose worker has sent no event (progress or heartbeat) for this long is stalled: it is
+         * given up and the stage requested again as the next attempt, for another worker of its type. Workers send a
+         * heartbeat every {@code modelpress.worker.heartbeat-interval} (10 s); keep this at three of those or more.
+         */
+        @WithDefault("60s")
+        Duration stallAfter();
+
         default Duration timeoutFor(String type) {
             return timeouts().getOrDefault(type, timeout());
         }

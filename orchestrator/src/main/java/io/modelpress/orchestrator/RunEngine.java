@@ -13,6 +13,7 @@ import io.modelpress.pipeline.events.RunState.State;
 import io.modelpress.pipeline.events.StageRequest;
 import io.modelpress.pipeline.events.StageResult;
 import io.modelpress.pipeline.store.ArtifactStore;
+import io.modelpress.pipeline.worker.StageWorker;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -40,10 +41,18 @@ import java.util.function.Function;
  * so a restarted orchestrator continues from what it had promised. Results are handled at least once and made
  * idempotent by (run, stage, attempt): a result counts only for the attempt the run is waiting for; duplicates, late
  * results of earlier attempts and results for ended runs are ignored. All changes to a run happen under its lock.
+ *
+ * <p>A worker sends PROGRESS events while an attempt runs, at least one per heartbeat interval. A RUNNING attempt
+ * that has been silent for {@code modelpress.stage.stall-after} is stalled (its worker died, or lost the broker): it is
+ * recorded as given up under its output keys, so a redelivered copy of its request is answered from that record
+ * instead of running again, and the stage is requested again as the next attempt (STALLED until a worker reports on
+ * it). A slow worker keeps sending heartbeats and is never stalled.
  */
 @ApplicationScoped
 public class RunEngine {
     private static final Logger LOG = Logger.getLogger(RunEngine.class);
+    /** The worker id in the {@code stage.json} of an attempt the orchestrator gave up on. */
+    static final String GIVEN_UP_BY = "orchestrator";
 
     @Inject
     RunStore store;
@@ -81,6 +90,19 @@ public class RunEngine {
         return thread;
     });
     private final Set<String> preparing = ConcurrentHashMap.newKeySet();
+
+    /** When each RUNNING attempt last sent an event, and from which worker; kept in memory only (see {@link #check}). */
+    private final Map<Attempt, Heard> heard = new ConcurrentHashMap<>();
+
+    private record Attempt(String runId, int index, int attempt) {
+        static Attempt of(String runId, StageStatus stage) {
+            return new Attempt(runId, stage.index(), stage.attempt());
+        }
+    }
+
+    /** @param workerId the worker that sent the last event, null when none was seen by this process */
+    private record Heard(String workerId, Instant at) {
+    }
 
     @PreDestroy
     void stopPreparation() {
@@ -234,9 +256,14 @@ public class RunEngine {
 
     /** Queues an attempt of a stage: the state is persisted first, then the request published. */
     private void dispatch(RunState run, int index, int attempt, String message) {
-        RunState next = RunStates.withStage(run, RunStates.queued(run.stages().get(index), attempt, message, now()), now());
+        dispatch(run, RunStates.queued(run.stages().get(index), attempt, message, now()));
+    }
+
+    /** @param requested the stage with its new attempt, QUEUED or STALLED */
+    private void dispatch(RunState run, StageStatus requested) {
+        RunState next = RunStates.withStage(run, requested, now());
         save(next);
-        dispatcher.send(request(next, index));
+        dispatcher.send(request(next, requested.index()));
     }
 
     StageRequest request(RunState run, int index) {
@@ -283,15 +310,26 @@ public class RunEngine {
             }
             StageStatus stage = run.stages().get(result.stageIndex());
             boolean awaited = stage.attempt() == result.attempt() && stage.type().equals(result.stageType())
-                    && (stage.status() == StageStatusValue.QUEUED || stage.status() == StageStatusValue.RUNNING);
+                    && stage.status().inFlight();
             if (!awaited) {
                 ignore(result, "stale");
                 return;
             }
-            switch (result.status()) {
-                case PROGRESS -> save(RunStates.withStage(run, RunStates.progressed(stage, result), now()));
-                case SUCCEEDED -> stageSucceeded(run, stage, result);
-                case FAILED -> stageFailed(run, stage, result.error() != null ? result.error()
+            Attempt attempt = Attempt.of(run.runId(), stage);
+            if (result.status() == StageResult.Status.PROGRESS) {
+                heard.put(attempt, new Heard(result.workerId(), now()));
+                // a heartbeat repeats the last progress: only a change is worth persisting
+                StageStatus progressed = RunStates.progressed(stage, result);
+                if (!progressed.equals(stage)) {
+                    save(RunStates.withStage(run, progressed, now()));
+                }
+                return;
+            }
+            heard.remove(attempt);
+            if (result.status() == StageResult.Status.SUCCEEDED) {
+                stageSucceeded(run, stage, result);
+            } else {
+                stageFailed(run, stage, result.error() != null ? result.error()
                         : new StageResult.Error(ErrorCode.INTERNAL.name(), "the worker reported a failure without an error", false), result);
             }
         }
@@ -318,17 +356,27 @@ public class RunEngine {
      * A failed attempt: retried while the error is retryable and attempts are left; otherwise the run fails with the
      * stage's error, and a request given up after retries goes to the stage's dead-letter topic.
      *
-     * @param result the worker's result, or null for a timeout
+     * @param result the worker's result, or null for a timeout or a stall
      */
     private void stageFailed(RunState run, StageStatus stage, StageResult.Error error, StageResult result) {
+        stageFailed(run, stage, error, result, false);
+    }
+
+    /** @param stalled the attempt's worker went silent: the next attempt is shown STALLED until a worker takes it */
+    private void stageFailed(RunState run, StageStatus stage, StageResult.Error error, StageResult result, boolean stalled) {
         Instant now = now();
         RunState next = RunStates.withStage(run, RunStates.failed(stage, error, result, now), now);
         int maxAttempts = config.stage().maxAttempts();
         if (error.retryable() && stage.attempt() < maxAttempts && now.isBefore(runDeadline(run))) {
             LOG.infof("Run %s stage %d (%s) attempt %d failed (%s); retrying", run.runId(), stage.index(), stage.type(),
                     stage.attempt(), error.message());
-            dispatch(next, stage.index(), stage.attempt() + 1, "attempt " + stage.attempt() + " failed (" + error.code()
-                    + ": " + error.message() + "); attempt " + (stage.attempt() + 1) + " of " + maxAttempts);
+            int attempt = stage.attempt() + 1;
+            StageStatus failed = next.stages().get(stage.index());
+            dispatch(next, stalled
+                    ? RunStates.stalled(failed, attempt, error.message() + "; requested again as attempt " + attempt + " of "
+                    + maxAttempts + " for another worker", now)
+                    : RunStates.queued(failed, attempt, "attempt " + stage.attempt() + " failed (" + error.code() + ": "
+                    + error.message() + "); attempt " + attempt + " of " + maxAttempts, now));
             return;
         }
         String why = "stage " + stage.index() + " (" + stage.type() + ") failed";
@@ -447,19 +495,69 @@ public class RunEngine {
                         "attempt " + stage.attempt() + " did not finish within the stage timeout of " + timeout, true), null);
                 return;
             }
+            if (stage.status() == StageStatusValue.RUNNING) {
+                // an attempt that was RUNNING before this process started gets a full stall-after from now
+                Heard last = heard.computeIfAbsent(Attempt.of(run.runId(), stage), attempt -> new Heard(null, now));
+                if (Duration.between(last.at(), now).compareTo(config.stage().stallAfter()) > 0) {
+                    stalled(run, stage, last);
+                    return;
+                }
+            }
         }
     }
 
+    /**
+     * The worker of a RUNNING attempt went silent: the attempt is recorded as given up and the stage requested again
+     * (or, with no attempts left, the run fails and the request is dead-lettered, like any retryable failure).
+     */
+    private void stalled(RunState run, StageStatus stage, Heard last) {
+        heard.remove(Attempt.of(run.runId(), stage));
+        metrics.stalled(stage.type());
+        String error = "attempt " + stage.attempt() + " stalled: no heartbeat from " + (last.workerId() == null ? "its worker"
+                : "worker " + last.workerId()) + " for more than " + seconds(config.stage().stallAfter());
+        LOG.warnf("Run %s stage %d (%s): %s", run.runId(), stage.index(), stage.type(), error);
+        StageResult.Error stall = new StageResult.Error(ErrorCode.LIMIT_EXCEEDED.name(), error, true);
+        recordGivenUp(run, stage, stall);
+        stageFailed(run, stage, stall, null, true);
+    }
+
+    /**
+     * Writes a FAILED {@code stage.json} for an attempt given up on, unless its worker recorded a result first. Workers
+     * answer a request whose {@code stage.json} exists from it (duplicate delivery), so when Kafka hands the silent
+     * worker's uncommitted request to another worker, that copy is not run again beside the next attempt; and a
+     * worker that was only cut off finds it before uploading and keeps its output out. Best effort: without it, the
+     * copy runs and its result is ignored as stale.
+     */
+    private void recordGivenUp(RunState run, StageStatus stage, StageResult.Error error) {
+        String key = request(run, stage.index()).outputPrefix() + StageWorker.STAGE_JSON;
+        try {
+            if (artifacts.getJson(key, StageResult.class).isEmpty()) {
+                artifacts.putJson(key, new StageResult(run.runId(), stage.index(), stage.attempt(), stage.type(),
+                        StageResult.Status.FAILED, stage.progress(), error.message(), null, null,
+                        new StageResult.Error(error.code(), error.message() + "; given up by the orchestrator", false),
+                        GIVEN_UP_BY, null, now()));
+            }
+        } catch (ModelPressException e) {
+            LOG.warnf("Run %s: cannot record that stage %d attempt %d was given up (%s); a redelivered copy of its request "
+                    + "may run again, and its result will be ignored", run.runId(), stage.index(), stage.attempt(), e.getMessage());
+        }
+    }
+
+    private static String seconds(Duration duration) {
+        return duration.toMillis() % 1000 == 0 ? duration.toSeconds() + " s" : duration.toMillis() / 1000.0 + " s";
+    }
+
     private static boolean inFlight(StageStatus stage) {
-        return stage.status() == StageStatusValue.QUEUED || stage.status() == StageStatusValue.RUNNING;
+        return stage.status().inFlight();
     }
 
     // ---------------------------------------------------------------- restart
 
     /**
-     * After the state was read back: requests that were queued but may never have reached the broker are published
-     * again under the same attempt (workers recognise a repeated attempt by its output keys and answer without
-     * recomputing). Stages already RUNNING keep waiting for their result or their deadline.
+     * After the state was read back: requests that were queued (QUEUED or STALLED) but may never have reached the
+     * broker are published again under the same attempt (workers recognise a repeated attempt by its output keys and
+     * answer without recomputing). Stages already RUNNING keep waiting for their result, their deadline, or a
+     * stall-after without events counted from this start.
      */
     void resumeAfterRestart() {
         for (RunState run : store.all()) {
@@ -468,7 +566,7 @@ public class RunEngine {
             }
             synchronized (store.lock(run.runId())) {
                 for (StageStatus stage : run.stages()) {
-                    if (stage.status() == StageStatusValue.QUEUED) {
+                    if (stage.status() == StageStatusValue.QUEUED || stage.status() == StageStatusValue.STALLED) {
                         dispatcher.send(request(run, stage.index()));
                     }
                 }
@@ -487,6 +585,7 @@ public class RunEngine {
         metrics.changed(previous, next, next.updatedAt());
         if (next.state().terminal()) {
             recipes.remove(next.runId());
+            heard.keySet().removeIf(attempt -> attempt.runId().equals(next.runId()));
         }
     }
 

@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.modelpress.core.stage.Stages;
 import io.modelpress.pipeline.events.ArtifactRef;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.metrics.MetricNames;
@@ -15,6 +16,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -24,7 +26,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * ({@code modelpress_model_bytes{run,phase}} with phase input and output, {@code modelpress_compression_ratio{run}},
  * {@code modelpress_quality_delta{run,metric}}) exist while a run is active and for a retention window after it
  * ended, then are removed, so their number stays bounded however many runs the cluster sees; the lasting record of a
- * run is its report.json.
+ * run is its report.json. {@code modelpress_stage_stalls_total{stage}} counts attempts given up because their worker
+ * went silent, and {@code modelpress_stage_stalled{stage}} is the number of stages whose next attempt no worker has
+ * taken yet (both by stage type, from 0).
  */
 @ApplicationScoped
 public class RunMetrics {
@@ -35,6 +39,8 @@ public class RunMetrics {
     static final String QUALITY_DELTA = "modelpress.quality.delta";
     static final String DUPLICATE_DROPS = "modelpress.intake.duplicates";
     static final String IGNORED_RESULTS = "modelpress.results.ignored";
+    static final String STAGE_STALLS = "modelpress.stage.stalls";
+    static final String STAGES_STALLED = "modelpress.stage.stalled";
 
     @Inject
     MeterRegistry registry;
@@ -49,6 +55,8 @@ public class RunMetrics {
     private final Map<String, Map<String, AtomicReference<Double>>> values = new ConcurrentHashMap<>();
     private final Map<String, List<Meter>> meters = new ConcurrentHashMap<>();
     private final Map<String, Instant> expiries = new ConcurrentHashMap<>();
+    /** Stage types whose stall series are registered. */
+    private final Set<String> stallSeries = ConcurrentHashMap.newKeySet();
 
     @PostConstruct
     void registerActiveGauge() {
@@ -58,6 +66,7 @@ public class RunMetrics {
         for (String outcome : List.of("succeeded", "failed", "cancelled")) {
             outcomeCounter(outcome); // present at 0 from the start, so rate() works from the first run
         }
+        Stages.types().forEach(this::stallCounter);
     }
 
     private Counter outcomeCounter(String outcome) {
@@ -71,6 +80,28 @@ public class RunMetrics {
     void ignoredResult(String reason) {
         Counter.builder(IGNORED_RESULTS).description("Stage results not acted on: late, stale or for unknown runs")
                 .tag("reason", reason).register(registry).increment();
+    }
+
+    /** A RUNNING attempt of a stage type was given up because its worker went silent. */
+    void stalled(String stageType) {
+        stallCounter(stageType).increment();
+    }
+
+    /** Registers the stall series of a stage type (at 0 before its first stall, so rate() and increase() see it). */
+    private Counter stallCounter(String stageType) {
+        if (stallSeries.add(stageType)) {
+            stalledGauge(stageType);
+        }
+        return Counter.builder(STAGE_STALLS).description("Attempts given up because their worker sent no heartbeat for stall-after")
+                .tag("stage", stageType).register(registry);
+    }
+
+    private void stalledGauge(String stageType) {
+        Gauge.builder(STAGES_STALLED, store, s -> s.all().stream().filter(r -> !r.state().terminal())
+                        .flatMap(r -> r.stages().stream())
+                        .filter(st -> st.status() == RunState.StageStatusValue.STALLED && st.type().equals(stageType)).count())
+                .description("Stages whose worker went silent and whose next attempt no worker has taken yet")
+                .tag("stage", stageType).register(registry);
     }
 
     /** Called after every persisted change (not for states read back at start-up). */

@@ -201,7 +201,7 @@ public class RunResource {
         try (InputStream in = Files.newInputStream(model.uploadedFile())) {
             OnnxProbe.check(in.readNBytes(OnnxProbe.PREFIX_BYTES), model.size(), model.fileName());
         } catch (IOException e) {
-            throw new ModelPressException(ErrorCode.IO_ERROR, model.fileName(), "cannot be read: " + e.getMessage(), e);
+            throw new ModelPressException(ErrorCode.IO_ERROR, model.fileName(), "cannot be read: " + IoErrors.describe(e), e);
         }
     }
 
@@ -212,7 +212,7 @@ public class RunResource {
         try {
             return Files.readString(recipe.uploadedFile(), StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new ModelPressException(ErrorCode.BAD_RECIPE, recipe.fileName(), "cannot be read as UTF-8 text: " + e.getMessage(), e);
+            throw new ModelPressException(ErrorCode.BAD_RECIPE, recipe.fileName(), "cannot be read as UTF-8 text: " + IoErrors.describe(e), e);
         }
     }
 

@@ -79,12 +79,8 @@ final class RunStates {
     private static RunState ended(RunState run, State state, String error, StageStatusValue inFlight, Instant now) {
         List<StageStatus> stages = new ArrayList<>();
         for (StageStatus s : run.stages()) {
-            StageStatusValue status = switch (s.status()) {
-                case QUEUED, RUNNING -> inFlight;
-                case WAITING -> StageStatusValue.SKIPPED;
-                default -> s.status();
-            };
-            boolean wasInFlight = s.status() == StageStatusValue.QUEUED || s.status() == StageStatusValue.RUNNING;
+            boolean wasInFlight = s.status().inFlight();
+            StageStatusValue status = wasInFlight ? inFlight : s.status() == StageStatusValue.WAITING ? StageStatusValue.SKIPPED : s.status();
             stages.add(new StageStatus(s.index(), s.type(), status, s.attempt(), s.progress(), s.message(), s.output(),
                     s.metrics(), s.error(), s.timings(), s.startedAt(), wasInFlight ? now : s.finishedAt()));
         }
@@ -95,8 +91,16 @@ final class RunStates {
 
     /** A new attempt was requested; the previous attempt's error stays visible until this one reports. */
     static StageStatus queued(StageStatus s, int attempt, String message, Instant now) {
-        return new StageStatus(s.index(), s.type(), StageStatusValue.QUEUED, attempt, 0, message, null, null, s.error(),
-                null, now, null);
+        return requested(s, StageStatusValue.QUEUED, attempt, message, now);
+    }
+
+    /** The previous attempt's worker went silent; this attempt was requested for another worker. */
+    static StageStatus stalled(StageStatus s, int attempt, String message, Instant now) {
+        return requested(s, StageStatusValue.STALLED, attempt, message, now);
+    }
+
+    private static StageStatus requested(StageStatus s, StageStatusValue status, int attempt, String message, Instant now) {
+        return new StageStatus(s.index(), s.type(), status, attempt, 0, message, null, null, s.error(), null, now, null);
     }
 
     static StageStatus progressed(StageStatus s, StageResult result) {

@@ -209,7 +209,7 @@ class RunApiTest {
     }
 
     /** Reads a server-sent-event stream in the background: one queue entry per data line, then the end marker. */
-    private static BlockingQueue<String> follow(String url) {
+    static BlockingQueue<String> follow(String url) {
         BlockingQueue<String> lines = new LinkedBlockingQueue<>();
         HttpClient client = HttpClient.newHttpClient();
         HttpRequest request = HttpRequest.newBuilder(URI.create(url)).header("Accept", "text/event-stream").build();
@@ -225,7 +225,7 @@ class RunApiTest {
     }
 
     /** The next event's run state, or null at the end of the stream. */
-    private static RunState next(BlockingQueue<String> events) throws InterruptedException {
+    static RunState next(BlockingQueue<String> events) throws InterruptedException {
         String data = events.poll(TestWorker.WAIT.toSeconds(), TimeUnit.SECONDS);
         assertThat(data).as("an event or the end of the stream within " + TestWorker.WAIT).isNotNull();
         return END_OF_STREAM.equals(data) ? null : Json.read(utf8(data), RunState.class);

@@ -15,7 +15,9 @@ import java.util.Map;
 
 /**
  * Shows a run's progress in a terminal: with ANSI escapes, one progress bar per stage redrawn in place; without
- * (output to a file or a pipe), one line per change worth reading (a stage's status, every 10% of progress).
+ * (output to a file or a pipe), one line per change worth reading (a stage's status, every 10% of progress). A stage
+ * whose worker went silent shows STALLED with the orchestrator's note (which attempt, which worker, the next attempt)
+ * until another worker reports on its next attempt.
  */
 public final class RunView {
     private static final int BAR_WIDTH = 30;
@@ -102,9 +104,10 @@ public final class RunView {
         if (millis != null && stage.status() != RunState.StageStatusValue.WAITING) {
             line.append(String.format(Locale.ROOT, " %5.1f s", millis / 1000.0));
         }
-        if (stage.error() != null) {
+        if (stage.error() != null && stage.status() != RunState.StageStatusValue.STALLED) {
             line.append("  ").append(stage.error().code()).append(": ").append(stage.error().message());
         } else if (stage.message() != null && !stage.message().isBlank()) {
+            // a STALLED stage's message says which attempt stalled, whose worker went silent, and what comes next
             line.append("  ").append(stage.message());
         }
         return line.toString();

@@ -216,16 +216,25 @@ public final class Stack {
     public ServiceProcess start(Service service, Endpoints endpoints) {
         int port = ports.of(service);
         requireFree(service, port);
+        return ServiceProcess.start(service, service.jar(projectRoot), port, environment(service, endpoints), extraJvmOptions,
+                directory, lifetime);
+    }
+
+    /** How a service of this stack is configured: its port, devstack's endpoints, then the extra settings given. */
+    Map<String, String> environment(Service service, Endpoints endpoints) {
         Map<String, String> env = new LinkedHashMap<>();
-        env.put("QUARKUS_HTTP_PORT", Integer.toString(port));
+        env.put("QUARKUS_HTTP_PORT", Integer.toString(ports.of(service)));
         env.put("QUARKUS_HTTP_HOST", "127.0.0.1");
         env.put("KAFKA_BOOTSTRAP_SERVERS", endpoints.kafkaBootstrapServers());
         env.put("MODELPRESS_S3_ENDPOINT", endpoints.s3Endpoint());
         env.put("MODELPRESS_S3_ACCESS_KEY", endpoints.s3AccessKey());
         env.put("MODELPRESS_S3_SECRET_KEY", endpoints.s3SecretKey());
         env.put("MODELPRESS_S3_BUCKET", endpoints.bucket());
+        if (service == Service.ORCHESTRATOR) {
+            env.put("QUARKUS_HTTP_BODY_UPLOADS_DIRECTORY", directory.uploads().toString());
+        }
         env.putAll(extraEnv.getOrDefault(service, Map.of()));
-        return ServiceProcess.start(service, service.jar(projectRoot), port, env, extraJvmOptions, directory, lifetime);
+        return env;
     }
 
     /** The running process of a service, if any. */

@@ -20,6 +20,7 @@ import java.util.TreeMap;
  * devstack/            Kafka and S3Proxy: data, logs, pid files, endpoints.properties (managed by devstack)
  * logs/&lt;service&gt;.log   each service's output, appended to at every start
  * pids/&lt;service&gt;.pid   the pid of each running service (removed when it is stopped)
+ * uploads/             where the orchestrator streams models uploaded to its API (each deleted after its request)
  * stack.properties     the endpoints of the running stack (API URL, ports); removed by down
  * </pre>
  */
@@ -50,6 +51,11 @@ public record StackDirectory(Path root) {
         return root.resolve("pids").resolve(service.id() + ".pid");
     }
 
+    /** The orchestrator's upload directory: inside the stack's folder, so it belongs to whoever runs the stack. */
+    public Path uploads() {
+        return root.resolve("uploads");
+    }
+
     public Path stackProperties() {
         return root.resolve("stack.properties");
     }
@@ -58,6 +64,7 @@ public record StackDirectory(Path root) {
         try {
             Files.createDirectories(root.resolve("logs"));
             Files.createDirectories(root.resolve("pids"));
+            Files.createDirectories(uploads());
         } catch (IOException e) {
             throw new ModelPressException(ErrorCode.IO_ERROR, root.toString(), "cannot create the stack directory: " + e.getMessage(), e);
         }

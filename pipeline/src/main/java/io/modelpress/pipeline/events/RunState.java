@@ -31,7 +31,20 @@ public record RunState(String runId, String name, String source, State state, St
                               Instant startedAt, Instant finishedAt) {
     }
 
-    public enum StageStatusValue { WAITING, QUEUED, RUNNING, SUCCEEDED, FAILED, SKIPPED, CANCELLED }
+    /**
+     * A stage's status. QUEUED: an attempt was requested and no worker has reported on it yet; RUNNING: a worker
+     * reports on it; STALLED: the worker of the previous attempt went silent (no heartbeat for the orchestrator's
+     * {@code modelpress.stage.stall-after}), and this attempt was requested for another worker, none of which has
+     * reported yet. QUEUED, RUNNING and STALLED are the in-flight ones.
+     */
+    public enum StageStatusValue {
+        WAITING, QUEUED, RUNNING, STALLED, SUCCEEDED, FAILED, SKIPPED, CANCELLED;
+
+        /** An attempt was requested and has not ended. */
+        public boolean inFlight() {
+            return this == QUEUED || this == RUNNING || this == STALLED;
+        }
+    }
 
     public RunState {
         data = data == null ? List.of() : List.copyOf(data);

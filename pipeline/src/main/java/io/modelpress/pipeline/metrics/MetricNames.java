@@ -16,7 +16,7 @@ public final class MetricNames {
     /** Model size by {@code run} and {@code phase} (the stage label, e.g. {@code 01-quantize}); kept for the retention window. */
     public static final String MODEL_BYTES = "modelpress_model_bytes";
     // the orchestrator's: modelpress_runs_total, modelpress_runs_active, modelpress_compression_ratio,
-    // modelpress_quality_delta
+    // modelpress_quality_delta, modelpress_stage_stalls_total{stage}, modelpress_stage_stalled{stage}
 
     // --- worker hand-off and failure handling
     /** Histogram of artifact transfers by {@code stage} and {@code phase} (download, upload). */

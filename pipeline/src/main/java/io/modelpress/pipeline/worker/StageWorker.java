@@ -33,7 +33,8 @@ import java.util.function.Supplier;
  *
  * <p>For one request: if the attempt's {@code stage.json} exists, its result is re-published and nothing runs
  * (duplicate delivery). Otherwise the inputs are downloaded into a private temporary folder and verified, the stage
- * runs (PROGRESS events at most once per interval), the output model and {@code stage.json} are uploaded under
+ * runs (PROGRESS events at most once per progress interval, and at least once per heartbeat interval while the
+ * attempt lasts), the output model and {@code stage.json} are uploaded under
  * {@link StageRequest#outputPrefix()}, and exactly one final result is published: SUCCEEDED, or FAILED with an
  * error {code, message, retryable}. Permanent errors fail at once; transient ones are retried per step with
  * backoff, then the request goes to the dead-letter topic and the result is FAILED (retryable=false). The folder
@@ -174,10 +175,9 @@ public final class StageWorker {
         Stage implementation = stages.apply(stage);
         try (StageMetrics.Inflight ignored = metrics.started(stage);
              StageMetrics.Progress gauge = metrics.progress(request.runId(), stage);
+             ProgressReporter progress = ProgressReporter.start(request, gauge, results, settings.workerId(),
+                     settings.progressInterval(), settings.heartbeatInterval(), "downloading inputs");
              Workspace workspace = new Workspace(settings.tempDir(), "modelpress-" + request.runId() + "-" + request.stageIndex() + "-")) {
-            ProgressReporter progress = new ProgressReporter(request, gauge, results, settings.workerId(), settings.progressInterval());
-            progress.progress(0, "downloading inputs");
-
             Map<Path, String> places = new LinkedHashMap<>();
             long t0 = System.nanoTime();
             Inputs inputs = download(request, workspace, places);

@@ -39,6 +39,7 @@ public final class WorkerConfig {
     public static final String RETRY_BACKOFF = "modelpress.worker.retry-backoff";
     public static final String RETRY_MAX_BACKOFF = "modelpress.worker.retry-max-backoff";
     public static final String PROGRESS_INTERVAL = "modelpress.worker.progress-interval";
+    public static final String HEARTBEAT_INTERVAL = "modelpress.worker.heartbeat-interval";
     public static final String TEMP_DIR = "modelpress.worker.temp-dir";
     public static final String SEND_TIMEOUT = "modelpress.worker.send-timeout";
     public static final String RUN_SERIES_RETENTION = "modelpress.metrics.run-series-retention";
@@ -81,6 +82,7 @@ public final class WorkerConfig {
                 integer(THREADS, Runtime.getRuntime().availableProcessors()),
                 retry,
                 duration(PROGRESS_INTERVAL, Duration.ofSeconds(1)),
+                positiveDuration(HEARTBEAT_INTERVAL, WorkerSettings.DEFAULT_HEARTBEAT_INTERVAL),
                 Path.of(lookup.apply(TEMP_DIR).orElse(System.getProperty("java.io.tmpdir"))));
     }
 
@@ -113,6 +115,14 @@ public final class WorkerConfig {
     private Duration duration(String key, Duration fallback) {
         Optional<String> value = lookup.apply(key);
         return value.isEmpty() ? fallback : parseDuration(key, value.get());
+    }
+
+    private Duration positiveDuration(String key, Duration fallback) {
+        Duration value = duration(key, fallback);
+        if (value.isZero() || value.isNegative()) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, key, "must be longer than zero, got '" + lookup.apply(key).orElse("") + "'");
+        }
+        return value;
     }
 
     static Duration parseDuration(String key, String text) {

@@ -11,13 +11,21 @@ import java.time.Duration;
  * @param workerId         names this worker in results and logs
  * @param threads          ONNX Runtime intra-op threads a stage may use
  * @param retry            retries of each transient step (download, run, upload, publish)
- * @param progressInterval at most one PROGRESS event per this interval
- * @param tempDir          where each attempt gets its private folder (removed when the attempt ends)
+ * @param progressInterval  at most one PROGRESS event per this interval
+ * @param heartbeatInterval at least one PROGRESS event per this interval while an attempt runs (the last progress
+ *                          repeated when nothing changed), so the orchestrator can tell a silent worker from a slow one
+ * @param tempDir           where each attempt gets its private folder (removed when the attempt ends)
  */
-public record WorkerSettings(String workerId, int threads, Retry retry, Duration progressInterval, Path tempDir) {
+public record WorkerSettings(String workerId, int threads, Retry retry, Duration progressInterval, Duration heartbeatInterval,
+                             Path tempDir) {
+    public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(10);
+
     public WorkerSettings {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+        if (heartbeatInterval.isNegative() || heartbeatInterval.isZero()) {
+            throw new IllegalArgumentException("the heartbeat interval must be positive, got " + heartbeatInterval);
         }
     }
 }

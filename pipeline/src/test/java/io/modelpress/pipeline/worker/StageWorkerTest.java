@@ -80,10 +80,15 @@ class StageWorkerTest {
     }
 
     private StageWorker worker(ArtifactStore artifacts, Function<String, Stage> stages, Duration progressInterval) {
+        return worker(artifacts, stages, progressInterval, WorkerSettings.DEFAULT_HEARTBEAT_INTERVAL);
+    }
+
+    private StageWorker worker(ArtifactStore artifacts, Function<String, Stage> stages, Duration progressInterval,
+                               Duration heartbeatInterval) {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         metrics = new StageMetrics(registry);
         WorkerSettings settings = new WorkerSettings("test-worker", 1,
-                new Retry(3, Duration.ofMillis(10), Duration.ofMillis(40)), progressInterval, temp);
+                new Retry(3, Duration.ofMillis(10), Duration.ofMillis(40)), progressInterval, heartbeatInterval, temp);
         return new StageWorker(artifacts, publisher, publisher, metrics, settings, stages);
     }
 
@@ -332,5 +337,60 @@ class StageWorkerTest {
         assertThat(chatty).hasSize(6);
         assertThat(chatty).extracting(StageResult::progress).isSorted();
         assertThat(chatty).extracting(StageResult::message).contains("step 5 of 5");
+    }
+
+    @Test
+    void aStageThatReportsNothingStillHeartbeatsUntilItsResult() throws IOException {
+        String runId = StageRequests.newRunId();
+        StageRequest request = StageRequests.request(runId, "quantize", StageRequests.uploadSmallModel(store, runId, dir), Map.of());
+        DocStringStage real = new DocStringStage();
+        Stage silent = context -> {
+            context.progress().progress(0.25, "thinking");
+            sleep(Duration.ofMillis(1500)); // one long call that reports nothing
+            return real.run(context);
+        };
+
+        // progress events are throttled to one per hour; the heartbeat repeats the last one every 100 ms
+        StageResult result = worker(store, type -> silent, Duration.ofHours(1), Duration.ofMillis(100)).handle(request);
+
+        assertThat(result.status()).isEqualTo(StageResult.Status.SUCCEEDED);
+        List<StageResult> events = bodies(results(runId, 1));
+        assertThat(events.get(events.size() - 1)).as("the final result is the last event").isEqualTo(result);
+        List<StageResult> repeated = events.stream()
+                .filter(e -> e.status() == StageResult.Status.PROGRESS && "thinking".equals(e.message())).toList();
+        assertThat(repeated).as("heartbeats while the stage was silent for 1.5 s").hasSizeGreaterThanOrEqualTo(3)
+                .allSatisfy(e -> {
+                    assertThat(e.progress()).isEqualTo(0.25);
+                    assertThat(e.attempt()).isEqualTo(request.attempt());
+                    assertThat(e.workerId()).isEqualTo("test-worker");
+                });
+    }
+
+    @Test
+    void anAttemptTheOrchestratorAbandonedIsAnsweredFromItsRecordWithoutRunning() throws IOException {
+        String runId = StageRequests.newRunId();
+        StageRequest request = StageRequests.request(runId, "quantize", StageRequests.uploadSmallModel(store, runId, dir), Map.of());
+        // what the orchestrator records for an attempt whose worker went silent (a redelivery must not run it again)
+        StageResult abandoned = new StageResult(runId, request.stageIndex(), request.attempt(), "quantize", StageResult.Status.FAILED,
+                0.5, "attempt 1 stalled", null, null, new StageResult.Error(ErrorCode.LIMIT_EXCEEDED.name(), "attempt 1 stalled", false),
+                "orchestrator", null, Instant.now());
+        store.putJson(request.outputPrefix() + StageWorker.STAGE_JSON, abandoned);
+        CountingStage stage = new CountingStage(new DocStringStage());
+
+        StageResult result = worker(stage).handle(request);
+
+        assertThat(result).isEqualTo(abandoned);
+        assertThat(stage.runs()).isZero();
+        assertThat(store.exists(request.outputPrefix() + StageWorker.MODEL_ONNX)).isFalse();
+        assertThat(bodies(results(runId, 1))).filteredOn(StageResult::isFinal).containsExactly(abandoned);
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 }

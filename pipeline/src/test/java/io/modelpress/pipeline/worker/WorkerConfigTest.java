@@ -21,7 +21,8 @@ class WorkerConfigTest {
         WorkerConfig config = config(Map.of(
                 WorkerConfig.S3_ENDPOINT, "http://s3:9000", WorkerConfig.S3_ACCESS_KEY, "a", WorkerConfig.S3_SECRET_KEY, "s",
                 WorkerConfig.S3_PART_SIZE_MIB, "32", WorkerConfig.MAX_ATTEMPTS, "5", WorkerConfig.RETRY_BACKOFF, "250ms",
-                WorkerConfig.PROGRESS_INTERVAL, "PT2S", WorkerConfig.WORKER_ID, "w-1", WorkerConfig.THREADS, "3"));
+                WorkerConfig.PROGRESS_INTERVAL, "PT2S", WorkerConfig.HEARTBEAT_INTERVAL, "3s", WorkerConfig.WORKER_ID, "w-1",
+                WorkerConfig.THREADS, "3"));
 
         S3Settings s3 = config.s3();
         assertThat(s3.bucket()).isEqualTo("modelpress");
@@ -32,6 +33,8 @@ class WorkerConfigTest {
         assertThat(worker.retry().maxAttempts()).isEqualTo(5);
         assertThat(worker.retry().initialBackoff()).isEqualTo(Duration.ofMillis(250));
         assertThat(worker.progressInterval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(worker.heartbeatInterval()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(config(Map.of()).worker("w").heartbeatInterval()).isEqualTo(WorkerSettings.DEFAULT_HEARTBEAT_INTERVAL);
         assertThat(config.sendTimeout()).isEqualTo(Duration.ofSeconds(30));
     }
 
@@ -42,6 +45,8 @@ class WorkerConfigTest {
                 .hasMessageContaining("modelpress.s3.endpoint", "MODELPRESS_S3_ENDPOINT");
         assertThatThrownBy(() -> config(Map.of(WorkerConfig.PROGRESS_INTERVAL, "soon")).worker("w"))
                 .hasMessageContaining("modelpress.worker.progress-interval", "'soon'");
+        assertThatThrownBy(() -> config(Map.of(WorkerConfig.HEARTBEAT_INTERVAL, "0s")).worker("w"))
+                .hasMessageContaining("modelpress.worker.heartbeat-interval", "longer than zero", "'0s'");
         assertThat(WorkerConfig.environmentName(WorkerConfig.S3_ACCESS_KEY)).isEqualTo("MODELPRESS_S3_ACCESS_KEY");
     }
 
