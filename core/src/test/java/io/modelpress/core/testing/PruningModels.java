@@ -1,0 +1,138 @@
+package io.modelpress.core.testing;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.Nodes;
+import io.modelpress.core.onnx.Tensors;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/** CNNs with the structures structured pruning must follow: residual adds, concatenation, depthwise conv, squeeze-excite. */
+public final class PruningModels {
+    private PruningModels() {
+    }
+
+    /** Accumulates initializers and nodes of a graph under construction. */
+    public static final class Builder {
+        private final Random random;
+        private final List<TensorProto> weights = new ArrayList<>();
+        private final List<NodeProto> nodes = new ArrayList<>();
+        private int counter;
+
+        public Builder(long seed) {
+            this.random = new Random(seed);
+        }
+
+        public String conv(String name, String x, int in, int out, int kernel, int group) {
+            int perGroup = in / group;
+            weights.add(Tensors.ofFloats(name + ".weight", new long[] {out, perGroup, kernel, kernel},
+                    SmallModels.random(random, out * perGroup * kernel * kernel, (float) Math.sqrt(2.0 / (perGroup * kernel * kernel)))));
+            weights.add(Tensors.ofFloats(name + ".bias", new long[] {out}, SmallModels.random(random, out, 0.05f)));
+            long pad = kernel / 2;
+            nodes.add(Nodes.node("Conv", name, List.of(x, name + ".weight", name + ".bias"), List.of(name), Nodes.attr("kernel_shape", (long) kernel, kernel),
+                    Nodes.attr("pads", pad, pad, pad, pad), Nodes.attr("group", (long) group)));
+            return name;
+        }
+
+        public String batchNorm(String name, String x, int channels) {
+            weights.add(Tensors.ofFloats(name + ".gamma", new long[] {channels}, positive(channels, 1f, 0.3f)));
+            weights.add(Tensors.ofFloats(name + ".beta", new long[] {channels}, SmallModels.random(random, channels, 0.1f)));
+            weights.add(Tensors.ofFloats(name + ".mean", new long[] {channels}, SmallModels.random(random, channels, 0.1f)));
+            weights.add(Tensors.ofFloats(name + ".var", new long[] {channels}, positive(channels, 1f, 0.3f)));
+            nodes.add(Nodes.node("BatchNormalization", name, List.of(x, name + ".gamma", name + ".beta", name + ".mean", name + ".var"),
+                    List.of(name), Nodes.attr("epsilon", 1e-5f)));
+            return name;
+        }
+
+        public String gemm(String name, String x, int in, int out) {
+            weights.add(Tensors.ofFloats(name + ".weight", new long[] {out, in}, SmallModels.random(random, out * in, (float) Math.sqrt(2.0 / in))));
+            weights.add(Tensors.ofFloats(name + ".bias", new long[] {out}, SmallModels.random(random, out, 0.05f)));
+            nodes.add(Nodes.node("Gemm", name, List.of(x, name + ".weight", name + ".bias"), List.of(name), Nodes.attr("transB", 1L)));
+            return name;
+        }
+
+        /** Any node with one output named after it. */
+        public String op(String opType, String name, List<String> inputs, ai.onnx.proto.OnnxMl.AttributeProto... attributes) {
+            nodes.add(Nodes.node(opType, name, inputs, List.of(name), attributes));
+            return name;
+        }
+
+        public String op(String opType, List<String> inputs, ai.onnx.proto.OnnxMl.AttributeProto... attributes) {
+            return op(opType, opType.toLowerCase() + "_" + (counter++), inputs, attributes);
+        }
+
+        public ModelProto build(String input, long[] inputDims, String output, int classes) {
+            Object[] dims = new Object[inputDims.length];
+            dims[0] = "batch";
+            for (int i = 1; i < dims.length; i++) {
+                dims[i] = inputDims[i];
+            }
+            GraphProto g = GraphProto.newBuilder().setName("pruning_test")
+                    .addInput(Nodes.tensorInfo(input, DataType.FLOAT, dims))
+                    .addOutput(Nodes.tensorInfo(output, DataType.FLOAT, "batch", classes))
+                    .addAllInitializer(weights).addAllNode(nodes).build();
+            return SmallModels.model(g, 17);
+        }
+
+        private float[] positive(int n, float mean, float spread) {
+            float[] v = new float[n];
+            for (int i = 0; i < n; i++) {
+                v[i] = (float) (mean * Math.exp(random.nextGaussian() * spread));
+            }
+            return v;
+        }
+    }
+
+    /**
+     * x[N,3,16,16] -> stem conv(16)-BN-Relu = s -> conv(16)-Relu-conv(16) + s (residual) -Relu = r; branch a: conv1x1(16)
+     * -Relu; branch b: depthwise 3x3 on r -Relu; Concat(a, b) = c (32) -> squeeze-excite (GAP - conv1x1(8) - Relu -
+     * conv1x1(32) - Sigmoid, Mul with c) -> conv1x1(32)-Relu -> GAP -> Flatten -> Gemm(24)-Relu -> Gemm(10).
+     *
+     * @param unknownOp when true, an Einsum (which pruning does not understand) mixes branch a before the Concat
+     */
+    public static ModelProto residualCnn(long seed, boolean unknownOp) {
+        Builder b = new Builder(seed);
+        String s = b.op("Relu", "stem.relu", List.of(b.batchNorm("stem.bn", b.conv("stem.conv", "x", 3, 16, 3, 1), 16)));
+        String h = b.op("Relu", "block.relu1", List.of(b.conv("block.conv1", s, 16, 16, 3, 1)));
+        String sum = b.op("Add", "block.add", List.of(b.conv("block.conv2", h, 16, 16, 3, 1), s));
+        String r = b.op("Relu", "block.relu2", List.of(sum));
+        String a = b.op("Relu", "branch_a.relu", List.of(b.conv("branch_a.conv", r, 16, 16, 1, 1)));
+        if (unknownOp) {
+            a = b.op("Einsum", "branch_a.einsum", List.of(a), Nodes.attr("equation", "nchw->nchw"));
+        }
+        String d = b.op("Relu", "branch_b.relu", List.of(b.conv("branch_b.dw", r, 16, 16, 3, 16)));
+        String c = b.op("Concat", "concat", List.of(a, d), Nodes.attr("axis", 1L));
+        String squeezed = b.op("GlobalAveragePool", "se.pool", List.of(c));
+        String excite = b.op("Relu", "se.relu", List.of(b.conv("se.reduce", squeezed, 32, 8, 1, 1)));
+        String gate = b.op("Sigmoid", "se.gate", List.of(b.conv("se.expand", excite, 8, 32, 1, 1)));
+        String m = b.op("Mul", "se.scale", List.of(c, gate));
+        String head = b.op("Relu", "head.relu", List.of(b.conv("head.conv", m, 32, 32, 1, 1)));
+        String flat = b.op("Flatten", "flatten", List.of(b.op("GlobalAveragePool", "pool", List.of(head))), Nodes.attr("axis", 1L));
+        String hidden = b.op("Relu", "fc1.relu", List.of(b.gemm("fc1", flat, 32, 24)));
+        b.gemm("logits", hidden, 24, 10);
+        return b.build("x", new long[] {1, 3, 16, 16}, "logits", 10);
+    }
+
+    /**
+     * A ResNet-like stack: stem conv(16) -> {@code blocks} identical residual blocks (conv-BN-Relu-conv-BN + x, Relu)
+     * -> GAP -> Flatten -> Gemm(10). The blocks are what depth pruning finds and drops.
+     */
+    public static ModelProto resnetStack(int blocks, long seed) {
+        Builder b = new Builder(seed);
+        String x = b.op("Relu", "stem.relu", List.of(b.conv("stem.conv", "x", 3, 16, 3, 1)));
+        for (int i = 0; i < blocks; i++) {
+            String p = "block" + i;
+            String h = b.op("Relu", p + ".relu1", List.of(b.batchNorm(p + ".bn1", b.conv(p + ".conv1", x, 16, 16, 3, 1), 16)));
+            String y = b.batchNorm(p + ".bn2", b.conv(p + ".conv2", h, 16, 16, 3, 1), 16);
+            x = b.op("Relu", p + ".relu2", List.of(b.op("Add", p + ".add", List.of(y, x))));
+        }
+        String flat = b.op("Flatten", "flatten", List.of(b.op("GlobalAveragePool", "pool", List.of(x))), Nodes.attr("axis", 1L));
+        b.gemm("logits", flat, 16, 10);
+        return b.build("x", new long[] {1, 3, 16, 16}, "logits", 10);
+    }
+}
