@@ -129,6 +129,9 @@ class StructuredPrunerTest {
             }
         }
         for (ChannelGraph.Slice slice : graph.slices()) {
+            if (java.util.Arrays.stream(slice.ids()).noneMatch(id -> id != Labels.NONE && chosen.contains(graph.classOf(id)))) {
+                continue;
+            }
             TensorProto t = Weights.find(model, slice.tensor()).orElseThrow();
             long[] dims = Tensors.dims(t);
             float[] values = model.floats(t);
