@@ -75,13 +75,14 @@ public final class ChannelAnalysis {
         return graph;
     }
 
-    /** Every constant of the main graph by name: initializers (unless a feed may override them) and Constant nodes. */
+    /**
+     * Every constant of the main graph by name: initializers and Constant nodes. Initializers also listed as graph
+     * inputs (required before IR 4) count as the weights they are; the cut keeps their input declarations in step.
+     */
     static Map<String, TensorProto> constants(OnnxModel model, GraphIndex index) {
         Map<String, TensorProto> constants = new HashMap<>();
         for (TensorProto t : model.graph().getInitializerList()) {
-            if (!index.graphInputs().contains(t.getName())) {
-                constants.put(t.getName(), t);
-            }
+            constants.put(t.getName(), t);
         }
         for (NodeProto node : model.graph().getNodeList()) {
             if (Weights.isConstantNode(node) && node.getOutputCount() == 1) {

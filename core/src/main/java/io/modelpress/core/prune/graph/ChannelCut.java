@@ -126,6 +126,7 @@ public final class ChannelCut {
         edits.forgetShapes(reshaped);
         GraphEdits.removeDeadNodes(model);
         UnusedConstants.remove(model);
+        edits.declareInitializersAsInputs();
         return records;
     }
 

@@ -107,6 +107,32 @@ public final class GraphEdits {
     }
 
     /**
+     * Keeps graph-input declarations of initializers true: an initializer listed as an input gets its current type
+     * and shape, and before IR 4 (where every initializer must be an input) new initializers are listed too.
+     */
+    public void declareInitializersAsInputs() {
+        GraphProto.Builder graph = model.graph();
+        Map<String, TensorProto> initializers = new java.util.LinkedHashMap<>();
+        graph.getInitializerList().forEach(t -> initializers.put(t.getName(), t));
+        Set<String> listed = new HashSet<>();
+        for (int i = 0; i < graph.getInputCount(); i++) {
+            TensorProto t = initializers.get(graph.getInput(i).getName());
+            if (t != null) {
+                listed.add(t.getName());
+                graph.setInput(i, inputInfo(t));
+            }
+        }
+        if (model.proto().getIrVersion() < 4) {
+            initializers.values().stream().filter(t -> !listed.contains(t.getName())).forEach(t -> graph.addInput(inputInfo(t)));
+        }
+    }
+
+    private static ai.onnx.proto.OnnxMl.ValueInfoProto inputInfo(TensorProto t) {
+        Object[] dims = t.getDimsList().toArray();
+        return io.modelpress.core.onnx.Nodes.tensorInfo(t.getName(), io.modelpress.core.onnx.DataType.of(t), dims);
+    }
+
+    /**
      * Removes main-graph nodes none of whose outputs is read (by a node, a subgraph or as a graph output), repeatedly,
      * so whole dead chains go.
      *

@@ -24,7 +24,7 @@ final class ConvTransposeHandler implements OpHandler {
                 c.cutReading(1, 0, in.ids(), 0, in);
             }
         }
-        if (w != null && w.length >= 2 && group == 1 && (!c.has(2) || c.isConstant(2)) && !c.hasAttribute("output_shape")) {
+        if (w != null && w.length >= 2 && group == 1 && (!c.has(2) || c.isConstant(2))) {
             int[] ids = c.newChannels(0, 1, (int) w[1], Kind.CHANNELS);
             c.cut(1, 1, ids, Role.OUT);
             if (c.has(2)) {
