@@ -171,6 +171,21 @@ class StructuredPrunerTest {
     }
 
     @Test
+    void whatCannotBeProvenIsLeftWholeWithTheReason() {
+        OnnxModel model = OnnxModel.of(PruningModels.unprovable(1));
+        PruneReport report = StructuredPruner.prune(model, StructuredOptions.ratio(0.5), CalibrationData.NONE);
+
+        assertThat(group(report, "a").reason()).contains("Reshape 'shuffle.merge' moves the pruned axis in a way that cannot be proven");
+        assertThat(group(report, "c").reason()).contains("Conv 'b' is a grouped convolution (group 2)");
+        assertThat(group(report, "fc1").reason()).contains("LayerNormalization 'fc1.norm' normalizes over the pruned axis");
+        assertThat(group(report, "e").removed()).as("the conv after the grouped one is free").isEqualTo(8);
+        assertThat(report.frozenGroups()).hasSize(4);
+        Path after = write(model, "unprovable.onnx");
+        assertThat(Ort.runFirstOutput(after, Map.of("x", new Ort.Floats(input(new long[] {2, 16, 8, 8}, 1), 2, 16, 8, 8)))).hasSize(20);
+        OnnxChecker.assertValid(after);
+    }
+
+    @Test
     void fashionCnnWithWeightsInConstantNodesHalvesItsMacs() {
         ModelProto original = TestCnns.fashionLike(32, 64, 128, true, 5);
         OnnxModel model = OnnxModel.of(original);

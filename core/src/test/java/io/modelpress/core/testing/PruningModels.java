@@ -56,6 +56,11 @@ public final class PruningModels {
             return name;
         }
 
+        public String constant(TensorProto value) {
+            weights.add(value);
+            return value.getName();
+        }
+
         /** Any node with one output named after it. */
         public String op(String opType, String name, List<String> inputs, ai.onnx.proto.OnnxMl.AttributeProto... attributes) {
             nodes.add(Nodes.node(opType, name, inputs, List.of(name), attributes));
@@ -116,6 +121,29 @@ public final class PruningModels {
         String hidden = b.op("Relu", "fc1.relu", List.of(b.gemm("fc1", flat, 32, 24)));
         b.gemm("logits", hidden, 24, 10);
         return b.build("x", new long[] {1, 3, 16, 16}, "logits", 10);
+    }
+
+    /**
+     * Three structures pruning must leave whole: a channel shuffle (Reshape to groups, Transpose, Reshape back), a
+     * grouped (not depthwise) convolution, and a LayerNormalization over channels. x[N,16,8,8] -> conv a(16) ->
+     * shuffle -> conv c(16) -Relu -> conv b(16, group 2) -> conv e(16) -Relu -> GAP -> Flatten -> Gemm fc1(16) ->
+     * LayerNormalization -> Relu -> Gemm(10). Only e is free.
+     */
+    public static ModelProto unprovable(long seed) {
+        Builder b = new Builder(seed);
+        String a = b.conv("a", "x", 16, 16, 3, 1);
+        String grouped = b.op("Reshape", "shuffle.split", List.of(a, b.constant(Tensors.ofLongs("split_shape", new long[] {5}, new long[] {0, 2, 8, 8, 8}))));
+        String swapped = b.op("Transpose", "shuffle.swap", List.of(grouped), Nodes.attr("perm", 0L, 2L, 1L, 3L, 4L));
+        String shuffled = b.op("Reshape", "shuffle.merge", List.of(swapped, b.constant(Tensors.ofLongs("merge_shape", new long[] {4}, new long[] {0, 16, 8, 8}))));
+        String c = b.op("Relu", "c.relu", List.of(b.conv("c", shuffled, 16, 16, 1, 1)));
+        String g = b.conv("b", c, 16, 16, 3, 2);
+        String e = b.op("Relu", "e.relu", List.of(b.conv("e", g, 16, 16, 1, 1)));
+        String flat = b.op("Flatten", "flatten", List.of(b.op("GlobalAveragePool", "pool", List.of(e))), Nodes.attr("axis", 1L));
+        String hidden = b.gemm("fc1", flat, 16, 16);
+        String normed = b.op("LayerNormalization", "fc1.norm", List.of(hidden, b.constant(Tensors.ofFloats("ln.scale", new long[] {16}, new float[16])),
+                b.constant(Tensors.ofFloats("ln.bias", new long[] {16}, new float[16]))), Nodes.attr("axis", -1L));
+        b.gemm("logits", b.op("Relu", "fc1.relu", List.of(normed)), 16, 10);
+        return b.build("x", new long[] {1, 16, 8, 8}, "logits", 10);
     }
 
     /**

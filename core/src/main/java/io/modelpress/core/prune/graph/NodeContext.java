@@ -143,6 +143,19 @@ public final class NodeContext {
         return Nodes.attribute(node, name).isPresent();
     }
 
+    /** True when the value is a graph output or read inside a subgraph (its value must not change). */
+    public boolean leavesTheGraph(String value) {
+        if (index.isGraphOutput(value)) {
+            return true;
+        }
+        for (NodeProto consumer : index.consumerNodes(value)) {
+            if (GraphIndex.implicitInputs(consumer).contains(value)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public List<NodeProto> consumersOf(String value) {
         return index.consumerNodes(value);
     }

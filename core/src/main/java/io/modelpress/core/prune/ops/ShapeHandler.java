@@ -32,6 +32,10 @@ final class ShapeHandler implements OpHandler {
         }
         int pruned = l.axis() - start;
         int length = end - start;
+        if (c.leavesTheGraph(c.output(0))) {
+            c.freeze(l, c.describe() + " hands the pruned width out of the graph");
+            return;
+        }
         for (NodeProto reader : c.consumersOf(c.output(0))) {
             if (!readsOnlyOtherEntries(c, reader, pruned, length)) {
                 c.freeze(l, c.describe() + " feeds " + reader.getOpType() + " '" + reader.getName() + "', which may use the pruned width");
