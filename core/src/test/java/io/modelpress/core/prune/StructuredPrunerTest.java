@@ -93,7 +93,21 @@ class StructuredPrunerTest {
      */
     @Test
     void prunedModelComputesWhatTheOriginalWithThoseChannelsZeroedComputes() {
-        OnnxModel zeroed = OnnxModel.of(PruningModels.residualCnn(3, false));
+        assertPrunedEqualsZeroed(PruningModels.residualCnn(3, false));
+    }
+
+    /** The same for a Split without sizes (sizes are written), a gated unit coupling the halves, a Slice and a Concat. */
+    @Test
+    void splitSliceAndConcatOffsetsFollowTheCut() {
+        PruneReport report = assertPrunedEqualsZeroed(PruningModels.gatedSlices(4));
+        assertThat(group(report, "wide").width()).as("the halves are coupled pairwise").isEqualTo(16);
+        // the Concat holds conv 'narrow''s 8 survivors and those of its first 8 channels the Slice still takes
+        assertThat(cut(report, "logits", "logits.weight", 1).after()).isBetween(8L, 16L);
+        assertThat(cut(report, "wide", "wide.weight", 0).after()).isEqualTo(16);
+    }
+
+    private PruneReport assertPrunedEqualsZeroed(ModelProto original) {
+        OnnxModel zeroed = OnnxModel.of(original);
         int chosen = zeroHalfOfEveryGroup(zeroed);
         Path reference = write(zeroed, "zeroed.onnx");
 
@@ -111,6 +125,7 @@ class StructuredPrunerTest {
             assertThat((double) actual[i]).as("logit %d", i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-5 + 1e-5 * Math.abs(expected[i])));
         }
         OnnxChecker.assertValid(pruned);
+        return report;
     }
 
     /**

@@ -147,6 +147,25 @@ public final class PruningModels {
     }
 
     /**
+     * Channel offsets that must follow the cut: x[N,3,16,16] -> conv(32) -> Split in two halves (no sizes given) ->
+     * a * Sigmoid(b) (a gated linear unit) -> conv(16) = s; Slice of s's channels 0..7 = t; Concat(s, t) -> GAP ->
+     * Flatten -> Gemm(10).
+     */
+    public static ModelProto gatedSlices(long seed) {
+        Builder b = new Builder(seed);
+        String wide = b.conv("wide", "x", 3, 32, 3, 1);
+        b.nodes.add(Nodes.node("Split", "halves", List.of(wide), List.of("gate.a", "gate.b"), Nodes.attr("axis", 1L)));
+        String gated = b.op("Mul", "glu", List.of("gate.a", b.op("Sigmoid", "gate.sigmoid", List.of("gate.b"))));
+        String s = b.op("Relu", "narrow.relu", List.of(b.conv("narrow", gated, 16, 16, 3, 1)));
+        String t = b.op("Slice", "first8", List.of(s, b.constant(Tensors.ofLongs("first8.starts", new long[] {1}, new long[] {0})),
+                b.constant(Tensors.ofLongs("first8.ends", new long[] {1}, new long[] {8})), b.constant(Tensors.ofLongs("first8.axes", new long[] {1}, new long[] {1}))));
+        String joined = b.op("Concat", "join", List.of(s, t), Nodes.attr("axis", 1L));
+        String flat = b.op("Flatten", "flatten", List.of(b.op("GlobalAveragePool", "pool", List.of(joined))), Nodes.attr("axis", 1L));
+        b.gemm("logits", flat, 24, 10);
+        return b.build("x", new long[] {1, 3, 16, 16}, "logits", 10);
+    }
+
+    /**
      * A ResNet-like stack: stem conv(16) -> {@code blocks} identical residual blocks (conv-BN-Relu-conv-BN + x, Relu)
      * -> GAP -> Flatten -> Gemm(10). The blocks are what depth pruning finds and drops.
      */

@@ -8,7 +8,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
  * The channel dependency graph of a model: every prunable channel, which channels must go together, which constant
@@ -88,7 +87,6 @@ public final class ChannelGraph {
     private final Map<Integer, Integer> headUnit = new HashMap<>();
     private final Map<String, Labels> labels = new LinkedHashMap<>();
     private final List<Fixup> fixups = new ArrayList<>();
-    private final Map<String, String> notes = new TreeMap<>();
     private List<Group> groups;
 
     ChannelGraph() {
@@ -129,10 +127,6 @@ public final class ChannelGraph {
 
     void setLabels(String value, Labels l) {
         labels.put(value, l);
-    }
-
-    void note(String key, String value) {
-        notes.put(key, value);
     }
 
     /** Closes the graph: resolves classes and groups. */
@@ -208,11 +202,6 @@ public final class ChannelGraph {
         return Collections.unmodifiableList(spaces);
     }
 
-    /** The space a channel id was opened in. */
-    public int spaceOf(int id) {
-        return spaceOfId.get(id);
-    }
-
     /**
      * Every list of positions that shrinks with the channels: each labelled value axis and each constant slice. A
      * removal must leave each of them at least one position (ONNX Runtime cannot run empty convolutions).
@@ -222,10 +211,5 @@ public final class ChannelGraph {
         labels.values().forEach(l -> lists.add(l.ids()));
         slices.forEach(s -> lists.add(s.ids()));
         return lists;
-    }
-
-    /** Facts about the analysis for the report (e.g. how shapes were learnt). */
-    public Map<String, String> notes() {
-        return Collections.unmodifiableMap(notes);
     }
 }

@@ -139,10 +139,6 @@ public final class NodeContext {
         return Nodes.intsAttribute(node, name);
     }
 
-    public boolean hasAttribute(String name) {
-        return Nodes.attribute(node, name).isPresent();
-    }
-
     /** True when the value is a graph output or read inside a subgraph (its value must not change). */
     public boolean leavesTheGraph(String value) {
         if (index.isGraphOutput(value)) {
@@ -166,10 +162,6 @@ public final class NodeContext {
 
     public Optional<Integer> producerPosition(String value) {
         return index.producerOf(value);
-    }
-
-    public boolean isConstantValue(String value) {
-        return constants.containsKey(value);
     }
 
     // ------------------------------------------------------------------ actions

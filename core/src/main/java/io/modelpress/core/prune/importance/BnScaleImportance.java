@@ -32,12 +32,6 @@ public final class BnScaleImportance implements Importance {
         return any ? result : fallback.score(group);
     }
 
-    /** Whether the group has batch-norm scales to judge by (else the L2 fallback scored it). */
-    public boolean hasScales(ChannelGraph.Group group) {
-        Map<Integer, Integer> classIndex = SliceScores.classIndex(group);
-        return scores.graph().slices().stream().anyMatch(s -> s.role() == Role.BN_SCALE && scores.touches(s, classIndex));
-    }
-
     @Override
     public String name() {
         return "bn_scale";
