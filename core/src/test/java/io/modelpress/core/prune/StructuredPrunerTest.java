@@ -106,6 +106,40 @@ class StructuredPrunerTest {
         assertThat(cut(report, "wide", "wide.weight", 0).after()).isEqualTo(16);
     }
 
+    /**
+     * Attention heads and FFN neurons of an encoder with constant Reshape shapes ([0, 0, 4, 8], [0, 0, 4, -1],
+     * [0, 0, 32]) and LayerNormalization: half of each zeroed, then removed exactly; the shapes are rewritten.
+     */
+    @Test
+    void encoderHeadsAndNeuronsWithConstantReshapeShapes() {
+        OnnxModel zeroed = OnnxModel.of(PruningModels.encoder(5));
+        zeroHalfOfEveryGroup(zeroed);
+        Path reference = write(zeroed, "encoder-zeroed.onnx");
+        OnnxModel model = OnnxModel.read(reference);
+        PruneReport report = StructuredPruner.prune(model, StructuredOptions.ratio(0).withHeads(0.5).withFfn(0.5).withRoundTo(1),
+                CalibrationData.NONE);
+        Path pruned = write(model, "encoder-pruned.onnx");
+
+        assertThat(report.groups().stream().filter(g -> g.kind().equals("heads"))).hasSize(2).allSatisfy(g -> {
+            assertThat(g.width()).isEqualTo(4);
+            assertThat(g.unit()).isEqualTo(8);
+            assertThat(g.removed()).isEqualTo(2);
+        });
+        assertThat(report.groups().stream().filter(g -> g.kind().equals("neurons") && g.pruned()).map(PruneReport.Group::removed)).containsExactly(32, 32);
+        // the hidden width meets the model's input at the first residual Add (and LayerNormalization after each)
+        assertThat(group(report, "layer0.o").reason()).contains("Add 'layer0.attention.residual' combines the channels with 'x', which cannot shrink");
+        List<String> shapes = model.graph().getNodeList().stream().filter(n -> n.getOpType().equals("Reshape"))
+                .map(n -> java.util.Arrays.toString(model.longs(model.constant(n.getInput(1)).orElseThrow()))).toList();
+        assertThat(shapes).containsOnly("[0, 0, 2, 8]", "[0, 0, 2, -1]", "[0, 0, 16]");
+        float[] x = input(new long[] {2, 5, 32}, 3);
+        float[] expected = Ort.runFirstOutput(reference, Map.of("x", new Ort.Floats(x, 2, 5, 32)));
+        float[] actual = Ort.runFirstOutput(pruned, Map.of("x", new Ort.Floats(x, 2, 5, 32)));
+        for (int i = 0; i < expected.length; i++) {
+            assertThat((double) actual[i]).as("y[%d]", i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-4 + 1e-4 * Math.abs(expected[i])));
+        }
+        OnnxChecker.assertValid(pruned);
+    }
+
     private PruneReport assertPrunedEqualsZeroed(ModelProto original) {
         OnnxModel zeroed = OnnxModel.of(original);
         int chosen = zeroHalfOfEveryGroup(zeroed);

@@ -71,6 +71,12 @@ public final class PruningModels {
             return op(opType, opType.toLowerCase() + "_" + (counter++), inputs, attributes);
         }
 
+        public String matmul(String name, String x, int in, int out) {
+            weights.add(Tensors.ofFloats(name + ".weight", new long[] {in, out}, SmallModels.random(random, in * out, (float) Math.sqrt(1.0 / in))));
+            weights.add(Tensors.ofFloats(name + ".bias", new long[] {out}, SmallModels.random(random, out, 0.05f)));
+            return op("Add", name + ".add", List.of(op("MatMul", name, List.of(x, name + ".weight")), name + ".bias"));
+        }
+
         public ModelProto build(String input, long[] inputDims, String output, int classes) {
             Object[] dims = new Object[inputDims.length];
             dims[0] = "batch";
@@ -163,6 +169,56 @@ public final class PruningModels {
         String flat = b.op("Flatten", "flatten", List.of(b.op("GlobalAveragePool", "pool", List.of(joined))), Nodes.attr("axis", 1L));
         b.gemm("logits", flat, 24, 10);
         return b.build("x", new long[] {1, 3, 16, 16}, "logits", 10);
+    }
+
+    /**
+     * A two-layer post-LN transformer encoder as other exporters write it: x[batch, seq, 32] -> per layer Q/K/V MatMuls,
+     * Reshape with constant shapes [0, 0, 4, 8] (V: [0, 0, 4, -1]) and Transposes into 4 heads of 8, scaled QK^T,
+     * Softmax, attention x V, Transpose + Reshape [0, 0, 32] back, output projection, residual Add,
+     * LayerNormalization (opset 17), FFN of 64 with an Erf GELU, residual Add, LayerNormalization.
+     */
+    public static ModelProto encoder(long seed) {
+        Builder b = new Builder(seed);
+        String x = "x";
+        String headsShape = b.constant(Tensors.ofLongs("heads_shape", new long[] {4}, new long[] {0, 0, 4, 8}));
+        String headsShapeInferred = b.constant(Tensors.ofLongs("heads_shape_inferred", new long[] {4}, new long[] {0, 0, 4, -1}));
+        String mergedShape = b.constant(Tensors.ofLongs("merged_shape", new long[] {3}, new long[] {0, 0, 32}));
+        String scale = b.constant(Tensors.scalarFloat("scale", (float) Math.sqrt(8)));
+        String sqrt2 = b.constant(Tensors.scalarFloat("sqrt2", (float) Math.sqrt(2)));
+        String one = b.constant(Tensors.scalarFloat("one", 1f));
+        String half = b.constant(Tensors.scalarFloat("half", 0.5f));
+        for (int layer = 0; layer < 2; layer++) {
+            String p = "layer" + layer + ".";
+            String q = b.op("Transpose", p + "q.heads", List.of(b.op("Reshape", p + "q.split", List.of(b.matmul(p + "q", x, 32, 32), headsShape))),
+                    Nodes.attr("perm", 0L, 2L, 1L, 3L));
+            String k = b.op("Transpose", p + "k.heads", List.of(b.op("Reshape", p + "k.split", List.of(b.matmul(p + "k", x, 32, 32), headsShape))),
+                    Nodes.attr("perm", 0L, 2L, 3L, 1L));
+            String v = b.op("Transpose", p + "v.heads", List.of(b.op("Reshape", p + "v.split", List.of(b.matmul(p + "v", x, 32, 32), headsShapeInferred))),
+                    Nodes.attr("perm", 0L, 2L, 1L, 3L));
+            String scores = b.op("Div", p + "scores", List.of(b.op("MatMul", p + "qk", List.of(q, k)), scale));
+            String probs = b.op("Softmax", p + "softmax", List.of(scores), Nodes.attr("axis", -1L));
+            String context = b.op("Transpose", p + "context.t", List.of(b.op("MatMul", p + "context", List.of(probs, v))), Nodes.attr("perm", 0L, 2L, 1L, 3L));
+            String merged = b.op("Reshape", p + "context.merge", List.of(context, mergedShape));
+            String attended = b.op("Add", p + "attention.residual", List.of(b.matmul(p + "o", merged, 32, 32), x));
+            String h = layerNorm(b, p + "attention.norm", attended);
+            String up = b.matmul(p + "ffn.up", h, 32, 64);
+            String erf = b.op("Erf", p + "ffn.erf", List.of(b.op("Div", p + "ffn.div", List.of(up, sqrt2))));
+            String gelu = b.op("Mul", p + "ffn.gelu", List.of(b.op("Mul", p + "ffn.mul", List.of(up, b.op("Add", p + "ffn.add1", List.of(erf, one)))), half));
+            String down = b.matmul(p + "ffn.down", gelu, 64, 32);
+            x = layerNorm(b, p + "output.norm", b.op("Add", p + "output.residual", List.of(down, h)));
+        }
+        b.nodes.add(Nodes.node("Identity", "out", List.of(x), List.of("y")));
+        GraphProto g = GraphProto.newBuilder().setName("encoder")
+                .addInput(Nodes.tensorInfo("x", DataType.FLOAT, "batch", "sequence", 32))
+                .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, "batch", "sequence", 32))
+                .addAllInitializer(b.weights).addAllNode(b.nodes).build();
+        return SmallModels.model(g, 17);
+    }
+
+    private static String layerNorm(Builder b, String name, String x) {
+        String gamma = b.constant(Tensors.ofFloats(name + ".gamma", new long[] {32}, b.positive(32, 1f, 0.1f)));
+        String beta = b.constant(Tensors.ofFloats(name + ".beta", new long[] {32}, SmallModels.random(b.random, 32, 0.1f)));
+        return b.op("LayerNormalization", name, List.of(x, gamma, beta), Nodes.attr("axis", -1L), Nodes.attr("epsilon", 1e-5f));
     }
 
     /**
