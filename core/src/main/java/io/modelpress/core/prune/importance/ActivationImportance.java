@@ -17,16 +17,29 @@ import java.util.Map;
  * fall back to {@link MagnitudeImportance} (L2).
  */
 public final class ActivationImportance implements Importance {
+    private final OnnxModel model;
+    private final CalibrationData data;
+    private final int samples;
+    private final int threads;
     private final SliceScores scores;
     private final Importance fallback;
-    private final Map<String, double[]> meanAbs;
+    private Map<String, double[]> meanAbs;
 
     /**
-     * Observes every value a weighted layer reads channels from, on up to {@code samples} samples of {@code data}, once.
+     * Observes every value a weighted layer reads channels from, on up to {@code samples} samples of {@code data},
+     * once: when the first group is scored.
      */
     public ActivationImportance(OnnxModel model, ChannelGraph graph, CalibrationData data, int samples, int threads) {
+        this.model = model;
+        this.data = data;
+        this.samples = samples;
+        this.threads = threads;
         this.scores = new SliceScores(model, graph);
         this.fallback = new MagnitudeImportance(model, graph, 2);
+    }
+
+    private Map<String, double[]> observe() {
+        ChannelGraph graph = scores.graph();
         Map<String, Integer> axes = new LinkedHashMap<>();
         for (ChannelGraph.Slice s : graph.slices()) {
             if (s.role() == Role.IN && s.activation() != null) {
@@ -49,7 +62,7 @@ public final class ActivationImportance implements Importance {
                 c[0] += buffer.remaining() / Math.max(1, n);
             });
         }
-        meanAbs = new HashMap<>();
+        Map<String, double[]> meanAbs = new HashMap<>();
         sums.forEach((value, s) -> {
             double[] mean = new double[s.length];
             long count = counts.get(value)[0];
@@ -58,6 +71,7 @@ public final class ActivationImportance implements Importance {
             }
             meanAbs.put(value, mean);
         });
+        return meanAbs;
     }
 
     private static void accumulate(FloatBuffer buffer, int n, long inner, double[] sums) {
@@ -70,6 +84,9 @@ public final class ActivationImportance implements Importance {
 
     @Override
     public double[] score(ChannelGraph.Group group) {
+        if (meanAbs == null) {
+            meanAbs = observe();
+        }
         Map<Integer, Integer> classIndex = SliceScores.classIndex(group);
         double[] result = new double[group.width()];
         boolean any = false;
