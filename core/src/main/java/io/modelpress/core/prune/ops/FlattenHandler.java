@@ -20,7 +20,8 @@ final class FlattenHandler implements OpHandler {
             c.freeze(l, c.describe() + " has an input of unknown shape");
             return;
         }
-        int axis = (int) (c.intAttribute("axis", 1) < 0 ? c.intAttribute("axis", 1) + in.length : c.intAttribute("axis", 1));
+        long attribute = c.intAttribute("axis", 1);
+        int axis = (int) (attribute < 0 ? attribute + in.length : attribute);
         int a = l.axis();
         int from = a < axis ? 0 : axis;
         int to = a < axis ? axis : in.length;
