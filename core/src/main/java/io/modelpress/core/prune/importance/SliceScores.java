@@ -1,0 +1,100 @@
+package io.modelpress.core.prune.importance;
+
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.Tensors;
+import io.modelpress.core.prune.graph.ChannelGraph;
+import io.modelpress.core.prune.graph.Labels;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Per-position sums over constant slices, and their accumulation into class scores. */
+final class SliceScores {
+    private final OnnxModel model;
+    private final ChannelGraph graph;
+    private final Map<String, double[]> cache = new HashMap<>();
+
+    SliceScores(OnnxModel model, ChannelGraph graph) {
+        this.model = model;
+        this.graph = graph;
+    }
+
+    ChannelGraph graph() {
+        return graph;
+    }
+
+    /** Sum of |w|^p over all elements of each position along {@code axis} of a constant. */
+    double[] norms(String tensor, int axis, int p) {
+        return cache.computeIfAbsent(tensor + "#" + axis + "#" + p, k -> {
+            TensorProto t = model.constant(tensor).orElseThrow();
+            long[] dims = Tensors.dims(t);
+            float[] values = model.floats(t);
+            int n = (int) dims[axis];
+            long inner = 1;
+            for (int i = axis + 1; i < dims.length; i++) {
+                inner *= dims[i];
+            }
+            double[] sums = new double[n];
+            for (int e = 0; e < values.length; e++) {
+                int j = (int) ((e / inner) % n);
+                double v = Math.abs(values[e]);
+                sums[j] += p == 1 ? v : v * v;
+            }
+            return sums;
+        });
+    }
+
+    /**
+     * Adds {@code perPosition} of one slice into the group's class scores, divided by the slice's mean over the
+     * group's positions.
+     *
+     * @return whether the slice touched the group
+     */
+    boolean accumulate(ChannelGraph.Group group, Map<Integer, Integer> classIndex, int[] ids, double[] perPosition, double[] into) {
+        double total = 0;
+        int count = 0;
+        for (int j = 0; j < ids.length; j++) {
+            if (ids[j] != Labels.NONE && classIndex.containsKey(graph.classOf(ids[j]))) {
+                total += perPosition[j];
+                count++;
+            }
+        }
+        if (count == 0) {
+            return false;
+        }
+        double mean = total / count;
+        if (mean <= 0 || !Double.isFinite(mean)) {
+            return true;
+        }
+        for (int j = 0; j < ids.length; j++) {
+            if (ids[j] != Labels.NONE) {
+                Integer c = classIndex.get(graph.classOf(ids[j]));
+                if (c != null) {
+                    into[c] += perPosition[j] / mean;
+                }
+            }
+        }
+        return true;
+    }
+
+    static Map<Integer, Integer> classIndex(ChannelGraph.Group group) {
+        Map<Integer, Integer> index = new HashMap<>();
+        List<Integer> classes = group.classes();
+        for (int i = 0; i < classes.size(); i++) {
+            index.put(classes.get(i), i);
+        }
+        return index;
+    }
+
+    /** A cheap pre-check: whether any position of the slice lies in the group. */
+    boolean touches(ChannelGraph.Slice slice, Map<Integer, Integer> classIndex) {
+        for (int id : slice.ids()) {
+            if (id != Labels.NONE && classIndex.containsKey(graph.classOf(id))) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
