@@ -35,7 +35,7 @@ class CompressCommandTest {
         assertThat(summary.get("cosine").get("mean").asDouble()).isGreaterThan(0.999);
         assertThat(summary.get("notes").toString()).contains("synthetic");
         assertThat(report.get("stages")).hasSize(2);
-        assertThat(report.get("gate").asText()).as("the built-in fp16 recipe sets no gate").isEqualTo("none");
+        assertThat(report.get("gate").asText()).as("the built-in fp16 recipe has a default gate").isEqualTo("passed");
         JsonNode speed = summary.get("latency_vs_input").get("batch_1");
         assertThat(speed.get("verdict").asText()).isIn("faster", "slower", "no measurable difference");
         assertThat(speed.get("text").asText()).contains("at batch 1 (");
