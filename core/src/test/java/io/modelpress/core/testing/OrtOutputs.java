@@ -21,7 +21,7 @@ public final class OrtOutputs {
     public record Longs(long[] data, long... shape) {
     }
 
-    /** Feeds are {@link Ort.Floats} or {@link Longs}. */
+    /** Feeds are {@link Ort.Floats}, {@link Longs} or Boolean scalars. */
     public static Map<String, float[]> run(Path model, Map<String, Object> feeds) {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
@@ -56,6 +56,9 @@ public final class OrtOutputs {
         if (value instanceof Longs l) {
             return OnnxTensor.createTensor(env, LongBuffer.wrap(l.data()), l.shape());
         }
-        throw new IllegalArgumentException("feed " + name + " is neither Ort.Floats nor OrtOutputs.Longs: " + value);
+        if (value instanceof Boolean b) {
+            return OnnxTensor.createTensor(env, b);
+        }
+        throw new IllegalArgumentException("feed " + name + " is neither Ort.Floats, OrtOutputs.Longs nor a Boolean scalar: " + value);
     }
 }
