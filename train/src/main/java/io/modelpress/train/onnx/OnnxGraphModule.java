@@ -203,6 +203,12 @@ public final class OnnxGraphModule implements AutoCloseable {
             DataType type = DataType.of(tensor);
             Set<String> uses = roles.getOrDefault(name, Set.of());
             if (uses.isEmpty()) {
+                if (outputs.contains(name)) {
+                    Value value = constant(model, tensor);
+                    if (value != null) {
+                        constants.put(name, value);
+                    }
+                }
                 continue;
             }
             if (uses.stream().anyMatch(u -> u.equals("BatchNormalization:3") || u.equals("BatchNormalization:4"))
@@ -468,7 +474,8 @@ public final class OnnxGraphModule implements AutoCloseable {
         DataType type = OnnxTensors.onnxType(array.getDataType());
         DataType expected = declared.type();
         boolean sameType = expected == null || expected == type
-                || (type == DataType.INT64 && List.of(DataType.UINT16, DataType.UINT32, DataType.UINT64).contains(expected));
+                || (expected != DataType.STRING && expected != DataType.BFLOAT16 && !expected.isFloatingPoint()
+                && OnnxTensors.djlType(expected) == array.getDataType());
         if (!sameType) {
             throw new ModelPressException(ErrorCode.DATA_MISMATCH, "input '" + name + "'", "is " + type.displayName()
                     + " but the model declares " + expected.displayName());

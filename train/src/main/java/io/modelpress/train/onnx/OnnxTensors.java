@@ -18,18 +18,20 @@ public final class OnnxTensors {
     private OnnxTensors() {
     }
 
-    /** The DJL type that holds values of an ONNX type (unsigned 16-64 bit as int64, which holds them all but uint64 > 2^63). */
+    /**
+     * The DJL type that holds values of an ONNX type: 16-bit integers as int32, unsigned 32 and 64 bit as int64 (which
+     * holds them all but uint64 > 2^63). DJL 0.36's PyTorch engine aborts the process on int16 arrays, and neither
+     * creates nor casts to bfloat16 reliably, which is not offered.
+     */
     public static ai.djl.ndarray.types.DataType djlType(DataType type) {
         return switch (type) {
             case FLOAT -> ai.djl.ndarray.types.DataType.FLOAT32;
             case DOUBLE -> ai.djl.ndarray.types.DataType.FLOAT64;
             case FLOAT16 -> ai.djl.ndarray.types.DataType.FLOAT16;
-            case BFLOAT16 -> ai.djl.ndarray.types.DataType.BFLOAT16;
             case INT8 -> ai.djl.ndarray.types.DataType.INT8;
             case UINT8 -> ai.djl.ndarray.types.DataType.UINT8;
-            case INT16 -> ai.djl.ndarray.types.DataType.INT16;
-            case INT32 -> ai.djl.ndarray.types.DataType.INT32;
-            case INT64, UINT16, UINT32, UINT64 -> ai.djl.ndarray.types.DataType.INT64;
+            case INT16, UINT16, INT32 -> ai.djl.ndarray.types.DataType.INT32;
+            case INT64, UINT32, UINT64 -> ai.djl.ndarray.types.DataType.INT64;
             case BOOL -> ai.djl.ndarray.types.DataType.BOOLEAN;
             default -> throw new ModelPressException(ErrorCode.UNSUPPORTED_OPERATOR,
                     "tensors of type " + type.displayName() + " are not supported by the ONNX-on-DJL trainer");
@@ -41,10 +43,8 @@ public final class OnnxTensors {
             case FLOAT32 -> DataType.FLOAT;
             case FLOAT64 -> DataType.DOUBLE;
             case FLOAT16 -> DataType.FLOAT16;
-            case BFLOAT16 -> DataType.BFLOAT16;
             case INT8 -> DataType.INT8;
             case UINT8 -> DataType.UINT8;
-            case INT16 -> DataType.INT16;
             case INT32 -> DataType.INT32;
             case INT64 -> DataType.INT64;
             case BOOLEAN -> DataType.BOOL;
@@ -58,13 +58,17 @@ public final class OnnxTensors {
         DataType type = DataType.of(tensor);
         Shape shape = new Shape(Tensors.dims(tensor));
         return switch (type) {
-            case FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT8, UINT8, INT16, INT32, INT64, BOOL -> {
+            case FLOAT, DOUBLE, FLOAT16, INT8, UINT8, INT32, INT64, BOOL -> {
                 ByteBuffer raw = Tensors.bytes(tensor, external);
                 ByteBuffer direct = ByteBuffer.allocateDirect(Math.max(1, raw.remaining())).order(ByteOrder.nativeOrder());
                 direct.put(raw.duplicate().order(ByteOrder.LITTLE_ENDIAN)).flip();
                 yield manager.create(direct, shape, djlType(type));
             }
-            case UINT16, UINT32, UINT64 -> manager.create(Tensors.toLongs(tensor, external), shape);
+            case INT16, UINT16, UINT32, UINT64 -> {
+                try (NDArray longs = manager.create(Tensors.toLongs(tensor, external), shape)) {
+                    yield longs.toType(djlType(type), true);
+                }
+            }
             default -> throw new ModelPressException(ErrorCode.UNSUPPORTED_OPERATOR, "tensor '" + tensor.getName() + "'",
                     "is " + type.displayName() + ", which the ONNX-on-DJL trainer does not support");
         };

@@ -129,7 +129,7 @@ final class OrtReference {
             double a = actual.data()[i];
             boolean same = Double.compare(e, a) == 0 || Math.abs(a - e) <= atol + rtol * Math.abs(e);
             if (!same) {
-                throw new AssertionError(what + "[" + i + "]: expected " + e + " (ONNX Runtime), got " + a
+                throw new AssertionError(what + "[" + i + "]: expected " + e + ", got " + a
                         + "; |difference| " + Math.abs(a - e) + " > " + atol + " + " + rtol + " * |expected|");
             }
         }
