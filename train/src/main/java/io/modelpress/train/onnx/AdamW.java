@@ -11,8 +11,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Adam with decoupled weight decay (Loshchilov and Hutter): per parameter,
- * {@code m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + lr wd w},
+ * Adam with decoupled weight decay (Loshchilov and Hutter), PyTorch's fused update per parameter:
+ * {@code w -= lr wd w; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)},
  * the decay only on parameters that {@link GraphParameter#decays()}. Gradients of masked (pruned) parameters are
  * masked first and the weights masked after, so pruned elements stay exactly zero. Optionally the gradients are first
  * scaled down to a global L2 norm of at most {@code maxGradNorm}.
@@ -56,7 +56,7 @@ public final class AdamW {
     /**
      * Updates every parameter from its accumulated gradient, then zeroes the gradients.
      *
-     * @return the global gradient norm before clipping
+     * @return the global gradient norm before clipping, or NaN when clipping is off (it is not computed then)
      */
     double step(List<GraphParameter> parameters, double learningRate) {
         steps++;
@@ -73,37 +73,34 @@ public final class AdamW {
                 }
                 Scopes.borrow(scope, borrowed);
                 List<NDArray> gradients = new ArrayList<>();
-                double squares = 0;
                 for (GraphParameter p : parameters) {
                     NDArray g = p.array().getGradient();
                     g.attach(scope);
-                    if (p.mask() != null) {
-                        g = g.mul(p.mask());
-                    }
-                    squares += g.square().sum().getFloat();
-                    gradients.add(g);
+                    gradients.add(p.mask() != null ? g.mul(p.mask()) : g);
                 }
-                double norm = Math.sqrt(squares);
-                double clip = settings.maxGradNorm() > 0 && norm > settings.maxGradNorm() ? settings.maxGradNorm() / norm : 1;
-                double correction1 = 1 - Math.pow(settings.beta1(), steps);
-                double correction2 = 1 - Math.pow(settings.beta2(), steps);
+                double norm = Double.NaN;
+                double rescale = 1;
+                if (settings.maxGradNorm() > 0) {
+                    double squares = 0;
+                    for (NDArray g : gradients) {
+                        squares += g.square().sum().getFloat();
+                    }
+                    norm = Math.sqrt(squares);
+                    rescale = norm > settings.maxGradNorm() ? settings.maxGradNorm() / norm : 1;
+                }
+                float biasCorrected = (float) (learningRate * Math.sqrt(1 - Math.pow(settings.beta2(), steps))
+                        / (1 - Math.pow(settings.beta1(), steps)));
                 for (int i = 0; i < parameters.size(); i++) {
                     GraphParameter p = parameters.get(i);
-                    NDArray g = clip == 1 ? gradients.get(i) : gradients.get(i).mul(clip);
                     NDArray[] mv = moments.get(p);
-                    mv[0].muli(settings.beta1()).addi(g.mul(1 - settings.beta1()));
-                    mv[1].muli(settings.beta2()).addi(g.square().muli(1 - settings.beta2()));
-                    NDArray denominator = mv[1].div(correction2).sqrt().addi(settings.epsilon());
-                    NDArray update = mv[0].div(correction1).divi(denominator).muli(learningRate);
-                    NDArray w = p.array();
-                    if (p.decays() && settings.weightDecay() > 0) {
-                        w.muli(1 - learningRate * settings.weightDecay());
-                    }
-                    w.subi(update);
+                    float decay = p.decays() ? (float) settings.weightDecay() : 0f;
+                    JniUtils.adamUpdate((PtNDArray) p.array(), (PtNDArray) gradients.get(i), (PtNDArray) mv[0], (PtNDArray) mv[1],
+                            (float) learningRate, biasCorrected, decay, (float) rescale, -1f, (float) settings.beta1(),
+                            (float) settings.beta2(), (float) settings.epsilon(), true);
                     if (p.mask() != null) {
-                        w.muli(p.mask());
+                        p.array().muli(p.mask());
                     }
-                    JniUtils.zeroGrad((PtNDArray) w);
+                    JniUtils.zeroGrad((PtNDArray) p.array());
                 }
                 return norm;
             }

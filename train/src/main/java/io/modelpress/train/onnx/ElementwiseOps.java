@@ -129,7 +129,7 @@ final class ElementwiseOps {
         NDArray base = node.array(0);
         NDArray exponent = node.array(1);
         if (base.getDataType().isFloating()) {
-            return one(base.pow(exponent.toType(base.getDataType(), false)));
+            return one(base.pow(OnnxTensors.cast(exponent, base.getDataType())));
         }
         ai.djl.ndarray.types.DataType f64 = ai.djl.ndarray.types.DataType.FLOAT64;
         return one(base.toType(f64, false).pow(exponent.toType(f64, false)).toType(base.getDataType(), false));

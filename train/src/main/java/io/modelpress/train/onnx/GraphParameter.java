@@ -82,7 +82,7 @@ public final class GraphParameter {
         if (storedType == DataType.FLOAT) {
             return Value.of(array);
         }
-        return Value.of(Scopes.compute(scope, arrays(), s -> array.toType(OnnxTensors.djlType(storedType), false)), storedType);
+        return Value.of(Scopes.compute(scope, arrays(), s -> OnnxTensors.cast(array, OnnxTensors.djlType(storedType))), storedType);
     }
 
     private java.util.List<NDArray> arrays() {

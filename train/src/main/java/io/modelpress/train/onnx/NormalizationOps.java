@@ -89,7 +89,7 @@ final class NormalizationOps {
         NDArray input = node.array(0);
         DataType type = input.getDataType();
         boolean widen = type != DataType.FLOAT32 && type != DataType.FLOAT64;
-        NDArray x = widen ? input.toType(DataType.FLOAT32, false) : input;
+        NDArray x = widen ? OnnxTensors.cast(input, DataType.FLOAT32) : input;
         int rank = x.getShape().dimension();
         int axis = node.axis(node.attr("axis", -1L), rank);
         int[] axes = new int[rank - axis];
@@ -99,11 +99,11 @@ final class NormalizationOps {
         NDArray mean = ReduceOps.mean(x, axes, true);
         NDArray centred = x.sub(mean);
         NDArray deviation = ReduceOps.mean(centred.square(), axes, true).add(node.attr("epsilon", 1e-5f)).sqrt();
-        NDArray y = centred.div(deviation).mul(node.array(1).toType(x.getDataType(), false));
+        NDArray y = centred.div(deviation).mul(OnnxTensors.cast(node.array(1), x.getDataType()));
         if (node.has(2)) {
-            y = y.add(node.array(2).toType(x.getDataType(), false));
+            y = y.add(OnnxTensors.cast(node.array(2), x.getDataType()));
         }
-        List<Value> outputs = new ArrayList<>(List.of(Value.of(widen ? y.toType(type, false) : y)));
+        List<Value> outputs = new ArrayList<>(List.of(Value.of(widen ? OnnxTensors.cast(y, type) : y)));
         if (node.wantsOutput(1) || node.wantsOutput(2)) {
             outputs.add(Value.of(mean));
             outputs.add(Value.of(deviation.getNDArrayInternal().rdiv(1)));

@@ -565,7 +565,8 @@ public final class OnnxGraphModule implements AutoCloseable {
             return Scopes.compute(scope, List.of(array), s -> array.toType(OnnxTensors.djlType(value.type()), false));
         }
         if (!owned.contains(array)) {
-            return Scopes.compute(scope, List.of(array), s -> array.duplicate());
+            // a weight or input asked for by name: a copy (DJL's duplicate() drops the gradient, mul(1) keeps it)
+            return Scopes.compute(scope, List.of(array), s -> array.hasGradient() ? array.mul(1) : array.duplicate());
         }
         owned.remove(array);
         return array;

@@ -53,6 +53,22 @@ public final class OnnxTensors {
         };
     }
 
+    /**
+     * {@code x} as type {@code type}, recorded by autograd when both types are floating point. DJL's own
+     * {@code toType} runs without gradient in the PyTorch engine, so a float cast is made a cumulative product over
+     * an added unit axis with that output type: the identity, with the conversion inside a differentiable operator.
+     */
+    public static NDArray cast(NDArray x, ai.djl.ndarray.types.DataType type) {
+        if (x.getDataType() == type) {
+            return x;
+        }
+        if (!x.getDataType().isFloating() || !type.isFloating() || !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return x.toType(type, false);
+        }
+        int axis = x.getShape().dimension();
+        return x.expandDims(axis).cumProd(axis, type).squeeze(axis);
+    }
+
     /** A stored tensor as an engine array of its own type (unsigned 16-64 bit become int64). */
     public static NDArray toArray(NDManager manager, TensorProto tensor, ExternalData external) {
         DataType type = DataType.of(tensor);

@@ -105,7 +105,7 @@ public final class OnnxTrainer implements AutoCloseable {
         return optimizer.steps();
     }
 
-    /** The global gradient norm of the last optimizer step (before clipping); NaN before the first. */
+    /** The global gradient norm of the last optimizer step (before clipping); NaN before the first or without clipping. */
     public double lastGradientNorm() {
         return lastGradientNorm;
     }

@@ -355,7 +355,7 @@ final class ShapeOps {
             return ElementwiseOps.one(x.host().withType(target));
         }
         NDArray array = node.array(0);
-        return List.of(Value.of(array.toType(OnnxTensors.djlType(target), false), target));
+        return List.of(Value.of(OnnxTensors.cast(array, OnnxTensors.djlType(target)), target));
     }
 
     private static List<Value> constantOfShape(NodeContext node) {
