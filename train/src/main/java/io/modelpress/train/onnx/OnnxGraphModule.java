@@ -411,11 +411,8 @@ public final class OnnxGraphModule implements AutoCloseable {
             }
             return result;
         } finally {
-            for (NDArray array : owned) {
-                if (!result.containsValue(array)) {
-                    array.close();
-                }
-            }
+            // export() took the returned arrays out of owned; the rest (after a failure: everything) is freed now
+            owned.forEach(NDArray::close);
         }
     }
 

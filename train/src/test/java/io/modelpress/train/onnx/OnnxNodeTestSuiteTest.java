@@ -2,7 +2,6 @@ package io.modelpress.train.onnx;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
@@ -147,14 +146,5 @@ class OnnxNodeTestSuiteTest {
             d[i] = l[i];
         }
         return d;
-    }
-
-    @SuppressWarnings("unused")
-    private static String ops(OnnxModel model) {
-        Map<String, Integer> ops = new LinkedHashMap<>();
-        for (NodeProto n : model.graph().getNodeList()) {
-            ops.merge(n.getOpType(), 1, Integer::sum);
-        }
-        return ops.toString();
     }
 }
