@@ -114,12 +114,13 @@ public final class Compressor {
                 plan.add(Recipes.finalEvaluation(plan.size()));
             }
             ObjectNode lastEvaluation = null;
+            InputHints hints = StageContext.hintsOf(plan, request.hints());
             for (StageSpec spec : plan) {
                 listener.stageStarted(spec, plan.size());
                 Path stageDir = Files.createDirectories(work.resolve(spec.label()));
                 ProgressListener progress = (fraction, message) -> listener.progress(spec, fraction, message);
                 StageContext context = new StageContext(spec, current, request.model(), request.data(), request.tokenizer(),
-                        stageDir, request.threads(), progress, request.hints());
+                        stageDir, request.threads(), progress, hints);
                 Instant start = Instant.now();
                 StageOutcome outcome = Stages.forType(spec.type()).run(context);
                 Duration took = Duration.between(start, Instant.now());
