@@ -6,8 +6,8 @@ import io.modelpress.cli.stack.Stack;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.devstack.Endpoints;
-import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.store.S3Settings;
@@ -86,7 +86,7 @@ final class DemoCommand implements Callable<Integer> {
             stdout.flush();
             RunState last = WatchCommand.watch(new ApiClient(local.apiUrl()), run.runId(),
                     new RunView(stdout, !plain && RunView.terminalSupportsAnsi()), err, true);
-            RunReport.printOutcome(last, endpoints.bucket(), stdout);
+            RunOutcome.printOutcome(last, endpoints.bucket(), stdout);
 
             stdout.println();
             stdout.println("== 4/4 results");
@@ -96,7 +96,7 @@ final class DemoCommand implements Callable<Integer> {
                         endpoints.s3SecretKey(), endpoints.bucket()))) {
                     FetchCommand.fetch(store, last, target, stdout);
                 }
-                RunReport.printSummary(Json.MAPPER.readTree(target.resolve("report.json").toFile()), stdout);
+                ReportPrinter.printFile(target.resolve(RunReports.JSON_FILE), stdout);
                 stdout.println("outputs   s3://" + endpoints.bucket() + "/" + last.outgoing() + "{model.onnx,report.json,report.html}");
                 stdout.println("local     " + target.toAbsolutePath() + "/");
             } else {
@@ -104,7 +104,7 @@ final class DemoCommand implements Callable<Integer> {
                         + endpoints.bucket() + "/runs/" + last.runId() + "/; logs under " + local.directory().logs());
             }
             stdout.printf(Locale.ROOT, "demo finished in %.1f s%n", (System.nanoTime() - start) / 1e9);
-            return RunReport.exitCode(last);
+            return RunOutcome.exitCode(last);
         } finally {
             if (down) {
                 stdout.println("stopping the stack (--down)");

@@ -43,8 +43,11 @@ final class WatchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         RunState last = watch(new ApiClient(stack.apiUrl()), runId, new RunView(out, !plain && RunView.terminalSupportsAnsi()),
                 spec.commandLine().getErr(), !poll);
-        RunReport.printOutcome(last, bucket(), out);
-        return RunReport.exitCode(last);
+        RunOutcome.printOutcome(last, bucket(), out);
+        if (last.state() == RunState.State.SUCCEEDED) {
+            ReportPrinter.printStored(stack.s3Endpoints(), last, out);
+        }
+        return RunOutcome.exitCode(last);
     }
 
     private String bucket() {

@@ -95,7 +95,7 @@ class BuiltInRecipeRobustnessTest {
         JsonNode report = new ObjectMapper().readTree(Files.readString(out.resolve("report.json")));
         if (r.exitCode() == CompressCommand.GATE_FAILED) {
             assertThat(report.get("gate").asText()).isEqualTo("failed");
-            assertThat(r.out()).as("a failed gate says which limit and why").contains("gate     FAILED").containsPattern("min_cosine|max_accuracy_drop|min_agreement");
+            assertThat(r.out()).as("a failed gate says which limit and why").contains("gate      FAILED").containsPattern("min_cosine|max_accuracy_drop|min_agreement");
             return;
         }
         assertThat(report.get("gate").asText()).as("built-in recipes all have a gate").isEqualTo("passed");

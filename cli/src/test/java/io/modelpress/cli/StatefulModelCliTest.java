@@ -89,7 +89,7 @@ class StatefulModelCliTest {
         CliRunner r = CliRunner.run("compress", model, "--recipe", "fp16", "--shape", "input=1x512", "--value", "sr=16000",
                 "--out", out.toString(), "--threads", "1", "--json");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.json().get("summary").get("samples").asLong()).isPositive();
+        assertThat(r.json().get("evaluation").get("samples").asLong()).isPositive();
         JsonNode stateN = r.json().get("stages").get(1).get("report").get("outputs").get("stateN");
         assertThat(stateN.get("cosine").get("min").asDouble()).isGreaterThan(0.99);
         OnnxChecker.assertValid(out.resolve("model.onnx"));

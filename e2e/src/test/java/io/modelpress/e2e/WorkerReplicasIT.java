@@ -33,10 +33,12 @@ import static org.awaitility.Awaitility.await;
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class WorkerReplicasIT {
     private static final int MAX_RUNS = 20;
+    /** With a cheap eval of its own: a recipe without one gets the default evaluation (latency timing included) appended. */
     private static final String QUANTIZE_RECIPE = """
             name: quantize-only
             stages:
               - quantize: { mode: dynamic }
+              - eval: { metrics: [size] }
             """;
 
     private final E2eStack e2e = E2eStack.shared();
