@@ -5,6 +5,7 @@ import io.modelpress.cli.stack.Service;
 import io.modelpress.cli.stack.ServiceProcess;
 import io.modelpress.cli.stack.Stack;
 import io.modelpress.cli.stack.StackDirectory;
+import io.modelpress.core.stage.Stages;
 import io.modelpress.core.testing.SmallModels;
 import io.modelpress.devstack.DevStack;
 import io.modelpress.devstack.Endpoints;
@@ -69,7 +70,9 @@ final class E2eStack {
                 .withEnv(Service.ORCHESTRATOR, Map.of(
                         "MODELPRESS_INTAKE_POLLER_INTERVAL", "1s",
                         "MODELPRESS_RUN_RETRY_DELAY", "2s",
-                        "MODELPRESS_STAGE_STALL_AFTER", STALL_AFTER));
+                        "MODELPRESS_STAGE_STALL_AFTER", STALL_AFTER,
+                        // the orchestrator knows the contributed stage type too: it validates recipes, creates topics
+                        Stages.PATH_VARIABLE, ContributedStageIT.testStageJar().toString()));
         stack.startServices(endpoints, new PrintWriter(new StringWriter()));
         store = new ArtifactStore(S3Settings.of(endpoints.s3Endpoint(), endpoints.s3AccessKey(), endpoints.s3SecretKey(),
                 endpoints.bucket()));
