@@ -8,14 +8,14 @@ import java.nio.file.Path;
 import java.util.List;
 
 /** The last lines of a service's log, for error messages: reads only the file's end, however large the log grew. */
-final class LogTail {
+public final class LogTail {
     private static final int MAX_BYTES = 64 * 1024;
 
     private LogTail() {
     }
 
     /** Up to {@code lines} last lines, indented by two spaces; says so when the log is missing, empty or unreadable. */
-    static String of(Path log, int lines) {
+    public static String of(Path log, int lines) {
         if (!Files.exists(log)) {
             return "  (no log written)";
         }
