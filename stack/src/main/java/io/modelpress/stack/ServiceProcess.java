@@ -1,74 +1,40 @@
-package io.modelpress.cli.stack;
+package io.modelpress.stack;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
-import io.modelpress.devstack.LogTail;
+import io.modelpress.devstack.ChildJvm;
+import io.modelpress.devstack.ChildJvm.Lifetime;
+import io.modelpress.devstack.StackDirectory;
 
-import java.io.File;
 import java.io.IOException;
 import java.net.URI;
-import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
- * One service process of a local stack: started from its fast-jar, found again through its pid file, asked for its
- * health, stopped with SIGTERM and, after a grace period, SIGKILL.
- *
- * <p>Every process carries a tag on its command line ({@code -Dmodelpress-launcher=<stack dir>#<service>}; not "modelpress.": the services reject unknown keys under their "modelpress" config root) that is
- * checked before a pid file is trusted, so a reused pid never gets a signal meant for a stopped service.
+ * One service process of a local stack: its fast-jar run by devstack's {@link ChildJvm} (which writes its pid file
+ * and log, finds it again and stops it), and its HTTP port, where it answers whether it is ready.
  */
 public final class ServiceProcess {
-    /** How a process relates to the JVM that starts it. */
-    public enum Lifetime {
-        /** Its own session, input from /dev/null: it outlives the launcher (the {@code up} command). */
-        DETACHED,
-        /** Exits when the starting JVM ends, however it ends (tests, benchmarks): devstack's ExitWithParent. */
-        TIED_TO_THIS_JVM
-    }
-
-    public static final String TAG_PROPERTY = "modelpress-launcher";
     private static final String QUARKUS_MAIN = "io.quarkus.bootstrap.runner.QuarkusEntryPoint";
-    private static final String EXIT_WITH_PARENT = "io.modelpress.devstack.ExitWithParent";
-    private static final Path SETSID = Path.of("/usr/bin/setsid");
-    private static final int LOG_TAIL_LINES = 30;
-    /** Tied children: their standard input is the pipe whose end tells them to exit, so the Process must stay reachable. */
-    private static final Map<Long, Process> TIED = new ConcurrentHashMap<>();
-    /** How long tied children get to stop cleanly when this JVM exits, before they are killed. */
-    private static final Duration TIED_EXIT_GRACE = Duration.ofSeconds(10);
-
-    static {
-        // A tied child also exits by itself when this JVM's end closes its input (ExitWithParent), but a service
-        // whose shutdown hangs would then linger: on a normal exit, stop them here, and kill what does not stop.
-        Runtime.getRuntime().addShutdownHook(new Thread(ServiceProcess::stopTiedChildren, "stop-tied-services"));
-    }
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final Service service;
-    private final ProcessHandle handle;
+    private final ChildJvm child;
     private final int port;
-    private final Path log;
 
-    private ServiceProcess(Service service, ProcessHandle handle, int port, Path log) {
+    private ServiceProcess(Service service, ChildJvm child, int port) {
         this.service = service;
-        this.handle = handle;
+        this.child = child;
         this.port = port;
-        this.log = log;
     }
 
     /**
@@ -83,88 +49,16 @@ public final class ServiceProcess {
             throw new ModelPressException(ErrorCode.IO_ERROR, service.id(), "its application " + jar
                     + " does not exist; build it with ./mvnw -q -pl " + service.module() + " -am package -DskipTests");
         }
-        Path log = directory.log(service);
-        List<String> command = new ArrayList<>();
-        if (lifetime == Lifetime.DETACHED && Files.isExecutable(SETSID)) {
-            command.add(SETSID.toString());
-        }
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-D" + TAG_PROPERTY + "=" + tag(directory, service));
-        command.add("-Xmx" + service.heap());
-        command.add("-Dai.djl.offline=true");
-        command.addAll(jvm);
-        if (lifetime == Lifetime.TIED_TO_THIS_JVM) {
-            command.addAll(List.of("-cp", jar + File.pathSeparator + exitWithParentJar(), EXIT_WITH_PARENT, QUARKUS_MAIN));
-        } else {
-            command.addAll(List.of("-jar", jar.toString()));
-        }
-        ProcessBuilder builder = new ProcessBuilder(command).directory(jar.getParent().toFile()).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        if (lifetime == Lifetime.DETACHED) {
-            builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        }
-        builder.environment().putAll(env);
-        try {
-            Files.createDirectories(log.getParent());
-            Files.writeString(log, "=== " + Instant.now() + " starting " + service.id() + " on port " + port + ": "
-                    + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
-                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-            Process process = builder.start();
-            if (lifetime == Lifetime.TIED_TO_THIS_JVM) {
-                TIED.put(process.pid(), process);
-                process.onExit().thenRun(() -> TIED.remove(process.pid()));
-            }
-            Files.createDirectories(directory.pidFile(service).getParent());
-            Files.writeString(directory.pidFile(service), process.pid() + "\n", StandardCharsets.UTF_8);
-            return new ServiceProcess(service, process.toHandle(), port, log);
-        } catch (IOException e) {
-            throw new ModelPressException(ErrorCode.IO_ERROR, service.id(), "cannot be started: " + e.getMessage(), e);
-        }
+        List<String> options = new ArrayList<>(List.of("-Xmx" + service.heap(), "-Dai.djl.offline=true"));
+        options.addAll(jvm);
+        ChildJvm child = ChildJvm.start(directory, service.id(),
+                new ChildJvm.Launch(List.of(jar), QUARKUS_MAIN, List.of(), options, env, jar.getParent()), lifetime);
+        return new ServiceProcess(service, child, port);
     }
 
     /** The running process of a service according to its pid file, or empty when it does not run. */
     public static Optional<ServiceProcess> find(Service service, int port, StackDirectory directory) {
-        Path pidFile = directory.pidFile(service);
-        long pid;
-        try {
-            pid = Long.parseLong(Files.readString(pidFile, StandardCharsets.UTF_8).trim());
-        } catch (IOException | NumberFormatException e) {
-            return Optional.empty();
-        }
-        String expected = "-D" + TAG_PROPERTY + "=" + tag(directory, service);
-        return ProcessHandle.of(pid)
-                .filter(ProcessHandle::isAlive)
-                .filter(h -> h.info().arguments().map(args -> Arrays.asList(args).contains(expected)).orElse(false))
-                .map(h -> new ServiceProcess(service, h, port, directory.log(service)));
-    }
-
-    private static String tag(StackDirectory directory, Service service) {
-        return directory.root() + "#" + service.id();
-    }
-
-    /** The jar holding devstack's ExitWithParent (on this JVM's class path: the CLI depends on devstack). */
-    private static Path exitWithParentJar() {
-        try {
-            Class<?> type = Class.forName(EXIT_WITH_PARENT);
-            return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI());
-        } catch (ClassNotFoundException | URISyntaxException e) {
-            throw new IllegalStateException("devstack's ExitWithParent is not on the class path", e);
-        }
-    }
-
-    private static void stopTiedChildren() {
-        List<Process> children = List.copyOf(TIED.values());
-        children.forEach(Process::destroy);
-        long deadline = System.nanoTime() + TIED_EXIT_GRACE.toNanos();
-        for (Process child : children) {
-            try {
-                if (!child.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    child.destroyForcibly();
-                }
-            } catch (InterruptedException e) {
-                child.destroyForcibly();
-            }
-        }
+        return ChildJvm.find(directory, service.id()).map(child -> new ServiceProcess(service, child, port));
     }
 
     public Service service() {
@@ -172,7 +66,7 @@ public final class ServiceProcess {
     }
 
     public long pid() {
-        return handle.pid();
+        return child.pid();
     }
 
     public int port() {
@@ -180,11 +74,11 @@ public final class ServiceProcess {
     }
 
     public Path log() {
-        return log;
+        return child.log();
     }
 
     public boolean isAlive() {
-        return handle.isAlive();
+        return child.isAlive();
     }
 
     /** What /q/health/ready says: 200 (ready), 503 (a check is down), or -1 when nothing answers. */
@@ -208,7 +102,7 @@ public final class ServiceProcess {
     public void awaitReady(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            if (!handle.isAlive()) {
+            if (!child.isAlive()) {
                 throw failure("exited during start-up");
             }
             if (readiness() == 200) {
@@ -223,43 +117,22 @@ public final class ServiceProcess {
     }
 
     private ModelPressException failure(String what) {
-        return new ModelPressException(ErrorCode.IO_ERROR, service.id(), what + " (port " + port + "). Last lines of "
-                + log + ":\n" + LogTail.of(log, LOG_TAIL_LINES));
+        return new ModelPressException(ErrorCode.IO_ERROR, child.describeFailure(service.id() + " " + what + " (port " + port + ")"));
     }
 
-    /** SIGTERM, then SIGKILL when it has not exited within the grace period. Removes nothing: see {@link Stack}. */
+    /** SIGTERM, then SIGKILL when it has not exited within the grace period; removes its pid file. */
     public void stop(Duration grace) {
-        if (!handle.isAlive()) {
-            return;
-        }
-        handle.destroy();
-        try {
-            handle.onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            handle.destroyForcibly();
-            awaitExit(Duration.ofSeconds(10));
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            handle.destroyForcibly();
-        }
+        child.stop(grace);
     }
 
     /** SIGKILL at once: what a crash looks like to the rest of the pipeline (tests use it). */
     public void kill() {
-        handle.destroyForcibly();
-        awaitExit(Duration.ofSeconds(10));
+        child.kill();
     }
 
-    private void awaitExit(Duration timeout) {
-        try {
-            handle.onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException | ExecutionException e) {
-            throw new ModelPressException(ErrorCode.IO_ERROR, service.id(), "pid " + handle.pid() + " did not exit after SIGKILL");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+    /** Stops services together (see {@link ChildJvm#stopAll}). */
+    static void stopAll(List<ServiceProcess> processes, Duration grace) {
+        ChildJvm.stopAll(processes.stream().map(p -> p.child).toList(), grace);
     }
 
     private static void sleep(Duration duration) {
