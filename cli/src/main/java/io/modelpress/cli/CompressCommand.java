@@ -8,6 +8,7 @@ import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.report.RunReports;
 import io.modelpress.core.stage.StageOutcome;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -50,28 +51,24 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "output folder")
     Path out;
 
-    @Option(names = "--threads", paramLabel = "T", description = "ONNX Runtime intra-op threads (default: all cores)")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads;
 
     @Option(names = "--json", description = "print report.json's content instead of the summary")
     boolean json;
 
-    @Option(names = "--debug", hidden = true)
-    boolean debug;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Console console;
 
     @Override
     public Integer call() {
         InputHints hints = InputHints.parse(shapes, values);
         Recipe parsed = Recipes.resolve(recipe);
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter err = console.err();
         Path tokenizerJson = tokenizer != null ? tokenizer : besideModel();
-        int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threadCount, hints),
+        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threads.count(), hints),
                 json ? silent() : progressTo(err));
-        PrintWriter stdout = spec.commandLine().getOut();
+        PrintWriter stdout = console.out();
         if (json) {
             stdout.println(RunReports.toJson(result.report()));
         } else {

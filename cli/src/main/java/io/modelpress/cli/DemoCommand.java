@@ -1,8 +1,6 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.client.ApiClient;
 import io.modelpress.cli.client.RunView;
-import io.modelpress.cli.stack.Stack;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.ReferenceModels;
@@ -11,6 +9,9 @@ import io.modelpress.devstack.Endpoints;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.store.S3Settings;
+import io.modelpress.stack.ApiClient;
+import io.modelpress.stack.DemoJob;
+import io.modelpress.stack.Stack;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -47,13 +48,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--plain", description = "plain progress lines even on a terminal")
     boolean plain;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() throws IOException {
-        PrintWriter stdout = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter stdout = stack.out();
+        PrintWriter err = stack.err();
         long start = System.nanoTime();
         stdout.println("== 1/4 starting the local stack");
         Stack local = UpCommand.up(stack, stack.ports(null, null, null, null, null, null), true, stdout);
@@ -113,7 +111,7 @@ final class DemoCommand implements Callable<Integer> {
                 local.devstackDown(stdout);
             } else {
                 stdout.println("the stack is still running: try ./modelpress status, submit, watch, fetch; stop it with ./modelpress down"
-                        + (stack.dir == null ? "" : " --dir " + stack.dir));
+                        + stack.dirOption());
             }
             stdout.flush();
         }

@@ -1,6 +1,5 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.client.ApiClient;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.report.RunReports;
@@ -40,13 +39,10 @@ final class FetchCommand implements Callable<Integer> {
     @Mixin
     StackOptions stack;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
-        PrintWriter stdout = spec.commandLine().getOut();
-        RunState run = new ApiClient(stack.apiUrl()).run(runId);
+        PrintWriter stdout = stack.out();
+        RunState run = stack.apiClient().run(runId);
         Path target = out != null ? out : Path.of("out", runId);
         List<Path> files;
         try (ArtifactStore store = new ArtifactStore(s3Settings())) {

@@ -2,10 +2,6 @@ package io.modelpress.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.Stack;
-import io.modelpress.cli.stack.StackDirectory;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.stage.Stages;
@@ -13,6 +9,9 @@ import io.modelpress.core.testing.Ort;
 import io.modelpress.core.testing.SmallModels;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageResult;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.ServiceProcess;
+import io.modelpress.stack.Stack;
 import io.modelpress.teststage.AnnotateStageProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -91,8 +90,8 @@ class ContributedStageIT {
         env.put("MODELPRESS_WORKER_ID", "annotate-worker-1");
         env.put("MP_MESSAGING_INCOMING_REQUESTS_GROUP_ID", "modelpress-annotate-worker");
         // the packaged eval-worker application, told to run annotate stages instead: no build of its own
-        Stack extra = new Stack(e2e.projectRoot, new StackDirectory(E2eStack.stackDirectory("e2e-annotate-worker")),
-                Stack.Ports.DEFAULT.withFreeServicePorts(), ServiceProcess.Lifetime.TIED_TO_THIS_JVM).withEnv(Service.EVAL_WORKER, env);
+        Stack extra = Stack.tiedToThisJvm(e2e.projectRoot, E2eStack.stackDirectory("e2e-annotate-worker"))
+                .withEnv(Service.EVAL_WORKER, env);
         ServiceProcess worker = extra.start(Service.EVAL_WORKER, e2e.endpoints);
         try {
             worker.awaitReady(Stack.START_TIMEOUT);

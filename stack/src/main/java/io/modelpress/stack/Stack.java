@@ -1,9 +1,10 @@
-package io.modelpress.cli.stack;
+package io.modelpress.stack;
 
-import io.modelpress.cli.stack.ServiceProcess.Lifetime;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.devstack.ChildJvm.Lifetime;
 import io.modelpress.devstack.Endpoints;
+import io.modelpress.devstack.StackDirectory;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -77,6 +78,14 @@ public final class Stack {
         this.lifetime = lifetime;
     }
 
+    /**
+     * A stack for tests and benchmarks: its logs and pid files in {@code directory}, the services on free ports and
+     * tied to this JVM (they exit with it, however it ends), on a devstack of the caller's.
+     */
+    public static Stack tiedToThisJvm(Path projectRoot, Path directory) {
+        return new Stack(projectRoot, new StackDirectory(directory), Ports.DEFAULT.withFreeServicePorts(), Lifetime.TIED_TO_THIS_JVM);
+    }
+
     /** Extra configuration for one service, as environment variables (e.g. a shorter Kafka session timeout). */
     public Stack withEnv(Service service, Map<String, String> env) {
         extraEnv.computeIfAbsent(service, s -> new LinkedHashMap<>()).putAll(env);
@@ -104,18 +113,18 @@ public final class Stack {
 
     /** Starts devstack in the stack directory unless it runs already (devstack's own {@code up} is idempotent). */
     public Endpoints devstackUp(PrintWriter out) {
-        runDevstack(out, "up", "--dir", directory.devstack().toString(), "--kafka-port", Integer.toString(ports.kafka()),
+        runDevstack(out, "up", "--dir", directory.devstack().root().toString(), "--kafka-port", Integer.toString(ports.kafka()),
                 "--controller-port", Integer.toString(ports.controller()), "--s3-port", Integer.toString(ports.s3()));
-        return Endpoints.readFrom(directory.devstackEndpoints());
+        return Endpoints.readFrom(directory.devstack().endpointsFile());
     }
 
     public void devstackDown(PrintWriter out) {
-        runDevstack(out, "down", "--dir", directory.devstack().toString());
+        runDevstack(out, "down", "--dir", directory.devstack().root().toString());
     }
 
     /** Devstack's own status lines; the exit code says whether it runs (0) or not (3). */
     public int devstackStatus(PrintWriter out) {
-        return runDevstack(out, "status", "--dir", directory.devstack().toString());
+        return runDevstack(out, "status", "--dir", directory.devstack().root().toString());
     }
 
     private int runDevstack(PrintWriter out, String... args) {
@@ -158,7 +167,7 @@ public final class Stack {
      * stopped again and the error names the service and shows the end of its log.
      */
     public Map<Service, ServiceProcess> startServices(Endpoints endpoints, PrintWriter out) {
-        directory.createDirectories();
+        createUploadsDirectory();
         Map<Service, ServiceProcess> processes = new EnumMap<>(Service.class);
         List<ServiceProcess> started = new ArrayList<>();
         try {
@@ -181,9 +190,10 @@ public final class Stack {
                 out.flush();
             }
         } catch (RuntimeException e) {
-            for (ServiceProcess process : started) {
-                process.stop(Duration.ofSeconds(10));
-                deletePidFile(process.service());
+            try {
+                ServiceProcess.stopAll(started, Duration.ofSeconds(10));
+            } catch (RuntimeException stopFailure) {
+                e.addSuppressed(stopFailure);
             }
             throw e;
         }
@@ -246,23 +256,10 @@ public final class Stack {
     public void stopServices(PrintWriter out) {
         List<ServiceProcess> running = new ArrayList<>();
         for (Service service : Service.values()) {
-            find(service).ifPresentOrElse(running::add, () -> deletePidFile(service));
+            find(service).ifPresentOrElse(running::add, () -> directory.deletePid(service.id()));
         }
-        List<Thread> stoppers = new ArrayList<>();
+        ServiceProcess.stopAll(running, STOP_GRACE);
         for (ServiceProcess process : running) {
-            Thread stopper = new Thread(() -> process.stop(STOP_GRACE), "stop-" + process.service().id());
-            stopper.start();
-            stoppers.add(stopper);
-        }
-        for (int i = 0; i < running.size(); i++) {
-            try {
-                stoppers.get(i).join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new ModelPressException(ErrorCode.IO_ERROR, "interrupted while stopping the services");
-            }
-            ServiceProcess process = running.get(i);
-            deletePidFile(process.service());
             out.printf("  %-16s stopped (pid %d)%n", process.service().id(), process.pid());
         }
         if (running.isEmpty()) {
@@ -282,11 +279,11 @@ public final class Stack {
         return lines;
     }
 
-    private void deletePidFile(Service service) {
+    private void createUploadsDirectory() {
         try {
-            Files.deleteIfExists(directory.pidFile(service));
+            Files.createDirectories(directory.uploads());
         } catch (IOException e) {
-            throw new ModelPressException(ErrorCode.IO_ERROR, directory.pidFile(service).toString(), "cannot be deleted: " + e.getMessage(), e);
+            throw new ModelPressException(ErrorCode.IO_ERROR, directory.uploads().toString(), "cannot be created: " + e.getMessage(), e);
         }
     }
 

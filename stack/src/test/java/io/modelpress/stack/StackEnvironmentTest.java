@@ -1,6 +1,8 @@
-package io.modelpress.cli.stack;
+package io.modelpress.stack;
 
+import io.modelpress.devstack.ChildJvm.Lifetime;
 import io.modelpress.devstack.Endpoints;
+import io.modelpress.devstack.StackDirectory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,7 +19,7 @@ class StackEnvironmentTest {
 
     @Test
     void theOrchestratorKeepsUploadsInTheStacksOwnFolder() {
-        Stack stack = new Stack(dir, new StackDirectory(dir.resolve("stack")), Stack.Ports.DEFAULT, ServiceProcess.Lifetime.TIED_TO_THIS_JVM);
+        Stack stack = new Stack(dir, new StackDirectory(dir.resolve("stack")), Stack.Ports.DEFAULT, Lifetime.TIED_TO_THIS_JVM);
 
         Map<String, String> orchestrator = stack.environment(Service.ORCHESTRATOR, ENDPOINTS);
 
@@ -31,18 +33,16 @@ class StackEnvironmentTest {
 
     @Test
     void extraSettingsComeLastAndWin() {
-        Stack stack = new Stack(dir, new StackDirectory(dir), Stack.Ports.DEFAULT, ServiceProcess.Lifetime.TIED_TO_THIS_JVM)
+        Stack stack = new Stack(dir, new StackDirectory(dir), Stack.Ports.DEFAULT, Lifetime.TIED_TO_THIS_JVM)
                 .withEnv(Service.ORCHESTRATOR, Map.of("QUARKUS_HTTP_BODY_UPLOADS_DIRECTORY", "/elsewhere"));
 
         assertThat(stack.environment(Service.ORCHESTRATOR, ENDPOINTS)).containsEntry("QUARKUS_HTTP_BODY_UPLOADS_DIRECTORY", "/elsewhere");
     }
 
     @Test
-    void theStackDirectoryHoldsTheUploadFolder() {
+    void theUploadFolderIsInTheStackDirectory() {
         StackDirectory directory = new StackDirectory(dir.resolve("s"));
 
-        directory.createDirectories();
-
-        assertThat(directory.uploads()).isDirectory().isEqualTo(dir.resolve("s").resolve("uploads"));
+        assertThat(directory.uploads()).isEqualTo(dir.resolve("s").resolve("uploads"));
     }
 }

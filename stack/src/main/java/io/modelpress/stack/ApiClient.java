@@ -1,4 +1,4 @@
-package io.modelpress.cli.client;
+package io.modelpress.stack;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.core.ErrorCode;
@@ -26,7 +26,10 @@ import java.util.List;
 import java.util.UUID;
 import java.util.function.Consumer;
 
-/** The orchestrator's REST API as the CLI uses it: submit a run (multipart upload), read a run, follow its events. */
+/**
+ * The orchestrator's REST API as its clients use it (the CLI, the end-to-end tests, the pipeline benchmark): submit a
+ * run (multipart upload), read a run, follow its events.
+ */
 public final class ApiClient {
     private final URI base;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();

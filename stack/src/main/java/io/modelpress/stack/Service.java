@@ -1,4 +1,4 @@
-package io.modelpress.cli.stack;
+package io.modelpress.stack;
 
 import java.nio.file.Path;
 

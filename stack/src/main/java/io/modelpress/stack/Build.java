@@ -1,4 +1,4 @@
-package io.modelpress.cli.stack;
+package io.modelpress.stack;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;

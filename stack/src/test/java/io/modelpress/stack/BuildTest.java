@@ -1,4 +1,4 @@
-package io.modelpress.cli.stack;
+package io.modelpress.stack;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,4 +1,4 @@
-package io.modelpress.cli;
+package io.modelpress.stack;
 
 /**
  * The demo's job, shared by {@code modelpress demo} and the pipeline benchmark: all-MiniLM-L6-v2 (fp32, from
