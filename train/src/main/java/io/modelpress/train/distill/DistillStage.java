@@ -1,0 +1,487 @@
+package io.modelpress.train.distill;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+import io.modelpress.core.data.BatchAxes;
+import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.data.HostArray;
+import io.modelpress.core.eval.ModelSession;
+import io.modelpress.core.eval.SessionSettings;
+import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.onnx.ValueShape;
+import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.stage.Stage;
+import io.modelpress.core.stage.StageContext;
+import io.modelpress.core.stage.StageOutcome;
+import io.modelpress.train.onnx.AdamW;
+import io.modelpress.train.onnx.HostTensor;
+import io.modelpress.train.onnx.LearningRateSchedule;
+import io.modelpress.train.onnx.OnnxGraphModule;
+import io.modelpress.train.onnx.OnnxTensors;
+import io.modelpress.train.onnx.OnnxTrainer;
+import io.modelpress.train.onnx.TrainingStep;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Distillation: the student (the stage's input model) learns the teacher's (the run's original model, run in ONNX
+ * Runtime) outputs on the run's data, with the ONNX-on-DJL trainer (AdamW, warm-up and cosine learning rate). A
+ * held-out part of the samples picks the best checkpoint, the student as given included, so the output is never worse
+ * than the input on it. Pruned weights stay exactly zero (the model's sparsity record), and the trained weights are
+ * written back into the student's ONNX graph, which is then checked to compute in ONNX Runtime what it computed in
+ * the trainer.
+ */
+final class DistillStage implements Stage {
+    /** The learning rate at the end of the cosine, as a fraction of the peak. */
+    private static final double FINAL_RATE = 0.01;
+    /** Output difference ONNX Runtime may show against the trainer: absolute, and relative to the largest value. */
+    private static final double ORT_TOLERANCE = 1e-3;
+
+    @Override
+    public StageOutcome run(StageContext context) {
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+        StageSpec spec = context.spec();
+        String where = spec.label();
+        Path dataFile = context.calibrationData();
+        if (dataFile == null) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, where, "needs data to distill on (a data file with the run): the "
+                    + "student learns the teacher's outputs on its samples");
+        }
+        OnnxModel student = OnnxModel.read(context.input());
+        List<ValueShape> inputs = student.inputs();
+        List<String> notes = new ArrayList<>();
+        ObjectNode report = JsonNodeFactory.instance.objectNode();
+
+        context.progress().progress(0, "reading data");
+        SampleSet data = SampleSet.read(dataFile, inputs, dataOptions(context, dataFile), (int) spec.integer("samples"));
+        int batch = (int) spec.integer("batch");
+        long fixedBatch = BatchAxes.fixedBatch(inputs);
+        if (fixedBatch > 0 && fixedBatch != batch) {
+            notes.add("batch " + batch + " replaced by " + fixedBatch + ": the model fixes its batch dimension");
+            batch = (int) fixedBatch;
+        }
+        Split split = Split.of(data.size(), spec.number("validation"), fixedBatch > 0 ? batch : 1, spec.integer("seed"), where);
+
+        List<String> distilled = distilledOutputs(student, spec.strings("outputs"), where);
+        List<String> allOutputs = student.outputs().stream().map(ValueShape::name).toList();
+        SessionSettings session = SessionSettings.DEFAULT.withThreads(context.threads());
+        try (Teacher teacher = Teacher.open(context.original(), session, inputs, distilled, allOutputs)) {
+            Map<String, Teacher.Target> probe = teacher.run(data.inputs(Teacher.range(0, Math.min(batch, data.size()))));
+            DistillLoss loss = loss(spec, distilled, probe, data.hasLabels(), notes);
+            context.progress().progress(0.01, "running the teacher on " + data.size() + " samples");
+            boolean cached = teacher.cache(data, batch);
+            if (!cached) {
+                notes.add("the teacher's outputs are too large to keep (over " + (Teacher.CACHE_BYTES >> 20)
+                        + " MiB): it runs again for every batch");
+            }
+
+            int stepsPerEpoch = fixedBatch > 0 ? split.train().length / batch : (split.train().length + batch - 1) / batch;
+            long totalSteps = spec.integer("steps") > 0 ? spec.integer("steps") : spec.integer("epochs") * stepsPerEpoch;
+            double peak = spec.number("learning_rate");
+            long warmup = Math.round(spec.number("warmup") * totalSteps);
+            Device device = device(spec.string("device"));
+            OnnxTrainer.Options options = OnnxTrainer.Options.defaults()
+                    .withOptimizer(AdamW.Settings.defaults().withWeightDecay(spec.number("weight_decay"))
+                            .withMaxGradNorm(spec.number("max_grad_norm")))
+                    .withSchedule(LearningRateSchedule.warmupCosine(peak, warmup, totalSteps, peak * FINAL_RATE))
+                    .withSeed((int) spec.integer("seed"))
+                    .withModule(OnnxGraphModule.Options.defaults().withDevice(device));
+
+            OnnxModel best = student.copy();
+            Training training = new Training(context, data, split, teacher, loss, inputs, batch, fixedBatch > 0, device);
+            try (OnnxTrainer trainer = OnnxTrainer.create(student, options)) {
+                training.run(trainer, totalSteps, stepsPerEpoch, spec.integer("validate_every"), spec.integer("patience"),
+                        spec.integer("seed"), best, notes);
+                report.put("masked_tensors", trainer.parameters().stream().filter(p -> p.mask() != null).count());
+                report.put("trained_tensors", trainer.parameters().size());
+            }
+            context.progress().progress(0.98, "writing the student and checking it in ONNX Runtime");
+            best.write(context.outputModel());
+            double difference = ortDifference(context.outputModel(), best, data, split, distilled, batch, session, where);
+
+            ObjectNode outputs = report.putObject("outputs");
+            for (DistillLoss.Term term : loss.terms()) {
+                ObjectNode o = outputs.putObject(term.output());
+                o.put("loss", term.kind().key());
+                if (term.output().equals(loss.labelledOutput())) {
+                    o.put("hard_labels", true);
+                }
+            }
+            report.put("temperature", spec.number("temperature"));
+            report.put("alpha", spec.number("alpha"));
+            report.put("train_samples", split.train().length);
+            report.put("validation_samples", split.validation().length);
+            report.put("batch", batch);
+            report.put("steps", training.steps());
+            report.put("epochs", (double) training.steps() * batch / split.train().length);
+            report.put("learning_rate", peak);
+            report.put("warmup_steps", warmup);
+            report.put("device", device.isGpu() ? "gpu " + device.getDeviceId() : "cpu");
+            report.put("teacher_outputs_cached", cached);
+            training.report(report);
+            report.put("ort_max_abs_difference", difference);
+        }
+        if (!notes.isEmpty()) {
+            report.putArray("notes").addAll(notes.stream().map(JsonNodeFactory.instance::textNode).toList());
+        }
+        context.progress().progress(1.0, "distilled");
+        return new StageOutcome(context.outputModel(), report, null);
+    }
+
+    /** Text data uses the run's tokenizer, else the one beside the original model; an IDX folder its training split. */
+    private static DataOptions dataOptions(StageContext context, Path data) {
+        Path tokenizer = context.tokenizer();
+        if (tokenizer == null) {
+            Path beside = context.original().toAbsolutePath().resolveSibling("tokenizer.json");
+            tokenizer = Files.isRegularFile(beside) ? beside : null;
+        }
+        DataOptions options = DataOptions.DEFAULT.withTokenizer(tokenizer).withHints(context.hints());
+        if (Files.isDirectory(data) && (Files.exists(data.resolve("train-images-idx3-ubyte.gz"))
+                || Files.exists(data.resolve("train-images-idx3-ubyte")))) {
+            options = options.withSplit("train");
+        }
+        return options;
+    }
+
+    private static Device device(String choice) {
+        return choice.equals("auto") && Engine.getEngine("PyTorch").getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+    }
+
+    /** The outputs asked for, or every floating-point output; each must be a floating-point output of the student. */
+    private static List<String> distilledOutputs(OnnxModel student, List<String> requested, String where) {
+        Map<String, ValueShape> outputs = new LinkedHashMap<>();
+        student.outputs().forEach(o -> outputs.put(o.name(), o));
+        List<String> chosen = requested.isEmpty()
+                ? outputs.values().stream().filter(o -> o.type() != null && o.type().isFloatingPoint()).map(ValueShape::name).toList()
+                : requested;
+        for (String name : chosen) {
+            ValueShape output = outputs.get(name);
+            if (output == null) {
+                throw new ModelPressException(ErrorCode.BAD_ARGUMENT, where + " outputs", "'" + name + "' is not an output of the "
+                        + "student (outputs: " + String.join(", ", outputs.keySet()) + ")");
+            }
+            if (output.type() == null || !output.type().isFloatingPoint()) {
+                throw new ModelPressException(ErrorCode.BAD_ARGUMENT, where + " outputs", "'" + name + "' holds "
+                        + (output.type() == null ? "values of unknown type" : output.type().displayName() + " values")
+                        + "; only floating-point outputs can be distilled");
+            }
+        }
+        if (chosen.isEmpty()) {
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, where, "the student has no floating-point output to distill");
+        }
+        return chosen;
+    }
+
+    /** The loss of each output (the recipe's, or chosen by shape and name), and which output the labels apply to. */
+    private static DistillLoss loss(StageSpec spec, List<String> outputs, Map<String, Teacher.Target> probe, boolean labels,
+                                    List<String> notes) {
+        String choice = spec.string("loss");
+        List<DistillLoss.Term> terms = new ArrayList<>();
+        String labelled = null;
+        for (String output : outputs) {
+            int rank = probe.get(output).shape().length;
+            DistillLoss.Kind kind = switch (choice) {
+                case "kd" -> DistillLoss.Kind.KD;
+                case "cosine" -> DistillLoss.Kind.COSINE;
+                case "mse" -> DistillLoss.Kind.MSE;
+                default -> rank >= 3 || (rank == 2 && output.toLowerCase(Locale.ROOT).matches(".*(embed|hidden|pool|sentence).*"))
+                        ? DistillLoss.Kind.COSINE : rank == 2 ? DistillLoss.Kind.KD : DistillLoss.Kind.MSE;
+            };
+            if (kind == DistillLoss.Kind.KD && rank == 2 && labels && labelled == null) {
+                labelled = output;
+            }
+            terms.add(new DistillLoss.Term(output, kind));
+        }
+        if (labels && labelled == null) {
+            notes.add("the data's labels are not used: no output is distilled as class scores [batch, classes] (loss kd)");
+        }
+        return new DistillLoss(terms, spec.number("temperature"), spec.number("alpha"), labelled);
+    }
+
+    /**
+     * The largest difference between the written model's outputs in ONNX Runtime and in the trainer, on the first
+     * validation (else training) samples.
+     *
+     * @throws ModelPressException RUNTIME_ERROR when they differ by more than {@link #ORT_TOLERANCE}
+     */
+    private static double ortDifference(Path written, OnnxModel model, SampleSet data, Split split, List<String> outputs, int batch,
+                                        SessionSettings session, String where) {
+        int[] source = split.validation().length >= Math.min(batch, split.train().length) ? split.validation() : split.train();
+        int[] rows = Arrays.copyOf(source, Math.min(batch, source.length));
+        Map<String, HostArray> feeds = data.inputs(rows);
+        Map<String, HostArray> ort;
+        try (ModelSession runtime = ModelSession.open(written, session)) {
+            ort = runtime.run(feeds);
+        }
+        double worst = 0;
+        try (OnnxGraphModule module = OnnxGraphModule.load(model); NDManager scope = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+            Map<String, NDArray> mine = module.predict(scope, arrays(scope, feeds, module.inputs()), outputs);
+            for (String output : outputs) {
+                float[] expected = ort.get(output).toFloats();
+                float[] actual = mine.get(output).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+                double largest = 0;
+                double difference = 0;
+                for (int i = 0; i < expected.length; i++) {
+                    largest = Math.max(largest, Math.abs(expected[i]));
+                    difference = Math.max(difference, Math.abs(expected[i] - actual[i]));
+                }
+                if (expected.length != actual.length || !(difference <= ORT_TOLERANCE * (1 + largest))) {
+                    throw new ModelPressException(ErrorCode.RUNTIME_ERROR, where, "the distilled model's output '" + output
+                            + "' differs in ONNX Runtime from the trainer's (largest difference " + difference + "); the output is not trusted");
+                }
+                worst = Math.max(worst, difference);
+            }
+        }
+        return worst;
+    }
+
+    /** Host arrays as engine arrays of the model's declared input types. */
+    static Map<String, NDArray> arrays(NDManager manager, Map<String, HostArray> batch, List<ValueShape> inputs) {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (ValueShape input : inputs) {
+            HostArray array = batch.get(input.name());
+            DataType type = input.type() == null ? array.type() : input.type();
+            out.put(input.name(), array(manager, array, type));
+        }
+        return out;
+    }
+
+    private static NDArray array(NDManager manager, HostArray array, DataType type) {
+        Shape shape = new Shape(array.shape());
+        if (type.isFloatingPoint()) {
+            NDArray floats = manager.create(array.toFloats(), shape);
+            return type == DataType.FLOAT ? floats : OnnxTensors.cast(floats, OnnxTensors.djlType(type));
+        }
+        long[] values = new long[array.elementCount()];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = array.getLong(i);
+        }
+        return OnnxTensors.toArray(manager, new HostTensor(type, array.shape(), values));
+    }
+
+    /** Which samples train and which validate. */
+    record Split(int[] train, int[] validation) {
+        /**
+         * A seeded shuffle of the samples, the last {@code fraction} of them for validation (a whole number of
+         * {@code multiple}s, for models that fix their batch).
+         */
+        static Split of(int samples, double fraction, int multiple, long seed, String where) {
+            int[] order = Teacher.range(0, samples);
+            shuffle(order, new Random(seed));
+            int validation = fraction > 0 ? Math.max(1, (int) Math.round(samples * fraction)) : 0;
+            validation -= validation % multiple;
+            if (samples - validation < multiple) {
+                throw new ModelPressException(ErrorCode.BAD_DATA, where, "has " + samples + " samples, too few to distill on"
+                        + (validation > 0 ? " with a validation part of " + validation : ""));
+            }
+            return new Split(Arrays.copyOf(order, samples - validation), Arrays.copyOfRange(order, samples - validation, samples));
+        }
+    }
+
+    static void shuffle(int[] values, Random random) {
+        for (int i = values.length - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = values[i];
+            values[i] = values[j];
+            values[j] = t;
+        }
+    }
+
+    /** The training loop with its validations, and what it measured. */
+    private static final class Training {
+        private final StageContext context;
+        private final SampleSet data;
+        private final Split split;
+        private final Teacher teacher;
+        private final DistillLoss loss;
+        private final List<ValueShape> inputs;
+        private final int batch;
+        private final boolean fullBatchesOnly;
+        private final List<String> outputs;
+        private final Device device;
+        private long steps;
+        private Validation before;
+        private Validation bestValidation;
+        private Validation last;
+        private long bestStep;
+        private boolean stoppedEarly;
+        private double firstLoss = Double.NaN;
+        private double lastLoss = Double.NaN;
+        private double seconds;
+
+        Training(StageContext context, SampleSet data, Split split, Teacher teacher, DistillLoss loss, List<ValueShape> inputs,
+                 int batch, boolean fullBatchesOnly, Device device) {
+            this.context = context;
+            this.device = device;
+            this.data = data;
+            this.split = split;
+            this.teacher = teacher;
+            this.loss = loss;
+            this.inputs = inputs;
+            this.batch = batch;
+            this.fullBatchesOnly = fullBatchesOnly;
+            this.outputs = loss.terms().stream().map(DistillLoss.Term::output).toList();
+        }
+
+        long steps() {
+            return steps;
+        }
+
+        void run(OnnxTrainer trainer, long totalSteps, int stepsPerEpoch, long validateEvery, long patience, long seed,
+                 OnnxModel best, List<String> notes) {
+            boolean validating = split.validation().length > 0;
+            long every = validateEvery > 0 ? validateEvery : Math.max(1, stepsPerEpoch);
+            if (validating) {
+                before = validate(trainer);
+                bestValidation = before;
+            }
+            Random shuffler = new Random(seed + 1);
+            int[] order = split.train().clone();
+            int cursor = order.length;
+            long started = System.nanoTime();
+            long lastReport = 0;
+            double windowLoss = 0;
+            int window = 0;
+            long sinceBetter = 0;
+            for (long step = 0; step < totalSteps; step++) {
+                if (cursor >= order.length || (fullBatchesOnly && cursor + batch > order.length)) {
+                    shuffle(order, shuffler);
+                    cursor = 0;
+                }
+                int[] rows = Arrays.copyOfRange(order, cursor, Math.min(order.length, cursor + batch));
+                cursor += rows.length;
+                float value = trainStep(trainer, rows);
+                if (!Float.isFinite(value)) {
+                    throw new ModelPressException(ErrorCode.RUNTIME_ERROR, context.spec().label(), "the loss became " + value
+                            + " at step " + (step + 1) + "; a lower learning_rate may help");
+                }
+                trainer.optimizerStep();
+                steps = step + 1;
+                if (Double.isNaN(firstLoss)) {
+                    firstLoss = value;
+                }
+                windowLoss += value;
+                window++;
+                long now = System.nanoTime();
+                if (now - lastReport > 1_000_000_000L || steps == totalSteps) {
+                    double elapsed = (now - started) / 1e9;
+                    double eta = elapsed / steps * (totalSteps - steps);
+                    context.progress().progress(0.02 + 0.95 * steps / totalSteps, String.format(Locale.ROOT,
+                            "step %d/%d, loss %.4f, ETA %.0fs", steps, totalSteps, windowLoss / window, eta));
+                    lastLoss = windowLoss / window;
+                    windowLoss = 0;
+                    window = 0;
+                    lastReport = now;
+                }
+                if (validating && (steps % every == 0 || steps == totalSteps)) {
+                    last = validate(trainer);
+                    if (last.loss() < bestValidation.loss()) {
+                        bestValidation = last;
+                        bestStep = steps;
+                        sinceBetter = 0;
+                        trainer.writeBack(best);
+                    } else if (patience > 0 && ++sinceBetter >= patience) {
+                        stoppedEarly = steps < totalSteps;
+                        break;
+                    }
+                }
+            }
+            if (window > 0) {
+                lastLoss = windowLoss / window;
+            }
+            seconds = (System.nanoTime() - started) / 1e9;
+            if (!validating) {
+                trainer.writeBack(best);
+                bestStep = steps;
+            } else if (bestStep == 0) {
+                notes.add("no step improved the validation loss: the student is returned as it came");
+            }
+        }
+
+        private float trainStep(OnnxTrainer trainer, int[] rows) {
+            Map<String, Teacher.Target> targets = teacher.targets(data, rows);
+            try (TrainingStep step = trainer.newStep()) {
+                Map<String, NDArray> out = step.forward(arrays(step.manager(), data.inputs(rows), inputs), outputs);
+                return step.backward(loss.loss(step.manager(), out, targets, data.labels(rows), data.attentionMask(rows)));
+            }
+        }
+
+        /** The loss on the validation samples (inference mode), and agreement with the teacher's top-1 class. */
+        private Validation validate(OnnxTrainer trainer) {
+            int[] all = split.validation();
+            double lossSum = 0;
+            long agreeing = 0;
+            long compared = 0;
+            String classOutput = loss.terms().stream().filter(t -> t.kind() == DistillLoss.Kind.KD).map(DistillLoss.Term::output)
+                    .findFirst().orElse(null);
+            for (int from = 0; from + (fullBatchesOnly ? batch : 1) <= all.length; from += batch) {
+                int[] rows = Arrays.copyOfRange(all, from, Math.min(all.length, from + batch));
+                Map<String, Teacher.Target> targets = teacher.targets(data, rows);
+                try (NDManager scope = NDManager.newBaseManager(device, "PyTorch")) {
+                    Map<String, NDArray> out = trainer.predict(scope, arrays(scope, data.inputs(rows), inputs), outputs);
+                    lossSum += rows.length * (double) loss.loss(scope, out, targets, data.labels(rows), data.attentionMask(rows))
+                            .toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat();
+                    if (classOutput != null) {
+                        Teacher.Target t = targets.get(classOutput);
+                        long classes = t.shape()[t.shape().length - 1];
+                        int vectors = (int) (t.values().length / Math.max(1, classes));
+                        long[] theirs = DistillLoss.argmax(t.values(), vectors);
+                        long[] ours = DistillLoss.argmax(out.get(classOutput).toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
+                                .toFloatArray(), vectors);
+                        for (int i = 0; i < vectors; i++) {
+                            agreeing += theirs[i] == ours[i] ? 1 : 0;
+                        }
+                        compared += vectors;
+                    }
+                }
+            }
+            int samples = fullBatchesOnly ? all.length - all.length % batch : all.length;
+            return new Validation(lossSum / samples, compared == 0 ? null : (double) agreeing / compared);
+        }
+
+        void report(ObjectNode report) {
+            report.put("train_seconds", seconds);
+            report.put("samples_per_second", seconds > 0 ? steps * batch / seconds : 0);
+            report.put("first_loss", firstLoss);
+            report.put("last_loss", lastLoss);
+            if (before != null) {
+                ObjectNode v = report.putObject("validation");
+                before.into(v.putObject("before"));
+                bestValidation.into(v.putObject("best"));
+                if (last != null) {
+                    last.into(v.putObject("last"));
+                }
+                v.put("best_step", bestStep);
+                v.put("stopped_early", stoppedEarly);
+            }
+        }
+    }
+
+    /** Validation results: mean loss per sample, and the fraction of top-1 answers shared with the teacher (or null). */
+    record Validation(double loss, Double agreement) {
+        void into(ObjectNode json) {
+            json.put("loss", loss);
+            if (agreement != null) {
+                json.put("agreement", agreement);
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package io.modelpress.train.distill;
+
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+import io.modelpress.core.data.Batch;
+import io.modelpress.core.data.BatchAxes;
+import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.data.Dataset;
+import io.modelpress.core.data.Datasets;
+import io.modelpress.core.data.HostArray;
+import io.modelpress.core.onnx.ValueShape;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The samples of a data file, read by core's dataset readers (npz/npy, IDX images, JSON Lines text) and held in
+ * memory as one batch, so that training can draw shuffled batches from them epoch after epoch. Text is padded to its
+ * longest sample once, so every batch has the same token length.
+ */
+final class SampleSet {
+    private final Map<String, HostArray> inputs;
+    private final Map<String, Boolean> batched;
+    private final long[] labels;
+    private final HostArray attentionMask;
+    private final int size;
+
+    private SampleSet(Map<String, HostArray> inputs, Map<String, Boolean> batched, long[] labels, HostArray attentionMask, int size) {
+        this.inputs = inputs;
+        this.batched = batched;
+        this.labels = labels;
+        this.attentionMask = attentionMask;
+        this.size = size;
+    }
+
+    /**
+     * Reads at most {@code limit} samples of {@code data} for a model with these inputs.
+     *
+     * @throws ModelPressException DATA_MISMATCH for inputs batched along another axis than the first, BAD_DATA for
+     *                             data without samples, and whatever the dataset readers report
+     */
+    static SampleSet read(Path data, List<ValueShape> modelInputs, DataOptions options, int limit) {
+        Map<String, Integer> axes = BatchAxes.of(modelInputs);
+        axes.forEach((input, axis) -> {
+            if (axis != 0 && axis != BatchAxes.NONE) {
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, "input '" + input + "'", "carries its samples along axis "
+                        + axis + "; distillation batches inputs along their first axis");
+            }
+        });
+        Batch all;
+        try (Dataset dataset = Datasets.open(data, modelInputs, options.withLimit(limit))) {
+            all = dataset.next(limit);
+        }
+        if (all == null || all.size() == 0) {
+            throw new ModelPressException(ErrorCode.BAD_DATA, "data " + data, "holds no samples");
+        }
+        Map<String, Boolean> batched = new LinkedHashMap<>();
+        axes.forEach((input, axis) -> batched.put(input, axis == 0));
+        return new SampleSet(all.inputs(), batched, all.labels(), all.attentionMask(), all.size());
+    }
+
+    int size() {
+        return size;
+    }
+
+    boolean hasLabels() {
+        return labels != null;
+    }
+
+    /** The model inputs of the given samples (inputs without a batch axis whole). */
+    Map<String, HostArray> inputs(int[] rows) {
+        Map<String, HostArray> out = new LinkedHashMap<>();
+        inputs.forEach((name, array) -> out.put(name, Boolean.FALSE.equals(batched.get(name)) ? array : rows(array, rows)));
+        return out;
+    }
+
+    /** The class labels of the given samples, or null. */
+    long[] labels(int[] rows) {
+        if (labels == null) {
+            return null;
+        }
+        long[] out = new long[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            out[i] = labels[rows[i]];
+        }
+        return out;
+    }
+
+    /** The attention mask [rows, tokens] of the given samples, or null. */
+    HostArray attentionMask(int[] rows) {
+        return attentionMask == null ? null : rows(attentionMask, rows);
+    }
+
+    /** Samples {@code rows} of an array batched along axis 0, in that order (a copy). */
+    static HostArray rows(HostArray array, int[] rows) {
+        long[] shape = array.shape();
+        int perSample = shape[0] == 0 ? 0 : (int) (array.elementCount() / shape[0]);
+        shape[0] = rows.length;
+        HostArray out = HostArray.zeros(array.type(), shape);
+        boolean integral = !array.type().isFloatingPoint();
+        for (int r = 0; r < rows.length; r++) {
+            int from = rows[r] * perSample;
+            int to = r * perSample;
+            for (int k = 0; k < perSample; k++) {
+                if (integral) {
+                    out.setLong(to + k, array.getLong(from + k));
+                } else {
+                    out.set(to + k, array.get(from + k));
+                }
+            }
+        }
+        return out;
+    }
+}

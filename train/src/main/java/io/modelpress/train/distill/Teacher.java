@@ -1,0 +1,172 @@
+package io.modelpress.train.distill;
+
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
+import io.modelpress.core.data.HostArray;
+import io.modelpress.core.eval.ModelSession;
+import io.modelpress.core.eval.SessionSettings;
+import io.modelpress.core.onnx.ValueShape;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The teacher: the run's original model in ONNX Runtime. Its outputs for every training sample are computed once and
+ * kept when they fit in {@link #CACHE_BYTES} (logits do; token embeddings of many long texts may not), else again for
+ * each batch.
+ */
+final class Teacher implements AutoCloseable {
+    /** Most memory the cached teacher outputs may take. */
+    static final long CACHE_BYTES = 256L << 20;
+
+    /** One output of the teacher for a batch: float values in C order and their shape. */
+    record Target(float[] values, long[] shape) {
+    }
+
+    private final ModelSession session;
+    private final Map<String, String> feeds;
+    private final Map<String, String> outputs;
+    private Map<String, float[]> cache;
+    private Map<String, Integer> cachedPerSample;
+    private Map<String, long[]> cachedShapes;
+
+    private Teacher(ModelSession session, Map<String, String> feeds, Map<String, String> outputs) {
+        this.session = session;
+        this.feeds = feeds;
+        this.outputs = outputs;
+    }
+
+    /**
+     * Opens the teacher and pairs it with the student: inputs and outputs by name when the teacher has all the
+     * student's names, else by position.
+     *
+     * @param studentOutputs the student outputs to distill
+     * @throws ModelPressException DATA_MISMATCH when inputs or outputs pair neither way
+     */
+    static Teacher open(Path model, SessionSettings settings, List<ValueShape> studentInputs, List<String> studentOutputs,
+                        List<String> allStudentOutputs) {
+        ModelSession session = ModelSession.open(model, settings);
+        try {
+            List<String> teacherInputs = session.inputs().stream().map(ValueShape::name).toList();
+            List<String> studentInputNames = studentInputs.stream().map(ValueShape::name).toList();
+            Map<String, String> feeds = new LinkedHashMap<>();
+            if (studentInputNames.containsAll(teacherInputs)) {
+                teacherInputs.forEach(n -> feeds.put(n, n));
+            } else if (teacherInputs.size() == studentInputNames.size()) {
+                for (int i = 0; i < teacherInputs.size(); i++) {
+                    feeds.put(teacherInputs.get(i), studentInputNames.get(i));
+                }
+            } else {
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, "teacher " + model.getFileName(), "has inputs ("
+                        + String.join(", ", teacherInputs) + ") that match the student's (" + String.join(", ", studentInputNames)
+                        + ") neither by name nor by count");
+            }
+            List<String> teacherOutputs = session.outputs().stream().map(ValueShape::name).toList();
+            Map<String, String> pairs = new LinkedHashMap<>();
+            if (Set.copyOf(teacherOutputs).containsAll(studentOutputs)) {
+                studentOutputs.forEach(n -> pairs.put(n, n));
+            } else if (teacherOutputs.size() == allStudentOutputs.size()) {
+                studentOutputs.forEach(n -> pairs.put(n, teacherOutputs.get(allStudentOutputs.indexOf(n))));
+            } else {
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, "teacher " + model.getFileName(), "has outputs ("
+                        + String.join(", ", teacherOutputs) + ") that match the student's (" + String.join(", ", allStudentOutputs)
+                        + ") neither by name nor by count");
+            }
+            return new Teacher(session, feeds, pairs);
+        } catch (RuntimeException e) {
+            session.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs the teacher over all samples (in chunks) and keeps its outputs, unless they would take more than
+     * {@link #CACHE_BYTES}.
+     *
+     * @return whether the outputs are cached
+     */
+    boolean cache(SampleSet data, int chunk) {
+        Map<String, float[]> kept = null;
+        Map<String, Integer> perSample = new LinkedHashMap<>();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (int from = 0; from < data.size(); from += chunk) {
+            int[] rows = range(from, Math.min(chunk, data.size() - from));
+            Map<String, Target> batch = run(data.inputs(rows));
+            if (kept == null) {
+                long bytes = 0;
+                for (var entry : batch.entrySet()) {
+                    int n = entry.getValue().values().length / rows.length;
+                    perSample.put(entry.getKey(), n);
+                    shapes.put(entry.getKey(), entry.getValue().shape());
+                    bytes += 4L * n * data.size();
+                }
+                if (bytes > CACHE_BYTES) {
+                    return false;
+                }
+                kept = new LinkedHashMap<>();
+                for (var entry : perSample.entrySet()) {
+                    kept.put(entry.getKey(), new float[entry.getValue() * data.size()]);
+                }
+            }
+            for (var entry : batch.entrySet()) {
+                int n = perSample.get(entry.getKey());
+                float[] values = entry.getValue().values();
+                if (values.length != n * rows.length) {
+                    return false;
+                }
+                System.arraycopy(values, 0, kept.get(entry.getKey()), from * n, values.length);
+            }
+        }
+        cache = kept;
+        cachedPerSample = perSample;
+        cachedShapes = shapes;
+        return true;
+    }
+
+    /** The teacher's outputs for the given samples, by student output name. */
+    Map<String, Target> targets(SampleSet data, int[] rows) {
+        if (cache == null) {
+            return run(data.inputs(rows));
+        }
+        Map<String, Target> out = new LinkedHashMap<>();
+        for (var entry : cache.entrySet()) {
+            int n = cachedPerSample.get(entry.getKey());
+            float[] values = new float[n * rows.length];
+            for (int r = 0; r < rows.length; r++) {
+                System.arraycopy(entry.getValue(), rows[r] * n, values, r * n, n);
+            }
+            long[] shape = cachedShapes.get(entry.getKey()).clone();
+            shape[0] = rows.length;
+            out.put(entry.getKey(), new Target(values, shape));
+        }
+        return out;
+    }
+
+    /** The teacher's outputs for a batch of student inputs, by student output name. */
+    Map<String, Target> run(Map<String, HostArray> studentInputs) {
+        Map<String, HostArray> teacherFeeds = new LinkedHashMap<>();
+        feeds.forEach((teacherInput, studentInput) -> teacherFeeds.put(teacherInput, studentInputs.get(studentInput)));
+        Map<String, HostArray> results = session.run(teacherFeeds);
+        Map<String, Target> out = new LinkedHashMap<>();
+        outputs.forEach((student, teacher) -> {
+            HostArray value = results.get(teacher);
+            out.put(student, new Target(value.toFloats(), value.shape()));
+        });
+        return out;
+    }
+
+    static int[] range(int from, int count) {
+        int[] rows = new int[count];
+        Arrays.setAll(rows, i -> from + i);
+        return rows;
+    }
+
+    @Override
+    public void close() {
+        session.close();
+    }
+}
