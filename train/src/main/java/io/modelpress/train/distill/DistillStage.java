@@ -86,6 +86,10 @@ final class DistillStage implements Stage {
         try (Teacher teacher = Teacher.open(context.original(), session, inputs, distilled, allOutputs)) {
             Map<String, Teacher.Target> probe = teacher.run(data.inputs(Teacher.range(0, Math.min(batch, data.size()))));
             DistillLoss loss = loss(spec, distilled, probe, data.hasLabels(), notes);
+            if (loss.labelledOutput() != null) {
+                long[] shape = probe.get(loss.labelledOutput()).shape();
+                data.checkLabels(shape[shape.length - 1], loss.labelledOutput());
+            }
             context.progress().progress(0.01, "running the teacher on " + data.size() + " samples");
             boolean cached = teacher.cache(data, batch);
             if (!cached) {

@@ -69,6 +69,18 @@ final class SampleSet {
         return labels != null;
     }
 
+    /**
+     * @throws ModelPressException DATA_MISMATCH for a label that is not one of the output's classes
+     */
+    void checkLabels(long classes, String output) {
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] >= classes) {
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, "label of sample " + i, "is " + labels[i] + ", not one of the "
+                        + classes + " classes of output '" + output + "'");
+            }
+        }
+    }
+
     /** The model inputs of the given samples (inputs without a batch axis whole). */
     Map<String, HostArray> inputs(int[] rows) {
         Map<String, HostArray> out = new LinkedHashMap<>();
