@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.modelpress.core.ErrorCode;
+import io.modelpress.core.ModelPressException;
 import io.modelpress.core.data.HostArray;
 import io.modelpress.train.onnx.Losses;
 
@@ -16,7 +18,7 @@ import java.util.Map;
  * divergence of the temperature-softened distributions times T^2, mixed as {@code alpha * kd + (1 - alpha) * ce} with
  * hard-label cross-entropy on the first of them when the data has labels; {@code cosine} outputs (embeddings): mean
  * {@code 1 - cosine} of the vectors along the last axis (token vectors weighted by the attention mask); {@code mse}:
- * mean squared error.
+ * mean squared error (also for hidden states). Student and teacher values must have the same shape.
  */
 final class DistillLoss {
     enum Kind {
@@ -67,6 +69,10 @@ final class DistillLoss {
             NDArray s = student.get(term.output()).toType(DataType.FLOAT32, false);
             Teacher.Target target = teacher.get(term.output());
             NDArray t = manager.create(target.values(), new Shape(target.shape()));
+            if (!s.getShape().equals(t.getShape())) {
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, "distilled value '" + term.output() + "'", "has shape "
+                        + s.getShape() + " in the student but " + t.getShape() + " in the teacher");
+            }
             NDArray value = switch (term.kind()) {
                 case KD -> {
                     NDArray kd = Losses.distillation(s, t, temperature);

@@ -83,9 +83,10 @@ final class DistillStage implements Stage {
         List<String> distilled = distilledOutputs(student, spec.strings("outputs"), where);
         List<String> allOutputs = student.outputs().stream().map(ValueShape::name).toList();
         SessionSettings session = SessionSettings.DEFAULT.withThreads(context.threads());
-        try (Teacher teacher = Teacher.open(context.original(), session, inputs, distilled, allOutputs)) {
+        Map<String, String> hidden = hiddenPairs(student, spec.strings("hidden"), where);
+        try (Teacher teacher = Teacher.open(context.original(), session, inputs, distilled, allOutputs, hidden)) {
             Map<String, Teacher.Target> probe = teacher.run(data.inputs(Teacher.range(0, Math.min(batch, data.size()))));
-            DistillLoss loss = loss(spec, distilled, probe, data.hasLabels(), notes);
+            DistillLoss loss = loss(spec, distilled, hidden.keySet(), probe, data.hasLabels(), notes);
             if (loss.labelledOutput() != null) {
                 long[] shape = probe.get(loss.labelledOutput()).shape();
                 data.checkLabels(shape[shape.length - 1], loss.labelledOutput());
@@ -122,8 +123,12 @@ final class DistillStage implements Stage {
             double difference = ortDifference(context.outputModel(), best, data, split, distilled, batch, session, where);
 
             ObjectNode outputs = report.putObject("outputs");
+            ObjectNode hiddenReport = hidden.isEmpty() ? null : report.putObject("hidden");
             for (DistillLoss.Term term : loss.terms()) {
-                ObjectNode o = outputs.putObject(term.output());
+                ObjectNode o = (hidden.containsKey(term.output()) ? hiddenReport : outputs).putObject(term.output());
+                if (hidden.containsKey(term.output())) {
+                    o.put("teacher_value", hidden.get(term.output()));
+                }
                 o.put("loss", term.kind().key());
                 if (term.output().equals(loss.labelledOutput())) {
                     o.put("hard_labels", true);
@@ -194,9 +199,33 @@ final class DistillStage implements Stage {
         return chosen;
     }
 
+    /**
+     * The recipe's hidden values, {@code name} (the same in both models) or {@code student=teacher}, as student value
+     * -> teacher value; each must be computed by the student.
+     */
+    private static Map<String, String> hiddenPairs(OnnxModel student, List<String> entries, String where) {
+        java.util.Set<String> computed = new java.util.HashSet<>();
+        student.graph().getNodeList().forEach(n -> computed.addAll(n.getOutputList()));
+        Map<String, String> pairs = new LinkedHashMap<>();
+        for (String entry : entries) {
+            String[] parts = entry.split("=", -1);
+            String mine = parts[0].trim();
+            String theirs = parts.length > 1 ? parts[1].trim() : mine;
+            if (parts.length > 2 || mine.isEmpty() || theirs.isEmpty()) {
+                throw new ModelPressException(ErrorCode.BAD_ARGUMENT, where + " hidden", "'" + entry
+                        + "' is neither a value name nor student_value=teacher_value");
+            }
+            if (!computed.contains(mine)) {
+                throw new ModelPressException(ErrorCode.BAD_ARGUMENT, where + " hidden", "'" + mine + "' is not computed by the student");
+            }
+            pairs.put(mine, theirs);
+        }
+        return pairs;
+    }
+
     /** The loss of each output (the recipe's, or chosen by shape and name), and which output the labels apply to. */
-    private static DistillLoss loss(StageSpec spec, List<String> outputs, Map<String, Teacher.Target> probe, boolean labels,
-                                    List<String> notes) {
+    private static DistillLoss loss(StageSpec spec, List<String> outputs, java.util.Set<String> hidden, Map<String, Teacher.Target> probe,
+                                    boolean labels, List<String> notes) {
         String choice = spec.string("loss");
         List<DistillLoss.Term> terms = new ArrayList<>();
         String labelled = null;
@@ -214,6 +243,7 @@ final class DistillStage implements Stage {
             }
             terms.add(new DistillLoss.Term(output, kind));
         }
+        hidden.forEach(value -> terms.add(new DistillLoss.Term(value, DistillLoss.Kind.MSE)));
         if (labels && labelled == null) {
             notes.add("the data's labels are not used: no output is distilled as class scores [batch, classes] (loss kd)");
         }

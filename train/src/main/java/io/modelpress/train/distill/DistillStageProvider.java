@@ -20,6 +20,8 @@ public final class DistillStageProvider implements StageProvider {
                     + "outputs of rank 3 or more and for rank-2 outputs named like embeddings (embed, hidden, pool, sentence), "
                     + "kd for other rank-2 outputs, mse otherwise", "auto", "kd", "cosine", "mse"),
             Param.strings("outputs", "student outputs to distill (default: every floating-point output)"),
+            Param.strings("hidden", "hidden states matched by mean squared error, each `value` (the same name in both models) or "
+                    + "`student_value=teacher_value`; their shapes must agree"),
             Param.number("temperature", 1, 100, 2.0, "softening temperature T of kd (the KL term is scaled by T^2)"),
             Param.number("alpha", 0, 1, 0.5, "weight of the kd term against hard-label cross-entropy (1 - alpha) when the data "
                     + "has labels"),

@@ -1,10 +1,14 @@
 package io.modelpress.train.distill;
 
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.TempFiles;
 import io.modelpress.core.data.HostArray;
 import io.modelpress.core.eval.ModelSession;
 import io.modelpress.core.eval.SessionSettings;
+import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ValueShape;
 
 import java.nio.file.Path;
@@ -15,7 +19,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The teacher: the run's original model in ONNX Runtime. Its outputs for every training sample are computed once and
+ * The teacher: the run's original model in ONNX Runtime (for hidden-state losses, a copy exposing those values). Its outputs for every training sample are computed once and
  * kept when they fit in {@link #CACHE_BYTES} (logits do; token embeddings of many long texts may not), else again for
  * each batch.
  */
@@ -34,23 +38,33 @@ final class Teacher implements AutoCloseable {
     private Map<String, Integer> cachedPerSample;
     private Map<String, long[]> cachedShapes;
 
-    private Teacher(ModelSession session, Map<String, String> feeds, Map<String, String> outputs) {
+    private final Path exposed;
+
+    private Teacher(ModelSession session, Map<String, String> feeds, Map<String, String> outputs, Path exposed) {
         this.session = session;
+        this.exposed = exposed;
         this.feeds = feeds;
         this.outputs = outputs;
     }
 
     /**
      * Opens the teacher and pairs it with the student: inputs and outputs by name when the teacher has all the
-     * student's names, else by position.
+     * student's names, else by position. Hidden values are read from a copy of the teacher that exposes them as
+     * extra outputs.
      *
      * @param studentOutputs the student outputs to distill
-     * @throws ModelPressException DATA_MISMATCH when inputs or outputs pair neither way
+     * @param hidden         student value -> teacher value, for hidden-state losses
+     * @throws ModelPressException DATA_MISMATCH when inputs or outputs pair neither way, BAD_ARGUMENT for a hidden
+     *                             value the teacher does not compute
      */
     static Teacher open(Path model, SessionSettings settings, List<ValueShape> studentInputs, List<String> studentOutputs,
-                        List<String> allStudentOutputs) {
-        ModelSession session = ModelSession.open(model, settings);
+                        List<String> allStudentOutputs, Map<String, String> hidden) {
+        Path exposed = hidden.isEmpty() ? null : TempFiles.createDirectory("modelpress-teacher");
+        ModelSession session = null;
         try {
+            Set<String> added = new java.util.HashSet<>();
+            Path file = exposed == null ? model : exposeHidden(model, hidden.values(), exposed.resolve("teacher.onnx"), added);
+            session = ModelSession.open(file, settings);
             List<String> teacherInputs = session.inputs().stream().map(ValueShape::name).toList();
             List<String> studentInputNames = studentInputs.stream().map(ValueShape::name).toList();
             Map<String, String> feeds = new LinkedHashMap<>();
@@ -65,7 +79,7 @@ final class Teacher implements AutoCloseable {
                         + String.join(", ", teacherInputs) + ") that match the student's (" + String.join(", ", studentInputNames)
                         + ") neither by name nor by count");
             }
-            List<String> teacherOutputs = session.outputs().stream().map(ValueShape::name).toList();
+            List<String> teacherOutputs = session.outputs().stream().map(ValueShape::name).filter(n -> !added.contains(n)).toList();
             Map<String, String> pairs = new LinkedHashMap<>();
             if (Set.copyOf(teacherOutputs).containsAll(studentOutputs)) {
                 studentOutputs.forEach(n -> pairs.put(n, n));
@@ -76,11 +90,35 @@ final class Teacher implements AutoCloseable {
                         + String.join(", ", teacherOutputs) + ") that match the student's (" + String.join(", ", allStudentOutputs)
                         + ") neither by name nor by count");
             }
-            return new Teacher(session, feeds, pairs);
+            pairs.putAll(hidden);
+            return new Teacher(session, feeds, pairs, exposed);
         } catch (RuntimeException e) {
-            session.close();
+            if (session != null) {
+                session.close();
+            }
+            TempFiles.deleteTree(exposed);
             throw e;
         }
+    }
+
+    /** Writes a copy of the teacher with the given values as extra graph outputs; {@code added} gets those added. */
+    private static Path exposeHidden(Path model, java.util.Collection<String> values, Path copy, Set<String> added) {
+        OnnxModel teacher = OnnxModel.read(model);
+        GraphProto.Builder graph = teacher.graph();
+        Set<String> outputs = new java.util.HashSet<>();
+        graph.getOutputList().forEach(o -> outputs.add(o.getName()));
+        Set<String> computed = new java.util.HashSet<>(outputs);
+        graph.getNodeList().forEach(n -> computed.addAll(n.getOutputList()));
+        for (String value : values) {
+            if (!computed.contains(value)) {
+                throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "hidden value '" + value + "'", "is not computed by the teacher");
+            }
+            if (!outputs.contains(value) && added.add(value)) {
+                graph.addOutput(ValueInfoProto.newBuilder().setName(value));
+            }
+        }
+        teacher.write(copy);
+        return copy;
     }
 
     /**
@@ -167,6 +205,10 @@ final class Teacher implements AutoCloseable {
 
     @Override
     public void close() {
-        session.close();
+        try {
+            session.close();
+        } finally {
+            TempFiles.deleteTree(exposed);
+        }
     }
 }

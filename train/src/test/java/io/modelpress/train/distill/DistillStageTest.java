@@ -236,7 +236,7 @@ class DistillStageTest {
     }
 
     @Test
-    void tokenEmbeddingsAreDistilledByCosineWithoutLabels() throws Exception {
+    void tokenEmbeddingsAreDistilledByCosineWithoutLabelsTogetherWithAHiddenState() throws Exception {
         Path teacher = dir.resolve("teacher.onnx");
         tokenMlp(3).write(teacher);
         OnnxModel noisy = tokenMlp(3);
@@ -260,12 +260,13 @@ class DistillStageTest {
         double before = meanTokenCosine(student, teacher, heldOut, 128);
 
         Path work = Files.createDirectories(dir.resolve("work"));
-        StageOutcome outcome = new DistillStageProvider().stage().run(context("{ epochs: 20, batch: 16, learning_rate: 0.003 }", student, teacher,
+        StageOutcome outcome = new DistillStageProvider().stage().run(context("{ epochs: 20, batch: 16, learning_rate: 0.003, hidden: [h2] }", student, teacher,
                 List.of(data), work, new ArrayList<>()));
         double after = meanTokenCosine(outcome.model(), teacher, heldOut, 128);
         System.out.printf("distill: noisy token MLP, mean token cosine to the teacher on held-out inputs %.4f -> %.4f; report %s%n",
                 before, after, outcome.report());
         assertThat(outcome.report().path("outputs").path("y").path("loss").asText()).isEqualTo("cosine");
+        assertThat(outcome.report().path("hidden").path("h2").path("loss").asText()).isEqualTo("mse");
         assertThat(outcome.report().has("masked_tensors")).isTrue();
         assertThat(after).isGreaterThan(before + 0.05);
         assertThat(outcome.report().path("ort_max_abs_difference").asDouble()).isLessThan(1e-3);
@@ -324,6 +325,10 @@ class DistillStageTest {
         NpyWriter.writeNpz(data, Map.of("x", HostArray.of(new float[8 * 6 * 16], 8, 6, 16)), false);
         assertThatThrownBy(() -> new DistillStageProvider().stage().run(context("{ outputs: [logits] }", model, model, List.of(data), work,
                 new ArrayList<>()))).hasMessageContaining("'logits' is not an output of the student (outputs: y)");
+        assertThatThrownBy(() -> new DistillStageProvider().stage().run(context("{ hidden: [h2=nowhere] }", model, model, List.of(data), work,
+                new ArrayList<>()))).hasMessageContaining("hidden value 'nowhere'").hasMessageContaining("is not computed by the teacher");
+        assertThatThrownBy(() -> new DistillStageProvider().stage().run(context("{ hidden: [h2=y] }", model, model, List.of(data), work,
+                new ArrayList<>()))).hasMessageContaining("distilled value 'h2'").hasMessageContaining("in the teacher");
         assertThatThrownBy(() -> RecipeParser.parse("stages:\n  - distill: { temprature: 2 }\n", "bad.yaml", Stages.registry()))
                 .hasMessageContaining("stages[0].distill.temprature: unknown key");
         assertThatThrownBy(() -> RecipeParser.parse("stages:\n  - distill: { alpha: 1.5 }\n", "bad.yaml", Stages.registry()))
