@@ -5,6 +5,7 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
@@ -12,7 +13,6 @@ import io.modelpress.core.onnx.ShapeInference;
 import io.modelpress.core.prune.graph.GraphEdits;
 import io.modelpress.core.prune.layers.BlockFinder;
 import io.modelpress.core.prune.layers.BlockInfluence;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.transform.UniqueNames;
 import io.modelpress.core.transform.UnusedConstants;
 

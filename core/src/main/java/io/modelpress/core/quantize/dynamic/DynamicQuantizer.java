@@ -1,12 +1,12 @@
 package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
-import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.quantize.OpsetRequirement;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.StageSpec;

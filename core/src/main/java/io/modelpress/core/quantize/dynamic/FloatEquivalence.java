@@ -1,10 +1,10 @@
 package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import io.modelpress.core.eval.ActivationObserver;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.ActivationObserver;
-import io.modelpress.core.quantize.CalibrationData;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;

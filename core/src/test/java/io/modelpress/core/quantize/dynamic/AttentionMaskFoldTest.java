@@ -1,14 +1,14 @@
 package io.modelpress.core.quantize.dynamic;
 
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.core.testing.SmallModels;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;

@@ -3,16 +3,16 @@ package io.modelpress.core.quantize.dynamic;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.core.testing.Ort;
 import io.modelpress.core.testing.SmallModels;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;
