@@ -7,6 +7,7 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
@@ -17,7 +18,6 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
 import io.modelpress.core.recipe.StageSpec;
-import io.modelpress.core.transform.UniqueNames;
 import io.modelpress.core.transform.ValueTypes;
 
 import java.nio.ByteBuffer;

@@ -5,6 +5,8 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
@@ -13,8 +15,6 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
 import io.modelpress.core.prune.sparse.ModelFootprint;
-import io.modelpress.core.transform.UniqueNames;
-import io.modelpress.core.transform.UnusedConstants;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -52,7 +52,7 @@ public final class LowRank {
         }
         if (changed) {
             model.graph().clearNode().addAllNode(rewritten);
-            UnusedConstants.remove(model);
+            GraphEditor.removeUnusedConstants(model);
             if (model.proto().getIrVersion() < 4) {
                 // IR 3 wants every initializer listed as a graph input; IR 4 reads the existing ones the same way
                 model.proto().setIrVersion(4);

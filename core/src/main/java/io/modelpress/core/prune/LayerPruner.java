@@ -6,15 +6,14 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ShapeInference;
-import io.modelpress.core.prune.graph.GraphEdits;
 import io.modelpress.core.prune.layers.BlockFinder;
 import io.modelpress.core.prune.layers.BlockInfluence;
-import io.modelpress.core.transform.UniqueNames;
-import io.modelpress.core.transform.UnusedConstants;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -65,8 +64,8 @@ public final class LayerPruner {
             }
         }
         removeNodes(model.graph(), removedNodes);
-        GraphEdits.removeDeadNodes(model);
-        UnusedConstants.remove(model);
+        GraphEditor.removeDeadNodes(model);
+        GraphEditor.removeUnusedConstants(model);
         forgetRemovedValues(model);
         String failure = ModelChecks.verify(model, shapes);
         if (failure != null) {
@@ -168,6 +167,6 @@ public final class LayerPruner {
                 gone.add(v.getName());
             }
         });
-        new GraphEdits(model).forgetShapes(gone);
+        GraphEditor.forgetShapes(model, gone);
     }
 }

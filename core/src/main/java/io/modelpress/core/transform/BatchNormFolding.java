@@ -3,6 +3,8 @@ package io.modelpress.core.transform;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
@@ -55,7 +57,7 @@ public final class BatchNormFolding {
         for (int i = removed.size() - 1; i >= 0; i--) {
             model.graph().removeNode(removed.get(i));
         }
-        UnusedConstants.remove(model);
+        GraphEditor.removeUnusedConstants(model);
         return outcomes;
     }
 

@@ -2,13 +2,13 @@ package io.modelpress.core.prune.graph;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.transform.UnusedConstants;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -90,7 +90,7 @@ public final class ChannelCut {
         Map<String, List<Reader>> readersByTensor = new LinkedHashMap<>();
         tensorOf.forEach((reader, tensor) -> readersByTensor.computeIfAbsent(tensor, k -> new ArrayList<>()).add(reader));
 
-        GraphEdits edits = new GraphEdits(model);
+        GraphEditor edits = new GraphEditor(model);
         List<Record> records = new ArrayList<>();
         for (Map.Entry<String, List<Reader>> e : readersByTensor.entrySet()) {
             String name = e.getKey();
@@ -123,10 +123,10 @@ public final class ChannelCut {
                 reshaped.add(value);
             }
         });
-        edits.forgetShapes(reshaped);
-        GraphEdits.removeDeadNodes(model);
-        UnusedConstants.remove(model);
-        edits.declareInitializersAsInputs();
+        GraphEditor.forgetShapes(model, reshaped);
+        GraphEditor.removeDeadNodes(model);
+        GraphEditor.removeUnusedConstants(model);
+        GraphEditor.declareInitializersAsInputs(model);
         return records;
     }
 

@@ -2,10 +2,10 @@ package io.modelpress.core.prune.ops;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.prune.graph.GraphEdits;
 import io.modelpress.core.prune.graph.NodeContext;
 
 import java.util.ArrayList;
@@ -76,7 +76,7 @@ final class ShapeEntries {
     }
 
     /** Makes the reader's input {@code input} a copy of this shape with entry {@code index} set to {@code value}. */
-    void rewrite(GraphEdits edits, int readerPosition, int input, int index, long value) {
+    void rewrite(GraphEditor edits, int readerPosition, int input, int index, long value) {
         Entry entry = entries.get(index);
         TensorProto stored = edits.model().constant(entry.constant()).orElseThrow();
         long[] values = edits.model().longs(stored);
@@ -90,8 +90,8 @@ final class ShapeEntries {
             return;
         }
         NodeProto concat = edits.node(concatPosition);
-        String output = edits.fresh(shapeValue);
-        NodeProto copy = concat.toBuilder().setName(edits.fresh(concat.getName().isEmpty() ? "Concat" : concat.getName()))
+        String output = edits.freshName(shapeValue);
+        NodeProto copy = concat.toBuilder().setName(edits.freshName(concat.getName().isEmpty() ? "Concat" : concat.getName()))
                 .setInput(entry.part(), constant).setOutput(0, output).build();
         edits.insertBefore(readerPosition, copy);
         edits.setInput(readerPosition, input, output);

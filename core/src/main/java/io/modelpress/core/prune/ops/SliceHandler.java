@@ -1,10 +1,10 @@
 package io.modelpress.core.prune.ops;
 
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.prune.graph.GraphEdits;
 import io.modelpress.core.prune.graph.Labels;
 import io.modelpress.core.prune.graph.NodeContext;
 import io.modelpress.core.prune.graph.OpHandler;
@@ -82,7 +82,7 @@ final class SliceHandler implements OpHandler {
     }
 
     /** Replaces one entry of a constant integer input by a new constant of the same type. */
-    static void rewrite(GraphEdits edits, int position, int input, int entry, long value) {
+    static void rewrite(GraphEditor edits, int position, int input, int entry, long value) {
         String name = edits.node(position).getInput(input);
         TensorProto original = edits.model().constant(name).orElseThrow();
         long[] values = edits.model().longs(original);

@@ -2,6 +2,7 @@ package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
@@ -70,7 +71,7 @@ public final class DynamicQuantizer {
         }
         QuantizationReport report = new QuantizationReport("dynamic");
         OpsetRequirement.ensure(model, MINIMUM_OPSET, "DynamicQuantizeLinear and MatMulInteger", report);
-        sortTopologically(model);
+        GraphEditor.sortTopologically(model);
         // the rewrites below change no output: data to check that on (made-up token inputs where none is given)
         Optional<CalibrationData> check = !options.sequenceMajor() ? Optional.empty()
                 : data.isEmpty() ? SyntheticTokens.of(model) : Optional.of(data);
@@ -188,7 +189,7 @@ public final class DynamicQuantizer {
         return m -> {
             int changed = rewrite.applyAsInt(m);
             if (changed > 0) {
-                sortTopologically(m);
+                GraphEditor.sortTopologically(m);
             }
             return new Outcome(changed > 0, changed > 0 ? changed + noteAfterCount : null);
         };
@@ -358,26 +359,5 @@ public final class DynamicQuantizer {
             return;
         }
         editor.replace(position, List.of(add.toBuilder().setInput(0, product).setInput(1, add.getInput(0)).build()));
-    }
-
-    /** ONNX requires nodes in topological order, but not every exporter complies; the edits rely on it. */
-    static void sortTopologically(OnnxModel model) {
-        GraphIndex index = new GraphIndex(model.graph());
-        Set<String> available = new java.util.HashSet<>(index.graphInputs());
-        model.graph().getInitializerList().forEach(t -> available.add(t.getName()));
-        boolean sorted = true;
-        for (NodeProto node : index.nodes()) {
-            for (String input : node.getInputList()) {
-                sorted &= input.isEmpty() || available.contains(input) || index.producerOf(input).isEmpty();
-            }
-            for (String input : GraphIndex.implicitInputs(node)) {
-                sorted &= available.contains(input) || index.producerOf(input).isEmpty();
-            }
-            available.addAll(node.getOutputList());
-        }
-        if (!sorted) {
-            List<NodeProto> order = index.topologicalOrder().stream().map(index::node).toList();
-            model.graph().clearNode().addAllNode(order);
-        }
     }
 }

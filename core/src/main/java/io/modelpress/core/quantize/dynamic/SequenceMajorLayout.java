@@ -4,6 +4,7 @@ import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
@@ -13,7 +14,6 @@ import io.modelpress.core.onnx.ShapeInference;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.ValueShape;
 import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.transform.UnusedConstants;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -471,7 +471,7 @@ final class SequenceMajorLayout {
                     }
                 }
             }
-            UnusedConstants.remove(model);
+            GraphEditor.removeUnusedConstants(model);
         }
     }
 

@@ -3,13 +3,13 @@ package io.modelpress.core.quantize.qdq;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.quantize.qdq.OperatorRules.Kind;
 import io.modelpress.core.quantize.qdq.calibration.HistogramCollector;
-import io.modelpress.core.transform.UniqueNames;
 
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -4,6 +4,7 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.quantize.OpsetRequirement;
@@ -17,7 +18,6 @@ import io.modelpress.core.quantize.qdq.calibration.RangeCalibrator;
 import io.modelpress.core.quantize.qdq.calibration.ValueHistogram;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.transform.BatchNormFolding;
-import io.modelpress.core.transform.UnusedConstants;
 import io.modelpress.core.transform.ValueTypes;
 
 import java.util.ArrayList;
@@ -121,7 +121,7 @@ public final class StaticQuantizer {
             // embedding lookups are not integer kernels, but their tables are most of a transformer's bytes
             DynamicQuantizer.quantizeEmbeddings(model, settings.selector(), report);
         }
-        UnusedConstants.remove(model);
+        GraphEditor.removeUnusedConstants(model);
         return report;
     }
 

@@ -6,6 +6,7 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
@@ -16,7 +17,6 @@ import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.StageSpec;
-import io.modelpress.core.transform.UniqueNames;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

@@ -1,6 +1,7 @@
 package io.modelpress.core.quantize.dynamic;
 
 import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.testing.OnnxChecker;
@@ -30,7 +31,7 @@ class AttentionMaskFoldTest {
         model.write(before);
 
         assertThat(AttentionMaskFold.apply(model)).isEqualTo(2);
-        DynamicQuantizer.sortTopologically(model);
+        GraphEditor.sortTopologically(model);
         model.write(after);
 
         OnnxChecker.assertValid(after);

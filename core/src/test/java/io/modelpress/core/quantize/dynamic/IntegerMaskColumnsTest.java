@@ -2,6 +2,7 @@ package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.testing.OnnxChecker;
@@ -27,7 +28,7 @@ class IntegerMaskColumnsTest {
     private static OnnxModel foldedAndQuantized(float maskConstant) {
         OnnxModel model = OnnxModel.of(SmallModels.model(SequenceMajorLayoutTest.encoder(2, false, maskConstant, new Random(5)), 17));
         assertThat(AttentionMaskFold.apply(model)).isEqualTo(2);
-        DynamicQuantizer.sortTopologically(model);
+        GraphEditor.sortTopologically(model);
         DynamicQuantizer.quantizeNodes(model, DynamicOptions.DEFAULT, new HashMap<>(), new QuantizationReport("dynamic"));
         return model;
     }
@@ -41,7 +42,7 @@ class IntegerMaskColumnsTest {
         long floatConcatsBefore = count(model, "Concat");
 
         assertThat(IntegerMaskColumns.apply(model)).isEqualTo(2);
-        DynamicQuantizer.sortTopologically(model);
+        GraphEditor.sortTopologically(model);
         model.write(after);
 
         OnnxChecker.assertValid(after);
