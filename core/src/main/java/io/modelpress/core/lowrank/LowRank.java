@@ -14,7 +14,7 @@ import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.prune.sparse.ModelFootprint;
+import io.modelpress.core.stats.ModelFootprint;
 
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -5,6 +5,7 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.ValueShapes;
 import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
@@ -167,7 +168,7 @@ class StructuredPrunerTest {
      * offset cannot hit a symmetric choice); returns how many classes that is.
      */
     static int zeroHalfOfEveryGroup(OnnxModel model) {
-        ChannelGraph graph = ChannelAnalysis.analyze(model, ModelChecks.shapes(model).shapes(), OpHandlers.standard(), NodeSelector.ALL);
+        ChannelGraph graph = ChannelAnalysis.analyze(model, ValueShapes.infer(model).shapes(), OpHandlers.standard(), NodeSelector.ALL);
         Set<Integer> chosen = new HashSet<>();
         Random random = new Random(42);
         for (ChannelGraph.Group g : graph.groups()) {

@@ -8,7 +8,6 @@ import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.onnx.Weights;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -107,7 +106,7 @@ public final class ChannelCut {
                     records.add(new Record(Graphs.nodeLabel(node), node.getOpType(), name, axisCut.axis(), before, t.getDims(axisCut.axis())));
                 }
                 if (samePlan && onlyPlannedReaders) {
-                    Weights.replace(model, name, t);
+                    edits.replaceConstant(name, t);
                     break;
                 }
                 edits.setInput(reader.node(), reader.input(), edits.addConstant(name, t));
