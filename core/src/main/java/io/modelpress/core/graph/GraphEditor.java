@@ -21,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * The one way passes edit a model's main graph. Edits are addressed by the node positions of one {@link GraphIndex}
@@ -43,6 +44,7 @@ public final class GraphEditor {
     private final UniqueNames names;
     private final Map<Integer, List<NodeProto>> replacements = new HashMap<>();
     private final Map<Integer, List<NodeProto>> insertions = new HashMap<>();
+    private final Map<Integer, List<NodeProto>> appended = new HashMap<>();
     private final Set<String> maybeUnused = new LinkedHashSet<>();
 
     public GraphEditor(OnnxModel model) {
@@ -112,6 +114,11 @@ public final class GraphEditor {
         insertBefore(position, List.of(node));
     }
 
+    /** Puts {@code nodes} right after the node at {@code position} (or its replacement), after nodes put there earlier. */
+    public void insertAfter(int position, List<NodeProto> nodes) {
+        appended.computeIfAbsent(position, k -> new ArrayList<>()).addAll(nodes);
+    }
+
     /** Sets input {@code input} of a node at once, appending empty (omitted) inputs when the node has fewer. */
     public void setInput(int position, int input, String value) {
         NodeProto.Builder node = model.graph().getNodeBuilder(position);
@@ -162,11 +169,13 @@ public final class GraphEditor {
             } else {
                 nodes.add(graph.getNode(i));
             }
+            nodes.addAll(appended.getOrDefault(i, List.of()));
         }
         graph.clearNode().addAllNode(nodes);
         removeUnusedConstants(model, maybeUnused);
         replacements.clear();
         insertions.clear();
+        appended.clear();
         maybeUnused.clear();
     }
 
@@ -239,6 +248,11 @@ public final class GraphEditor {
      * @return the number of nodes removed
      */
     public static int removeDeadNodes(OnnxModel model) {
+        return removeDeadNodes(model, node -> true);
+    }
+
+    /** As {@link #removeDeadNodes(OnnxModel)}, for the nodes {@code removable} accepts only. */
+    public static int removeDeadNodes(OnnxModel model, Predicate<NodeProto> removable) {
         GraphProto.Builder graph = model.graph();
         int removed = 0;
         while (true) {
@@ -252,7 +266,7 @@ public final class GraphEditor {
                         break;
                     }
                 }
-                if (!used) {
+                if (!used && removable.test(graph.getNode(i))) {
                     dead.add(i);
                 }
             }

@@ -1,5 +1,9 @@
 package io.modelpress.core.quantize.dynamic;
 
+import io.modelpress.core.transform.SmoothQuant;
+
+import io.modelpress.core.transform.SequenceMajorLayout;
+
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.onnx.NodeSelector;

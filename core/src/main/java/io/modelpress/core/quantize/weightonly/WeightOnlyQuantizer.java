@@ -199,7 +199,7 @@ public final class WeightOnlyQuantizer {
             long[] dims = Tensors.dims(b.tensor());
             int k = (int) dims[0];
             int n = (int) dims[1];
-            Replacement r = replacement(b, "", k, n, () -> transpose(model.floats(b.tensor()), k, n));
+            Replacement r = replacement(b, "", k, n, () -> Tensors.transpose(model.floats(b.tensor()), k, n));
             report.quantized(Graphs.nodeLabel(node), "MatMul", scheme("MatMulNBits"), r.quantized().scales());
             return List.of(matMulNBits(node.getName(), node.getInput(0), r, k, n, node.getOutput(0)));
         }
@@ -227,7 +227,7 @@ public final class WeightOnlyQuantizer {
             String variant = (transB ? "T" : "") + (alpha != 1f ? "*" + alpha : "");
             Replacement r = replacement(b, variant, k, n, () -> {
                 float[] w = model.floats(b.tensor());
-                float[] lines = transB ? w.clone() : transpose(w, k, n);
+                float[] lines = transB ? w.clone() : Tensors.transpose(w, k, n);
                 if (alpha != 1f) {
                     for (int i = 0; i < lines.length; i++) {
                         lines[i] *= alpha;
@@ -434,16 +434,6 @@ public final class WeightOnlyQuantizer {
                 }
             }
         }
-    }
-
-    private static float[] transpose(float[] w, int rows, int cols) {
-        float[] t = new float[w.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                t[c * rows + r] = w[r * cols + c];
-            }
-        }
-        return t;
     }
 
     /** A node left as it is; {@code report} says whether it deserves a line in the report. */
