@@ -7,7 +7,7 @@ import java.util.Set;
 
 /**
  * The keys of core's stage types and of a recipe's {@code tuning}: the single source for validation, defaults and
- * docs/recipes.md. Which stage types a recipe may name is found at run time ({@link io.modelpress.core.stage.Stages}:
+ * docs/recipes.md. Which stage types a recipe may name is found at run time ({@link StageTypes#ofThisProcess()}:
  * core's, and those other modules contribute with their own keys). Stage types of the design that no module provides
  * yet are listed in {@link #PLANNED} so that recipes using them fail with an honest message rather than "unknown".
  */
