@@ -105,7 +105,18 @@ public final class WeightOnlyQuantizer {
     private record Replacement(String codes, String scales, String zeroPoints, BlockQuantized quantized) {
     }
 
+    /** Rewrites one operator type into its weight-only form, or throws {@link Skip} to leave the node as it is. */
+    @FunctionalInterface
+    private interface OperatorHandler {
+        List<NodeProto> rewrite(NodeProto node, Scope scope);
+    }
+
     private static final class Pass {
+        /** The handlers by operator type (default domain); other operators are left as they are. */
+        private final Map<String, OperatorHandler> handlers = Map.of(
+                "MatMul", this::matMul,
+                "Gemm", this::gemm,
+                "Gather", this::gather);
         private final OnnxModel model;
         private final Options options;
         private final BlockFormat format;
@@ -173,16 +184,12 @@ public final class WeightOnlyQuantizer {
         }
 
         private List<NodeProto> rewrite(NodeProto node, Scope scope) {
-            if (!ModelValidator.isDefaultDomain(node.getDomain())) {
+            OperatorHandler handler = handlers.get(node.getOpType());
+            if (handler == null || !ModelValidator.isDefaultDomain(node.getDomain())) {
                 return List.of(node);
             }
             try {
-                return switch (node.getOpType()) {
-                    case "MatMul" -> matMul(node, scope);
-                    case "Gemm" -> gemm(node, scope);
-                    case "Gather" -> gather(node, scope);
-                    default -> List.of(node);
-                };
+                return handler.rewrite(node, scope);
             } catch (Skip skip) {
                 if (skip.report) {
                     report.skipped(Graphs.nodeLabel(node), node.getOpType(), skip.getMessage());
