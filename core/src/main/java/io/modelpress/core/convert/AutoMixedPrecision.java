@@ -15,15 +15,16 @@ import io.modelpress.core.convert.ConversionReport.Rule;
 import io.modelpress.core.convert.Float16Converter.Conversion;
 import io.modelpress.core.convert.Float16Converter.Keep;
 import io.modelpress.core.convert.Float16Converter.Plan;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.eval.Similarity;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.TemporaryModel;
 import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.quantize.CalibrationData;
-import io.modelpress.core.quantize.NodeSelector;
+import io.modelpress.core.recipe.RecipeSchema;
 import io.modelpress.core.transform.ValueTypes;
 
 import java.nio.FloatBuffer;
@@ -54,10 +55,10 @@ import java.util.stream.Collectors;
  * inputs and outputs whatever {@code keep_io_types} says; only the final conversion follows that option.
  */
 public final class AutoMixedPrecision {
-    /** Samples checked when the recipe does not say. */
-    public static final int DEFAULT_SAMPLES = 8;
-    /** Cosine every float output must keep when the recipe does not say. */
-    public static final double DEFAULT_MIN_COSINE = 0.999;
+    /** Samples checked when the recipe does not say (the recipe schema owns the default). */
+    public static final int DEFAULT_SAMPLES = ((Number) RecipeSchema.CONVERT.get("check_samples").defaultValue()).intValue();
+    /** Cosine every float output must keep when the recipe does not say (the recipe schema owns the default). */
+    public static final double DEFAULT_MIN_COSINE = ((Number) RecipeSchema.CONVERT.get("min_cosine").defaultValue()).doubleValue();
     /**
      * Values whose magnitude exceeds this on the check data stay float32: float16's largest finite value (65504)
      * with a factor 4 of headroom, since a few samples rarely show a model's extremes.

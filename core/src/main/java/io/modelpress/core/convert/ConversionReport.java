@@ -1,8 +1,8 @@
 package io.modelpress.core.convert;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelpress.core.graph.PassReport;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -12,7 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /** What a float16 conversion did, for report.json and the CLI. */
-public final class ConversionReport {
+public final class ConversionReport extends PassReport {
     /** Why a node stays float32. */
     public enum Rule {
         /** the operator, its domain or its subgraphs have no float16 form here */
@@ -110,6 +110,11 @@ public final class ConversionReport {
         return convertedNodes;
     }
 
+    @Override
+    public long changedCount() {
+        return convertedNodes;
+    }
+
     public List<KeptNode> keptNodes() {
         return Collections.unmodifiableList(keptNodes);
     }
@@ -146,8 +151,9 @@ public final class ConversionReport {
         return check;
     }
 
+    @Override
     public ObjectNode toJson() {
-        ObjectNode json = JsonNodeFactory.instance.objectNode();
+        ObjectNode json = newJson();
         json.put("to", target);
         json.put("converted_nodes", convertedNodes);
         json.put("kept_float32_nodes", keptNodes.size());

@@ -5,16 +5,14 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.prune.sparse.ModelFootprint;
-import io.modelpress.core.transform.UniqueNames;
-import io.modelpress.core.transform.UnusedConstants;
+import io.modelpress.core.stats.ModelFootprint;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -36,23 +34,20 @@ public final class LowRank {
     public static LowRankReport factorize(OnnxModel model, LowRankOptions options) {
         LowRankReport report = new LowRankReport(options);
         ModelFootprint before = ModelFootprint.of(model);
-        UniqueNames names = UniqueNames.of(model.graph());
+        GraphEditor editor = new GraphEditor(model);
         Map<String, TruncatedSvd> decompositions = new HashMap<>();
         Map<String, String[]> factorNames = new HashMap<>();
-        List<NodeProto> rewritten = new ArrayList<>();
         boolean changed = false;
-        for (NodeProto node : model.graph().getNodeList()) {
-            List<NodeProto> replacement = rewrite(model, node, options, report, names, decompositions, factorNames);
-            if (replacement == null) {
-                rewritten.add(node);
-            } else {
-                rewritten.addAll(replacement);
+        for (int position = 0; position < editor.index().nodes().size(); position++) {
+            List<NodeProto> replacement = rewrite(model, editor.index().node(position), options, report, editor, decompositions, factorNames);
+            if (replacement != null) {
+                editor.replace(position, replacement);
                 changed = true;
             }
         }
         if (changed) {
-            model.graph().clearNode().addAllNode(rewritten);
-            UnusedConstants.remove(model);
+            editor.apply();
+            GraphEditor.removeUnusedConstants(model);
             if (model.proto().getIrVersion() < 4) {
                 // IR 3 wants every initializer listed as a graph input; IR 4 reads the existing ones the same way
                 model.proto().setIrVersion(4);
@@ -64,7 +59,7 @@ public final class LowRank {
 
     /** The nodes replacing {@code node}, or null to keep it. */
     private static List<NodeProto> rewrite(OnnxModel model, NodeProto node, LowRankOptions options, LowRankReport report,
-                                           UniqueNames names, Map<String, TruncatedSvd> decompositions,
+                                           GraphEditor editor, Map<String, TruncatedSvd> decompositions,
                                            Map<String, String[]> factorNames) {
         boolean gemm = node.getOpType().equals("Gemm");
         if (!ModelValidator.isDefaultDomain(node.getDomain()) || !(gemm || node.getOpType().equals("MatMul"))
@@ -123,18 +118,18 @@ public final class LowRank {
             }
         }
         final int r = rank;
-        String[] factors = factorNames.computeIfAbsent(key + "|" + r, x -> addFactors(model, names, weightName, type, svd, k, n, r));
+        String[] factors = factorNames.computeIfAbsent(key + "|" + r, x -> addFactors(editor, weightName, type, svd, k, n, r));
         double energy = svd.retainedEnergy(r);
         report.factorized(new LowRankReport.Factorized(label, node.getOpType(), weightName, k, n, r, energy,
                 Math.sqrt(Math.max(0, 1 - energy))));
-        String middle = names.fresh(node.getOutput(0) + "_lowrank");
-        String first = names.fresh(label + "_lowrank_a");
-        String second = names.fresh(label + "_lowrank_b");
+        String middle = editor.freshName(node.getOutput(0) + "_lowrank");
+        String first = editor.freshName(label + "_lowrank_a");
+        String second = editor.freshName(label + "_lowrank_b");
         if (!gemm) {
             return List.of(Nodes.node("MatMul", first, List.of(node.getInput(0), factors[0]), List.of(middle)),
                     node.toBuilder().setName(second).setInput(0, middle).setInput(1, factors[1]).build());
         }
-        return gemmPair(model, node, names, factors, middle, first, second, r);
+        return gemmPair(model, node, editor, factors, middle, first, second, r);
     }
 
     private static boolean lowersMacs(long rank, long k, long n) {
@@ -149,12 +144,12 @@ public final class LowRank {
      * Y = alpha op(A) W + beta C becomes H = alpha op(A) W1, then Y = H W2 + beta C: the first Gemm keeps transA and
      * alpha, the second keeps C and beta. Before opset 11 Gemm needs a C, so the first gets a zero bias.
      */
-    private static List<NodeProto> gemmPair(OnnxModel model, NodeProto node, UniqueNames names, String[] factors,
+    private static List<NodeProto> gemmPair(OnnxModel model, NodeProto node, GraphEditor editor, String[] factors,
                                             String middle, String first, String second, int rank) {
         List<String> firstInputs = new ArrayList<>(List.of(node.getInput(0), factors[0]));
         if (model.opset("") < 11) {
-            String zeros = names.fresh(first + "_zero_bias");
-            Weights.putInitializer(model, Tensors.ofFloats(zeros, new long[] {rank}, new float[rank]));
+            String zeros = editor.freshName(first + "_zero_bias");
+            editor.addInitializer(Tensors.ofFloats(zeros, new long[] {rank}, new float[rank]));
             firstInputs.add(zeros);
         }
         List<AttributeProto> firstAttributes = new ArrayList<>();
@@ -189,24 +184,16 @@ public final class LowRank {
             return values;
         }
         long[] dims = Tensors.dims(weight);
-        int rows = (int) dims[0];
-        int cols = (int) dims[1];
-        float[] t = new float[values.length];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                t[j * rows + i] = values[i * cols + j];
-            }
-        }
-        return t;
+        return Tensors.transpose(values, (int) dims[0], (int) dims[1]);
     }
 
-    private static String[] addFactors(OnnxModel model, UniqueNames names, String weightName, DataType type,
+    private static String[] addFactors(GraphEditor editor, String weightName, DataType type,
                                        TruncatedSvd svd, int k, int n, int rank) {
         TruncatedSvd.Factors f = svd.factors(rank);
-        String left = names.fresh(weightName + "_lowrank_" + rank + "_a");
-        String right = names.fresh(weightName + "_lowrank_" + rank + "_b");
-        Weights.putInitializer(model, tensor(left, type, new long[] {k, rank}, f.left()));
-        Weights.putInitializer(model, tensor(right, type, new long[] {rank, n}, f.right()));
+        String left = editor.freshName(weightName + "_lowrank_" + rank + "_a");
+        String right = editor.freshName(weightName + "_lowrank_" + rank + "_b");
+        editor.addInitializer(tensor(left, type, new long[] {k, rank}, f.left()));
+        editor.addInitializer(tensor(right, type, new long[] {rank, n}, f.right()));
         return new String[] {left, right};
     }
 

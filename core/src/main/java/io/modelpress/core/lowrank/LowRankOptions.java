@@ -2,7 +2,7 @@ package io.modelpress.core.lowrank;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
-import io.modelpress.core.quantize.NodeSelector;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.recipe.StageSpec;
 
 import java.util.OptionalDouble;

@@ -1,16 +1,15 @@
 package io.modelpress.core.lowrank;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.modelpress.core.prune.sparse.ModelFootprint;
+import io.modelpress.core.graph.PassReport;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
 /** What a low-rank pass did node by node, and what the model costs before and after - for report.json and the CLI. */
-public final class LowRankReport {
+public final class LowRankReport extends PassReport {
     /**
      * One factorized node: W [k x n] replaced by [k x rank] then [rank x n].
      *
@@ -36,8 +35,6 @@ public final class LowRankReport {
     private final LowRankOptions options;
     private final List<Factorized> factorized = new ArrayList<>();
     private final List<Skipped> skipped = new ArrayList<>();
-    private ModelFootprint before;
-    private ModelFootprint after;
 
     LowRankReport(LowRankOptions options) {
         this.options = options;
@@ -51,11 +48,6 @@ public final class LowRankReport {
         skipped.add(entry);
     }
 
-    void footprints(ModelFootprint beforePass, ModelFootprint afterPass) {
-        before = beforePass;
-        after = afterPass;
-    }
-
     public List<Factorized> factorized() {
         return Collections.unmodifiableList(factorized);
     }
@@ -64,24 +56,19 @@ public final class LowRankReport {
         return Collections.unmodifiableList(skipped);
     }
 
-    public ModelFootprint before() {
-        return before;
+    @Override
+    public long changedCount() {
+        return factorized.size();
     }
 
-    public ModelFootprint after() {
-        return after;
-    }
-
+    @Override
     public ObjectNode toJson() {
-        ObjectNode json = JsonNodeFactory.instance.objectNode();
+        ObjectNode json = newJson();
         options.rankRatio().ifPresent(r -> json.put("rank_ratio", r));
         options.energy().ifPresent(e -> json.put("energy", e));
         json.put("factorized_nodes", factorized.size());
         json.put("skipped_nodes", skipped.size());
-        if (before != null) {
-            json.set("before", before.toJson());
-            json.set("after", after.toJson());
-        }
+        putFootprints(json);
         ArrayNode nodes = json.putArray("nodes");
         for (Factorized f : factorized) {
             ObjectNode n = nodes.addObject();

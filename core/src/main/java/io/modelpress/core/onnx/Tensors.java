@@ -17,6 +17,17 @@ public final class Tensors {
     private Tensors() {
     }
 
+    /** A row-major [rows, cols] matrix transposed to [cols, rows]. */
+    public static float[] transpose(float[] values, int rows, int cols) {
+        float[] out = new float[values.length];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[c * rows + r] = values[r * cols + c];
+            }
+        }
+        return out;
+    }
+
     public static long[] dims(TensorProto tensor) {
         return tensor.getDimsList().stream().mapToLong(Long::longValue).toArray();
     }

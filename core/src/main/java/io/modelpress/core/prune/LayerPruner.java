@@ -5,16 +5,17 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.UniqueNames;
+import io.modelpress.core.graph.ValueShapes;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ShapeInference;
-import io.modelpress.core.prune.graph.GraphEdits;
 import io.modelpress.core.prune.layers.BlockFinder;
 import io.modelpress.core.prune.layers.BlockInfluence;
-import io.modelpress.core.quantize.CalibrationData;
-import io.modelpress.core.transform.UniqueNames;
-import io.modelpress.core.transform.UnusedConstants;
+import io.modelpress.core.stats.ModelFootprint;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -41,8 +42,8 @@ public final class LayerPruner {
      */
     public static PruneReport prune(OnnxModel model, LayerOptions options, CalibrationData data) {
         PruneReport report = new PruneReport("layers");
-        report.setBefore(ModelChecks.stats(model));
-        ShapeInference.Shapes shapes = ModelChecks.shapes(model);
+        report.footprints(ModelFootprint.withoutGzip(model), null);
+        ShapeInference.Shapes shapes = ValueShapes.infer(model);
         List<BlockFinder.Block> blocks = BlockFinder.find(model, shapes.shapes());
         if (blocks.isEmpty()) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "layers",
@@ -65,10 +66,10 @@ public final class LayerPruner {
             }
         }
         removeNodes(model.graph(), removedNodes);
-        GraphEdits.removeDeadNodes(model);
-        UnusedConstants.remove(model);
+        GraphEditor.removeDeadNodes(model);
+        GraphEditor.removeUnusedConstants(model);
         forgetRemovedValues(model);
-        String failure = ModelChecks.verify(model, shapes);
+        String failure = ValueShapes.mismatch(model, shapes);
         if (failure != null) {
             model.proto().clear().mergeFrom(original);
             throw new ModelPressException(ErrorCode.INTERNAL, "layers", "dropping blocks " + drop + " gave a model ONNX Runtime rejects ("
@@ -77,7 +78,7 @@ public final class LayerPruner {
         for (BlockFinder.Block b : blocks) {
             report.add(new PruneReport.Block(b.index(), b.input(), b.output(), b.nodes().size(), drop.contains(b.index())));
         }
-        report.setAfter(ModelChecks.stats(model));
+        report.footprints(report.before(), ModelFootprint.withoutGzip(model));
         return report;
     }
 
@@ -168,6 +169,6 @@ public final class LayerPruner {
                 gone.add(v.getName());
             }
         });
-        new GraphEdits(model).forgetShapes(gone);
+        GraphEditor.forgetShapes(model, gone);
     }
 }

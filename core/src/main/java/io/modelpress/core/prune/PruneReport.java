@@ -1,21 +1,15 @@
 package io.modelpress.core.prune;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelpress.core.graph.PassReport;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /** What a pruning pass did, for report.json and the CLI: sizes before and after, each group's fate, each cut. */
-public final class PruneReport {
-    /** Size of a model. {@code macs} is null when it could not be counted. */
-    public record Stats(long parameters, Long macs, long bytes) {
-    }
-
+public final class PruneReport extends PassReport {
     /**
      * One group of coupled channels.
      *
@@ -41,23 +35,12 @@ public final class PruneReport {
     }
 
     private final String method;
-    private Stats before;
-    private Stats after;
     private final List<Group> groups = new ArrayList<>();
     private final List<Cut> cuts = new ArrayList<>();
     private final List<Block> blocks = new ArrayList<>();
-    private final Map<String, String> notes = new TreeMap<>();
 
     public PruneReport(String method) {
         this.method = method;
-    }
-
-    void setBefore(Stats stats) {
-        this.before = stats;
-    }
-
-    void setAfter(Stats stats) {
-        this.after = stats;
     }
 
     void add(Group group) {
@@ -72,20 +55,8 @@ public final class PruneReport {
         blocks.add(block);
     }
 
-    void note(String key, String value) {
-        notes.put(key, value);
-    }
-
     public String method() {
         return method;
-    }
-
-    public Stats before() {
-        return before;
-    }
-
-    public Stats after() {
-        return after;
     }
 
     public List<Group> groups() {
@@ -100,32 +71,27 @@ public final class PruneReport {
         return Collections.unmodifiableList(blocks);
     }
 
-    public Map<String, String> notes() {
-        return Collections.unmodifiableMap(notes);
-    }
-
     /** True when the model changed. */
     public boolean changed() {
         return !cuts.isEmpty() || blocks.stream().anyMatch(Block::removed);
+    }
+
+    @Override
+    public long changedCount() {
+        return cuts.size() + blocks.stream().filter(Block::removed).count();
     }
 
     public List<Group> frozenGroups() {
         return groups.stream().filter(g -> !g.pruned() && g.reason() != null).toList();
     }
 
+    @Override
     public ObjectNode toJson() {
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        ObjectNode json = f.objectNode();
+        ObjectNode json = newJson();
         json.put("method", method);
         json.put("changed", changed());
-        if (before != null) {
-            json.set("before", statsJson(before));
-        }
-        if (after != null) {
-            json.set("after", statsJson(after));
-        }
-        ObjectNode notesNode = json.putObject("notes");
-        notes.forEach(notesNode::put);
+        putFootprints(json);
+        putNotes(json);
         if (!groups.isEmpty()) {
             ArrayNode array = json.putArray("groups");
             for (Group g : groups) {
@@ -166,17 +132,5 @@ public final class PruneReport {
             }
         }
         return json;
-    }
-
-    private static ObjectNode statsJson(Stats s) {
-        ObjectNode n = JsonNodeFactory.instance.objectNode();
-        n.put("parameters", s.parameters());
-        if (s.macs() == null) {
-            n.putNull("macs");
-        } else {
-            n.put("macs", s.macs());
-        }
-        n.put("bytes", s.bytes());
-        return n;
     }
 }

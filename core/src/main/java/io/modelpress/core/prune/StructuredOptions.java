@@ -2,7 +2,7 @@ package io.modelpress.core.prune;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
-import io.modelpress.core.quantize.NodeSelector;
+import io.modelpress.core.onnx.NodeSelector;
 
 import java.util.Locale;
 

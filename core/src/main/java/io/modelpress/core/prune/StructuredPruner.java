@@ -3,20 +3,22 @@ package io.modelpress.core.prune;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.ValueShapes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ShapeInference;
 import io.modelpress.core.prune.StructuredOptions.Criterion;
 import io.modelpress.core.prune.StructuredOptions.Scope;
 import io.modelpress.core.prune.graph.ChannelAnalysis;
 import io.modelpress.core.prune.graph.ChannelCut;
-import io.modelpress.core.prune.graph.ChannelGraph;
 import io.modelpress.core.prune.graph.ChannelGraph.Kind;
+import io.modelpress.core.prune.graph.ChannelGraph;
 import io.modelpress.core.prune.importance.ActivationImportance;
 import io.modelpress.core.prune.importance.BnScaleImportance;
 import io.modelpress.core.prune.importance.Importance;
 import io.modelpress.core.prune.importance.MagnitudeImportance;
 import io.modelpress.core.prune.ops.OpHandlers;
-import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.stats.ModelFootprint;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -52,14 +54,14 @@ public final class StructuredPruner {
         report.note("criterion", options.criterion().label());
         report.note("scope", options.scope().label());
         report.note("round_to", Integer.toString(options.roundTo()));
-        report.setBefore(ModelChecks.stats(model));
+        report.footprints(ModelFootprint.withoutGzip(model), null);
 
         ShapeInference.Shapes shapes;
         try {
-            shapes = ModelChecks.shapes(model);
+            shapes = ValueShapes.infer(model);
         } catch (ModelPressException e) {
             report.note("unchanged", "shapes could not be learnt by running the model: " + e.getMessage());
-            report.setAfter(report.before());
+            report.footprints(report.before(), report.before());
             return report;
         }
         if (!shapes.assumedDims().isEmpty()) {
@@ -78,7 +80,7 @@ public final class StructuredPruner {
             String failure;
             try {
                 records = ChannelCut.apply(model, graph, classes);
-                failure = ModelChecks.verify(model, shapes);
+                failure = ValueShapes.mismatch(model, shapes);
             } catch (RuntimeException e) {
                 failure = e.toString();
             }
@@ -94,7 +96,7 @@ public final class StructuredPruner {
             String reason = gone.isEmpty() ? selection.reasons().getOrDefault(group.index(), "nothing to remove") : null;
             report.add(new PruneReport.Group(group.index(), group.kind().label(), group.sources(), group.width(), group.unit(), gone.size(), reason));
         }
-        report.setAfter(report.changed() ? ModelChecks.stats(model) : report.before());
+        report.footprints(report.before(), report.changed() ? ModelFootprint.withoutGzip(model) : report.before());
         return report;
     }
 

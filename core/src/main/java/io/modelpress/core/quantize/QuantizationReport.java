@@ -1,17 +1,16 @@
 package io.modelpress.core.quantize;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelpress.core.graph.PassReport;
+import io.modelpress.core.graph.PassResult;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
-/** Per-node account of what a quantization pass did, for report.json and the CLI. */
-public final class QuantizationReport {
+/** Per-node account of what a quantization mode's passes did, for report.json and the CLI. */
+public final class QuantizationReport extends PassReport {
     /** The note key that says what became of the model as a whole (e.g. that there was nothing to quantize). */
     public static final String RESULT = "result";
 
@@ -24,7 +23,6 @@ public final class QuantizationReport {
 
     private final String mode;
     private final List<Entry> entries = new ArrayList<>();
-    private final Map<String, String> notes = new TreeMap<>();
 
     public QuantizationReport(String mode) {
         this.mode = mode;
@@ -44,9 +42,11 @@ public final class QuantizationReport {
         entries.add(new Entry(node, opType, false, null, Float.NaN, Float.NaN, reason));
     }
 
-    /** Pass-level facts (e.g. "opset" -> "upgraded 11 -> 13", "smoothquant_alpha" -> "0.7"). */
-    public void note(String key, String value) {
-        notes.put(key, value);
+    /** Takes in a pass's notes and the nodes it left float. */
+    @Override
+    public void add(PassResult result) {
+        super.add(result);
+        result.skipped().forEach(s -> skipped(s.node(), s.opType(), s.reason()));
     }
 
     /**
@@ -71,21 +71,22 @@ public final class QuantizationReport {
         return Collections.unmodifiableList(entries);
     }
 
-    public Map<String, String> notes() {
-        return Collections.unmodifiableMap(notes);
-    }
-
     public long quantizedCount() {
         return entries.stream().filter(Entry::quantized).count();
     }
 
+    @Override
+    public long changedCount() {
+        return quantizedCount();
+    }
+
+    @Override
     public ObjectNode toJson() {
-        ObjectNode json = JsonNodeFactory.instance.objectNode();
+        ObjectNode json = newJson();
         json.put("mode", mode);
         json.put("quantized_nodes", quantizedCount());
         json.put("skipped_nodes", entries.size() - quantizedCount());
-        ObjectNode notesNode = json.putObject("notes");
-        notes.forEach(notesNode::put);
+        putNotes(json);
         ArrayNode nodes = json.putArray("nodes");
         for (Entry e : entries) {
             ObjectNode n = nodes.addObject();

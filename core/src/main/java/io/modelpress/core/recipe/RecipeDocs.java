@@ -1,26 +1,23 @@
 package io.modelpress.core.recipe;
 
-import io.modelpress.core.stage.StageRegistry;
-import io.modelpress.core.stage.Stages;
-
 import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * The recipe reference tables of docs/recipes.md, generated from the keys of the stage types found ({@link Stages}:
+ * The recipe reference tables of docs/recipes.md, generated from the keys of the stage types found ({@link StageTypes#ofThisProcess()}:
  * core's alone when run from core) and {@link RecipeSchema#TUNING}, so the docs cannot drift from what the parser
  * accepts (a test compares them). Run {@code main} to print them; with a contributed module on the class path or
- * {@value Stages#PATH_VARIABLE}, its stage types are listed too.
+ * {@code MODELPRESS_STAGE_PATH}, its stage types are listed too.
  */
 public final class RecipeDocs {
     private RecipeDocs() {
     }
 
     public static String tables() {
-        return tables(Stages.registry());
+        return tables(StageTypes.ofThisProcess());
     }
 
-    public static String tables(StageRegistry stageTypes) {
+    public static String tables(StageTypes stageTypes) {
         StringBuilder out = new StringBuilder();
         for (String stage : stageTypes.types()) {
             out.append("### `").append(stage).append("`\n\n");

@@ -3,8 +3,6 @@ package io.modelpress.core.recipe;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.data.InputHints;
-import io.modelpress.core.stage.StageRegistry;
-import io.modelpress.core.stage.Stages;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -32,7 +30,7 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
 /**
- * Parses and validates recipe YAML against the stage types found at run time ({@link Stages}) and their keys. Every
+ * Parses and validates recipe YAML against the stage types found at run time ({@link StageTypes#ofThisProcess()}) and their keys. Every
  * problem is reported with its line and column, its path in the recipe (e.g. {@code stages[1].quantize.mode}) and
  * what was expected; all problems are reported at once.
  */
@@ -41,10 +39,10 @@ public final class RecipeParser {
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
 
     private final String sourceName;
-    private final StageRegistry stageTypes;
+    private final StageTypes stageTypes;
     private final List<String> errors = new ArrayList<>();
 
-    private RecipeParser(String sourceName, StageRegistry stageTypes) {
+    private RecipeParser(String sourceName, StageTypes stageTypes) {
         this.sourceName = sourceName;
         this.stageTypes = stageTypes;
     }
@@ -65,11 +63,11 @@ public final class RecipeParser {
     }
 
     public static Recipe parse(String yaml, String sourceName) {
-        return parse(yaml, sourceName, Stages.registry());
+        return parse(yaml, sourceName, StageTypes.ofThisProcess());
     }
 
     /** Parses against the given stage types instead of this process's. */
-    public static Recipe parse(String yaml, String sourceName, StageRegistry stageTypes) {
+    public static Recipe parse(String yaml, String sourceName, StageTypes stageTypes) {
         return new RecipeParser(sourceName, stageTypes).run(yaml);
     }
 

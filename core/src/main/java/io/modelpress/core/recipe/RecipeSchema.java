@@ -1,7 +1,5 @@
 package io.modelpress.core.recipe;
 
-import io.modelpress.core.convert.AutoMixedPrecision;
-
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,7 +7,7 @@ import java.util.Set;
 
 /**
  * The keys of core's stage types and of a recipe's {@code tuning}: the single source for validation, defaults and
- * docs/recipes.md. Which stage types a recipe may name is found at run time ({@link io.modelpress.core.stage.Stages}:
+ * docs/recipes.md. Which stage types a recipe may name is found at run time ({@link StageTypes#ofThisProcess()}:
  * core's, and those other modules contribute with their own keys). Stage types of the design that no module provides
  * yet are listed in {@link #PLANNED} so that recipes using them fail with an honest message rather than "unknown".
  */
@@ -59,10 +57,10 @@ public final class RecipeSchema {
     public static final Map<String, Param> CONVERT = params(
             Param.choice("to", "fp16", "target float type", "fp16"),
             Param.bool("keep_io_types", true, "keep float32 model inputs and outputs (casts at the edges)"),
-            Param.integer("check_samples", 0, 10_000, (long) AutoMixedPrecision.DEFAULT_SAMPLES, "samples of the data (synthetic inputs without data) on which the "
+            Param.integer("check_samples", 0, 10_000, 8L, "samples of the data (synthetic inputs without data) on which the "
                     + "float16 model is checked against the original, keeping float32 where values overflow or outputs deviate; "
                     + "0 skips the check"),
-            Param.number("min_cosine", 0, 1, AutoMixedPrecision.DEFAULT_MIN_COSINE, "cosine to the original each float output must keep in the check"),
+            Param.number("min_cosine", 0, 1, 0.999, "cosine to the original each float output must keep in the check"),
             selection("include"),
             selection("exclude"));
 

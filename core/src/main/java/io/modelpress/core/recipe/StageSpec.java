@@ -1,6 +1,6 @@
 package io.modelpress.core.recipe;
 
-import io.modelpress.core.quantize.NodeSelector;
+import io.modelpress.core.onnx.NodeSelector;
 
 import java.util.List;
 import java.util.Map;

@@ -5,9 +5,9 @@ import io.modelpress.core.convert.AutoMixedPrecision;
 import io.modelpress.core.convert.ConversionReport;
 import io.modelpress.core.convert.Float16Converter;
 import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.eval.DatasetCalibration;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
-import io.modelpress.core.quantize.DatasetCalibration;
 import io.modelpress.core.recipe.StageSpec;
 
 import java.nio.file.Path;

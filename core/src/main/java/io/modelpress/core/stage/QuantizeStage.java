@@ -3,9 +3,9 @@ package io.modelpress.core.stage;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.eval.DatasetCalibration;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
-import io.modelpress.core.quantize.DatasetCalibration;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.StageSpec;
 

@@ -4,6 +4,7 @@ import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.recipe.Param;
 import io.modelpress.core.recipe.RecipeSchema;
+import io.modelpress.core.recipe.StageTypes;
 
 import java.io.File;
 import java.io.IOException;
@@ -31,7 +32,7 @@ import java.util.stream.Stream;
  * core is on the parent class loader). Type names must be unique: a second provider of a type is an error that
  * names both, never a silent choice. Each stage is made on first use and kept.
  */
-public final class StageRegistry {
+public final class StageRegistry implements StageTypes {
     private static final Pattern TYPE_NAME = Pattern.compile("[a-z][a-z0-9-]{0,39}");
 
     private final Map<String, StageProvider> providers;
@@ -120,15 +121,18 @@ public final class StageRegistry {
     }
 
     /** The stage types found, in the order found. */
+    @Override
     public Set<String> types() {
         return providers.keySet();
     }
 
+    @Override
     public boolean has(String type) {
         return providers.containsKey(type);
     }
 
     /** The recipe keys of a stage type. */
+    @Override
     public Map<String, Param> parameters(String type) {
         return provider(type).parameters();
     }

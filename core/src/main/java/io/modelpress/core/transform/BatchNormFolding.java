@@ -3,6 +3,10 @@ package io.modelpress.core.transform;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.Pass;
+import io.modelpress.core.graph.PassResult;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
@@ -21,8 +25,28 @@ import java.util.Optional;
  * (computed in double). Quantizing afterwards then sees one weight tensor instead of a Conv followed by a float
  * normalisation that no integer kernel can absorb. Only the main graph is edited; subgraphs are left as they are.
  */
-public final class BatchNormFolding {
-    private BatchNormFolding() {
+public final class BatchNormFolding implements Pass<Pass.NoOptions> {
+    public static final String NAME = "batchnorm_folded";
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public NoOptions options() {
+        return NoOptions.NONE;
+    }
+
+    /** Changes: the pairs folded; the BatchNormalizations left alone are listed with the reason. */
+    @Override
+    public PassResult apply(OnnxModel model) {
+        List<Outcome> outcomes = fold(model);
+        int folded = (int) outcomes.stream().filter(Outcome::folded).count();
+        PassResult result = PassResult.changed(NAME, folded, outcomes.isEmpty() ? null : folded + " of " + outcomes.size());
+        outcomes.stream().filter(o -> !o.folded()).forEach(o -> result.skipped(o.batchNorm(), "BatchNormalization",
+                "not folded: " + o.skippedReason()));
+        return result;
     }
 
     /** A pair that was folded, or a BatchNormalization left alone and why. */
@@ -33,7 +57,7 @@ public final class BatchNormFolding {
     }
 
     /** Folds every foldable pair; returns one outcome per BatchNormalization node of the main graph. */
-    public static List<Outcome> apply(OnnxModel model) {
+    public static List<Outcome> fold(OnnxModel model) {
         List<Outcome> outcomes = new ArrayList<>();
         UniqueNames names = UniqueNames.of(model.graph());
         GraphIndex index = new GraphIndex(model.graph());
@@ -48,14 +72,14 @@ public final class BatchNormFolding {
             outcomes.add(new Outcome(Graphs.nodeLabel(bn), convLabel, why));
             if (why == null) {
                 // each Conv feeds only its BatchNormalization, so folds never overlap and positions stay valid
-                fold(model, index, index.producerOf(bn.getInput(0)).orElseThrow(), position, names);
+                foldPair(model, index, index.producerOf(bn.getInput(0)).orElseThrow(), position, names);
                 removed.add(position);
             }
         }
         for (int i = removed.size() - 1; i >= 0; i--) {
             model.graph().removeNode(removed.get(i));
         }
-        UnusedConstants.remove(model);
+        GraphEditor.removeUnusedConstants(model);
         return outcomes;
     }
 
@@ -103,7 +127,7 @@ public final class BatchNormFolding {
         return null;
     }
 
-    private static void fold(OnnxModel model, GraphIndex index, int convPosition, int bnPosition, UniqueNames names) {
+    private static void foldPair(OnnxModel model, GraphIndex index, int convPosition, int bnPosition, UniqueNames names) {
         NodeProto conv = index.node(convPosition);
         NodeProto bn = index.node(bnPosition);
         TensorProto weight = model.constant(conv.getInput(1)).orElseThrow();

@@ -120,7 +120,7 @@ class Float16ConverterTest {
             OnnxModel model = OnnxModel.of(SmallModels.withIf(8, 3));
             Path original = dir.resolve("if.onnx");
             model.write(original);
-            ConversionReport report = Float16Converter.convert(model, new Float16Converter.Options(keepIo, io.modelpress.core.quantize.NodeSelector.ALL));
+            ConversionReport report = Float16Converter.convert(model, new Float16Converter.Options(keepIo, io.modelpress.core.onnx.NodeSelector.ALL));
             Path converted = dir.resolve("if-fp16-" + keepIo + ".onnx");
             model.write(converted);
 

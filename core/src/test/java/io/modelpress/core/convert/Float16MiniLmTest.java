@@ -2,8 +2,8 @@ package io.modelpress.core.convert;
 
 import io.modelpress.core.ReferenceModels;
 import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.eval.DatasetCalibration;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.DatasetCalibration;
 import io.modelpress.core.quantize.weightonly.SentenceEmbeddings;
 import io.modelpress.core.testing.OnnxChecker;
 import org.junit.jupiter.api.Test;

@@ -5,8 +5,8 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.quantize.weightonly.SentenceEmbeddings;
 
 import java.lang.management.ManagementFactory;

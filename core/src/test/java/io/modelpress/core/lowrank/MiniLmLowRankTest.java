@@ -1,8 +1,8 @@
 package io.modelpress.core.lowrank;
 
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.quantize.weightonly.SentenceEmbeddings;
 import io.modelpress.core.testing.OnnxChecker;
 import org.junit.jupiter.api.Test;

@@ -2,8 +2,8 @@ package io.modelpress.core.prune;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.quantize.dynamic.DynamicOptions;
 import io.modelpress.core.quantize.dynamic.DynamicQuantizer;

@@ -2,11 +2,11 @@ package io.modelpress.core.prune;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.quantize.qdq.TestCnns;
 import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.core.testing.PruningModels;
-import io.modelpress.core.quantize.qdq.TestCnns;
 import io.modelpress.core.transform.OnnxTestCase;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;

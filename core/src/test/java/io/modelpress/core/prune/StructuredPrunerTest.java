@@ -4,6 +4,9 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.ValueShapes;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
@@ -13,8 +16,6 @@ import io.modelpress.core.prune.graph.ChannelAnalysis;
 import io.modelpress.core.prune.graph.ChannelGraph;
 import io.modelpress.core.prune.graph.Labels;
 import io.modelpress.core.prune.ops.OpHandlers;
-import io.modelpress.core.quantize.CalibrationData;
-import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.quantize.qdq.TestCnns;
 import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.core.testing.Ort;
@@ -167,7 +168,7 @@ class StructuredPrunerTest {
      * offset cannot hit a symmetric choice); returns how many classes that is.
      */
     static int zeroHalfOfEveryGroup(OnnxModel model) {
-        ChannelGraph graph = ChannelAnalysis.analyze(model, ModelChecks.shapes(model).shapes(), OpHandlers.standard(), NodeSelector.ALL);
+        ChannelGraph graph = ChannelAnalysis.analyze(model, ValueShapes.infer(model).shapes(), OpHandlers.standard(), NodeSelector.ALL);
         Set<Integer> chosen = new HashSet<>();
         Random random = new Random(42);
         for (ChannelGraph.Group g : graph.groups()) {

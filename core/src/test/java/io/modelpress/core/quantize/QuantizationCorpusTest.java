@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.quantize.dynamic.DynamicQuantizer;
 import io.modelpress.core.quantize.qdq.StaticQuantizer;

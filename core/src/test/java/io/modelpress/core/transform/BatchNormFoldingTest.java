@@ -50,7 +50,7 @@ class BatchNormFoldingTest {
         for (boolean constantNodes : new boolean[] {false, true}) {
             ModelProto original = TestCnns.fashionLike(8, 16, 32, constantNodes, 11);
             OnnxModel model = OnnxModel.of(original);
-            List<BatchNormFolding.Outcome> outcomes = BatchNormFolding.apply(model);
+            List<BatchNormFolding.Outcome> outcomes = BatchNormFolding.fold(model);
 
             assertThat(outcomes).hasSize(2).allMatch(BatchNormFolding.Outcome::folded);
             assertThat(outcomes).extracting(BatchNormFolding.Outcome::conv).containsExactly("conv1", "conv2");
@@ -89,7 +89,7 @@ class BatchNormFoldingTest {
                 .addNode(Nodes.node("Conv", "conv", List.of("x", "w"), List.of("raw"), Nodes.attr("pads", 1L, 1L, 1L, 1L)))
                 .addNode(Nodes.node("BatchNormalization", "bn", List.of("raw", "scale", "bias", "mean", "var"), List.of("y")));
         OnnxModel model = OnnxModel.of(SmallModels.model(g.build(), 17));
-        List<BatchNormFolding.Outcome> outcomes = BatchNormFolding.apply(model);
+        List<BatchNormFolding.Outcome> outcomes = BatchNormFolding.fold(model);
         assertThat(outcomes).singleElement().satisfies(o -> {
             assertThat(o.folded()).isFalse();
             assertThat(o.skippedReason()).contains("read elsewhere");
@@ -102,7 +102,7 @@ class BatchNormFoldingTest {
                 .addOutput(Nodes.tensorInfo("y", DataType.FLOAT, 1, c, 8, 8))
                 .addAllInitializer(g.getInitializerList().subList(1, 5))
                 .addNode(Nodes.node("BatchNormalization", "bn", List.of("x", "scale", "bias", "mean", "var"), List.of("y")));
-        assertThat(BatchNormFolding.apply(OnnxModel.of(SmallModels.model(alone.build(), 17))))
+        assertThat(BatchNormFolding.fold(OnnxModel.of(SmallModels.model(alone.build(), 17))))
                 .singleElement().extracting(BatchNormFolding.Outcome::skippedReason).asString().contains("does not come from a Conv");
     }
 }

@@ -3,9 +3,9 @@ package io.modelpress.core.prune.graph;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.onnx.GraphIndex;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.quantize.NodeSelector;
 
 import java.util.HashMap;
 import java.util.Map;

@@ -2,13 +2,12 @@ package io.modelpress.core.prune.graph;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.transform.UnusedConstants;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -90,7 +89,7 @@ public final class ChannelCut {
         Map<String, List<Reader>> readersByTensor = new LinkedHashMap<>();
         tensorOf.forEach((reader, tensor) -> readersByTensor.computeIfAbsent(tensor, k -> new ArrayList<>()).add(reader));
 
-        GraphEdits edits = new GraphEdits(model);
+        GraphEditor edits = new GraphEditor(model);
         List<Record> records = new ArrayList<>();
         for (Map.Entry<String, List<Reader>> e : readersByTensor.entrySet()) {
             String name = e.getKey();
@@ -107,7 +106,7 @@ public final class ChannelCut {
                     records.add(new Record(Graphs.nodeLabel(node), node.getOpType(), name, axisCut.axis(), before, t.getDims(axisCut.axis())));
                 }
                 if (samePlan && onlyPlannedReaders) {
-                    Weights.replace(model, name, t);
+                    edits.replaceConstant(name, t);
                     break;
                 }
                 edits.setInput(reader.node(), reader.input(), edits.addConstant(name, t));
@@ -123,10 +122,10 @@ public final class ChannelCut {
                 reshaped.add(value);
             }
         });
-        edits.forgetShapes(reshaped);
-        GraphEdits.removeDeadNodes(model);
-        UnusedConstants.remove(model);
-        edits.declareInitializersAsInputs();
+        GraphEditor.forgetShapes(model, reshaped);
+        GraphEditor.removeDeadNodes(model);
+        GraphEditor.removeUnusedConstants(model);
+        GraphEditor.declareInitializersAsInputs(model);
         return records;
     }
 

@@ -37,6 +37,11 @@ public final class NodeContext {
 
     // ------------------------------------------------------------------ the node
 
+    /** The graph the node belongs to, as analysed. */
+    public GraphIndex index() {
+        return index;
+    }
+
     public NodeProto node() {
         return node;
     }

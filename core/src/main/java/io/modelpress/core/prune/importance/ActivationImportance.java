@@ -1,10 +1,10 @@
 package io.modelpress.core.prune.importance;
 
+import io.modelpress.core.eval.ActivationObserver;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.prune.graph.ChannelGraph;
 import io.modelpress.core.prune.graph.ChannelGraph.Role;
-import io.modelpress.core.quantize.ActivationObserver;
-import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.prune.graph.ChannelGraph;
 
 import java.nio.FloatBuffer;
 import java.util.HashMap;

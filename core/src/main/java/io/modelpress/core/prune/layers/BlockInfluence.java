@@ -1,8 +1,8 @@
 package io.modelpress.core.prune.layers;
 
+import io.modelpress.core.eval.ActivationObserver;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.ActivationObserver;
-import io.modelpress.core.quantize.CalibrationData;
 
 import java.util.HashMap;
 import java.util.LinkedHashSet;

@@ -1,5 +1,6 @@
 package io.modelpress.core.prune.ops;
 
+import io.modelpress.core.graph.ShapeEntries;
 import io.modelpress.core.prune.graph.Labels;
 import io.modelpress.core.prune.graph.NodeContext;
 import io.modelpress.core.prune.graph.OpHandler;
@@ -66,7 +67,7 @@ final class ReshapeHandler implements OpHandler {
                     + " -> " + java.util.Arrays.toString(out) + ")");
             return;
         }
-        Optional<ShapeEntries> shape = ShapeEntries.of(c, c.input(1));
+        Optional<ShapeEntries> shape = ShapeEntries.of(c.index(), c::longsOf, c::dims, c.input(1));
         if (shape.isEmpty() || shape.get().entries().size() != out.length) {
             c.freeze(l, c.describe() + " computes its target shape in a way that cannot be rewritten");
             return;

@@ -1,10 +1,7 @@
 package io.modelpress.core.prune.ops;
 
-import ai.onnx.proto.OnnxMl.TensorProto;
-import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.graph.ShapeEntries;
 import io.modelpress.core.onnx.Nodes;
-import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.prune.graph.GraphEdits;
 import io.modelpress.core.prune.graph.Labels;
 import io.modelpress.core.prune.graph.NodeContext;
 import io.modelpress.core.prune.graph.OpHandler;
@@ -64,8 +61,8 @@ final class SliceHandler implements OpHandler {
             long newStart = cut.keptBefore(l.ids(), start);
             long newEnd = cut.keptBefore(l.ids(), end);
             if (inputs) {
-                rewrite(edits, position, 1, e, newStart);
-                rewrite(edits, position, 2, e, newEnd);
+                ShapeEntries.setEntry(edits, position, 1, e, newStart);
+                ShapeEntries.setEntry(edits, position, 2, e, newEnd);
             } else {
                 long[] s = starts.clone();
                 long[] en = ends.clone();
@@ -79,21 +76,5 @@ final class SliceHandler implements OpHandler {
 
     private static long clamp(long v, long size) {
         return Math.max(0, Math.min(size, v));
-    }
-
-    /** Replaces one entry of a constant integer input by a new constant of the same type. */
-    static void rewrite(GraphEdits edits, int position, int input, int entry, long value) {
-        String name = edits.node(position).getInput(input);
-        TensorProto original = edits.model().constant(name).orElseThrow();
-        long[] values = edits.model().longs(original);
-        values[entry] = value;
-        long[] dims = Tensors.dims(original);
-        TensorProto replaced;
-        if (DataType.of(original) == DataType.INT32) {
-            replaced = Tensors.ofInts(name, dims, Arrays.stream(values).mapToInt(v -> (int) v).toArray());
-        } else {
-            replaced = Tensors.ofLongs(name, dims, values);
-        }
-        edits.setInput(position, input, edits.addConstant(name, replaced));
     }
 }

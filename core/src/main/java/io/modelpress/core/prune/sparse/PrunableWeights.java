@@ -6,10 +6,10 @@ import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.quantize.NodeSelector;
 
 import java.util.ArrayList;
 import java.util.Arrays;

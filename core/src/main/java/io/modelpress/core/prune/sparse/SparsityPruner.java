@@ -1,5 +1,7 @@
 package io.modelpress.core.prune.sparse;
 
+import io.modelpress.core.stats.ModelFootprint;
+
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;

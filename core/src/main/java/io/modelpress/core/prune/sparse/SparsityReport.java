@@ -1,17 +1,15 @@
 package io.modelpress.core.prune.sparse;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelpress.core.graph.PassReport;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /** What a sparsity pass did, tensor by tensor, and what the model costs before and after - for report.json and the CLI. */
-public final class SparsityReport {
+public final class SparsityReport extends PassReport {
     /**
      * One pruned weight tensor.
      *
@@ -38,9 +36,6 @@ public final class SparsityReport {
     private final SparsityOptions options;
     private final List<Layer> layers = new ArrayList<>();
     private final List<Skipped> skipped = new ArrayList<>();
-    private final Map<String, String> notes = new TreeMap<>();
-    private ModelFootprint before;
-    private ModelFootprint after;
 
     SparsityReport(SparsityOptions options) {
         this.options = options;
@@ -52,15 +47,6 @@ public final class SparsityReport {
 
     void skipped(Skipped entry) {
         skipped.add(entry);
-    }
-
-    void note(String key, String value) {
-        notes.put(key, value);
-    }
-
-    void footprints(ModelFootprint beforePass, ModelFootprint afterPass) {
-        this.before = beforePass;
-        this.after = afterPass;
     }
 
     public SparsityOptions options() {
@@ -75,18 +61,6 @@ public final class SparsityReport {
         return Collections.unmodifiableList(skipped);
     }
 
-    public Map<String, String> notes() {
-        return Collections.unmodifiableMap(notes);
-    }
-
-    public ModelFootprint before() {
-        return before;
-    }
-
-    public ModelFootprint after() {
-        return after;
-    }
-
     /** Elements of all pruned tensors. */
     public long prunableElements() {
         return layers.stream().mapToLong(Layer::elements).sum();
@@ -97,13 +71,19 @@ public final class SparsityReport {
         return layers.stream().mapToLong(Layer::zeros).sum();
     }
 
+    @Override
+    public long changedCount() {
+        return layers.size();
+    }
+
     public double sparsity() {
         long elements = prunableElements();
         return elements == 0 ? 0 : (double) zeros() / elements;
     }
 
+    @Override
     public ObjectNode toJson() {
-        ObjectNode json = JsonNodeFactory.instance.objectNode();
+        ObjectNode json = newJson();
         json.put("method", options.method().key());
         switch (options.method()) {
             case MAGNITUDE -> {
@@ -126,14 +106,10 @@ public final class SparsityReport {
         json.put("prunable_weights", prunableElements());
         json.put("zeros", zeros());
         json.put("sparsity", sparsity());
-        if (before != null) {
-            json.set("before", before.toJson());
-            json.set("after", after.toJson());
-        }
+        putFootprints(json);
         json.put("mask_metadata_key", SparsityRecord.METADATA_KEY);
         json.put("speed", SPEED_NOTE);
-        ObjectNode notesNode = json.putObject("notes");
-        notes.forEach(notesNode::put);
+        putNotes(json);
         ArrayNode layerNodes = json.putArray("layers");
         for (Layer l : layers) {
             ObjectNode n = layerNodes.addObject();

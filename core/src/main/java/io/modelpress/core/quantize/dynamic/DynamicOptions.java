@@ -1,8 +1,12 @@
 package io.modelpress.core.quantize.dynamic;
 
+import io.modelpress.core.transform.SmoothQuant;
+
+import io.modelpress.core.transform.SequenceMajorLayout;
+
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
-import io.modelpress.core.quantize.NodeSelector;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.quantize.QuantType;
 import io.modelpress.core.recipe.StageSpec;
 

@@ -1,33 +1,46 @@
 package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
+import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.Pass;
+import io.modelpress.core.graph.PassResult;
+import io.modelpress.core.graph.Passes;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
-import io.modelpress.core.quantize.NodeSelector;
-import io.modelpress.core.quantize.OpsetRequirement;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.transform.AttentionMaskFold;
+import io.modelpress.core.transform.ChannelRanges;
+import io.modelpress.core.transform.ChannelScaling;
+import io.modelpress.core.transform.ChannelShift;
+import io.modelpress.core.transform.ExactRewrite;
+import io.modelpress.core.transform.OpsetRequirement;
+import io.modelpress.core.transform.OutlierChannels;
+import io.modelpress.core.transform.ProductGroups;
+import io.modelpress.core.transform.SequenceMajorLayout;
+import io.modelpress.core.transform.SiblingMatMulFusion;
+import io.modelpress.core.transform.SmoothQuant;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.Set;
-import java.util.function.Function;
-import java.util.function.ToIntFunction;
 
 /**
  * Dynamic int8 quantization: weights are stored as 8-bit integers ahead of time, activations are quantized at run
- * time by DynamicQuantizeLinear, and ONNX Runtime runs the products in integer kernels. With calibration data, outlier
- * activations are tamed first by exact float-model rewrites (see {@link #quantize(OnnxModel, DynamicOptions,
- * CalibrationData)}). Only the main graph is edited; subgraphs (If/Loop/Scan bodies) stay as they are.
+ * time by DynamicQuantizeLinear, and ONNX Runtime runs the products in integer kernels. The mode is a declared list of
+ * passes ({@link Run#passes}): exact float rewrites of the pass layer (core.transform), then the operator handlers
+ * ({@link #HANDLERS}), then the layout rewrites. Only the main graph is edited; subgraphs (If/Loop/Scan bodies) stay as
+ * they are.
  */
 public final class DynamicQuantizer {
     /** One handler per operator type of the default domain. */
@@ -52,13 +65,8 @@ public final class DynamicQuantizer {
     }
 
     /**
-     * Quantizes in place. With calibration data and the options asking for it, float rewrites come first, each exact
-     * (checked by running the float model before and after): activation channels are centred for free
-     * ({@link ChannelShift}), extreme outlier channels of FFN activations move to a float side path
-     * ({@link OutlierChannels}), and SmoothQuant migrates the remaining outliers into the weights
-     * ({@link SmoothQuant}); then the {@code keepFloat} nodes that lose most to quantization are found by measurement
-     * ({@link Sensitivity}). Without data these steps are skipped and the report says so. A model with nothing to
-     * quantize is left untouched (the data unread) and the report says why.
+     * Quantizes in place, running {@link Run#passes the mode's passes} in order. A model with nothing to quantize is
+     * left untouched (the data unread) and the report says why.
      */
     public static QuantizationReport quantize(OnnxModel model, DynamicOptions options, CalibrationData data) {
         long start = System.nanoTime();
@@ -69,173 +77,140 @@ public final class DynamicQuantizer {
             return candidates;
         }
         QuantizationReport report = new QuantizationReport("dynamic");
-        OpsetRequirement.ensure(model, MINIMUM_OPSET, "DynamicQuantizeLinear and MatMulInteger", report);
-        sortTopologically(model);
-        // the rewrites below change no output: data to check that on (made-up token inputs where none is given)
-        Optional<CalibrationData> check = !options.sequenceMajor() ? Optional.empty()
-                : data.isEmpty() ? SyntheticTokens.of(model) : Optional.of(data);
-        if (options.sequenceMajor()) {
-            // measured: the fold pays with the sequence-major layout and lost with the batch-major one (docs/recipes.md)
-            check.ifPresent(c -> foldAttentionMasks(model, c, report));
-        }
-        Map<String, String> floatNodes = new HashMap<>();
-        if (options.wantsCalibration() && data.isEmpty()) {
-            report.note("calibration", "none given: data-free defaults (plain per-channel int8; no SmoothQuant, "
-                    + "no outlier channels, no sensitivity ranking)");
-        } else if (options.wantsCalibration() && matMulGroups(model, options, Set.of()).isEmpty()) {
-            report.note("calibration", "not needed: no MatMul or Gemm activation is quantized at run time (data unused)");
-        } else if (options.wantsCalibration()) {
-            if (options.smoothQuantAlpha().isPresent() || options.outlierChannels() > 0) {
-                rewrite(model, options, data, report).forEach(n -> floatNodes.put(n, "outlier side path: computed in float by design"));
-            }
-            if (options.keepFloat() > 0) {
-                mostSensitive(model, options, floatNodes.keySet(), data, report).forEach(n -> floatNodes.put(n,
-                        "kept float: among the " + options.keepFloat() + " nodes that lose most to quantization (keep_float)"));
-            }
-        }
-        if (options.perChannel() && options.mergeSiblings()) {
-            int merged = SiblingMatMulFusion.apply(model, options.selector(), floatNodes.keySet());
-            if (merged > 0) {
-                report.note("sibling_matmuls", merged + " MatMuls merged into the MatMul that shares their input (one integer kernel each)");
-            }
-        }
-        quantizeNodes(model, options, floatNodes, report);
-        if (options.sequenceMajor()) {
-            if (check.isPresent()) {
-                sequenceMajor(model, check.get(), report);
-            } else {
-                report.note("layout", "batch-major kept: without data the sequence-major model is checked on made-up token "
-                        + "ids, masks and floats, and this model has other inputs");
-            }
-            check.ifPresent(c -> integerMaskColumns(model, c, report));
-        }
+        Passes.run(model, new Run(options, data, report).passes(), report);
         report.note("runtime", "standard ONNX operators only (DynamicQuantizeLinear, MatMulInteger, DequantizeLinear); "
                 + "ONNX Runtime fuses them into its integer kernels");
         report.note("seconds", String.format(Locale.ROOT, "%.2f", (System.nanoTime() - start) / 1e9));
         return report;
     }
 
-    /** The calibrated float rewrites; returns the nodes that must stay float (side paths, most sensitive nodes). */
-    private static Set<String> rewrite(OnnxModel model, DynamicOptions options, CalibrationData data, QuantizationReport report) {
-        OnnxModel original = model.copy();
-        Map<String, List<Integer>> groups = matMulGroups(model, options, Set.of());
-        ChannelRanges ranges = ChannelRanges.observe(model, groups.keySet(), data, options.calibrationSamples());
-        report.note("calibration", ranges.samples() + " samples");
-        Set<String> floatNodes = new HashSet<>();
-        if (options.smoothQuantAlpha().isPresent()) {
-            int shifted = ChannelShift.apply(model, ranges, groups);
-            report.note("channel_shift", shifted + " activations centred per channel (folded into biases, no extra nodes)");
-            groups = matMulGroups(model, options, Set.of());
+    /** One quantization: the dynamic mode's passes and the state they share. */
+    private static final class Run {
+        private final DynamicOptions options;
+        private final CalibrationData data;
+        private final QuantizationReport report;
+        /** Nodes that stay float (outlier side paths, the most sensitive nodes), with the reason for the report. */
+        private final Map<String, String> floatNodes = new HashMap<>();
+        /** Data the exact rewrites are checked on: the calibration data, or made-up token inputs; decided when first needed. */
+        private Optional<CalibrationData> check;
+        /** Whether the calibrated steps run: data was given and some MatMul or Gemm activation is quantized at run time. */
+        private boolean calibrated;
+
+        Run(DynamicOptions options, CalibrationData data, QuantizationReport report) {
+            this.options = options;
+            this.data = data;
+            this.report = report;
         }
-        Set<String> split = new HashSet<>();
-        if (options.outlierChannels() > 0) {
-            OutlierChannels.Result result = OutlierChannels.apply(model, ranges, groups, options.outlierChannels());
-            floatNodes.addAll(result.sideNodes());
-            split.addAll(result.activations());
-            report.note("outlier_channels", result.channels() + " channels of " + result.activations().size()
-                    + " activations computed in float on side paths");
+
+        /**
+         * The dynamic mode, in order. The float rewrites come first, each exact and kept only when the float model gives
+         * the same outputs before and after: the attention masks fold into the Q.K products; with calibration data,
+         * activation channels are centred for free ({@link ChannelShift}), extreme outlier channels of FFN activations
+         * move to a float side path ({@link OutlierChannels}) and SmoothQuant migrates the remaining outliers into the
+         * weights ({@link SmoothQuant}), all checked together; the {@code keep_float} nodes that lose most to
+         * quantization are found by measurement ({@link Sensitivity}). Then the products are quantized, and the token
+         * activations move to the sequence-major layout.
+         */
+        List<Pass<?>> passes() {
+            boolean floatRewrites = options.smoothQuantAlpha().isPresent() || options.outlierChannels() > 0;
+            return Passes.of(
+                    new OpsetRequirement(MINIMUM_OPSET, "DynamicQuantizeLinear and MatMulInteger", "dynamic quantization"),
+                    Passes.topologicalOrder(),
+                    // measured: the fold pays with the sequence-major layout and lost with the batch-major one (docs/recipes.md)
+                    options.sequenceMajor() ? checked(new AttentionMaskFold(), "left as they were", null) : null,
+                    options.wantsCalibration() ? Passes.simple("calibration", this::decideCalibration) : null,
+                    options.wantsCalibration() && floatRewrites ? Passes.simple("rewrites", this::floatRewrites) : null,
+                    options.wantsCalibration() && options.keepFloat() > 0 ? Passes.simple("keep_float", this::keepMostSensitive) : null,
+                    options.perChannel() && options.mergeSiblings()
+                            ? new SiblingMatMulFusion(new SiblingMatMulFusion.Options(options.selector(), floatNodes.keySet())) : null,
+                    Passes.simple("quantize", this::quantizeProducts),
+                    options.sequenceMajor() ? checked(new SequenceMajorLayout(), "batch-major kept", "batch-major kept: without "
+                            + "data the sequence-major model is checked on made-up token ids, masks and floats, and this model has "
+                            + "other inputs") : null,
+                    options.sequenceMajor() ? checked(new IntegerMaskColumns(), "float mask columns kept", null) : null);
         }
-        if (options.smoothQuantAlpha().isPresent()) {
-            Map<String, List<Integer>> remaining = matMulGroups(model, options, floatNodes);
-            remaining.keySet().removeAll(split);
-            SmoothQuant.Result result = SmoothQuant.apply(model, ranges, remaining, options.smoothQuantAlpha().getAsDouble());
-            report.note("smoothquant", String.format(Locale.ROOT, "alpha %.2f; %d activations folded into their producer, %d with a Mul",
-                    options.smoothQuantAlpha().getAsDouble(), result.folded(), result.multiplied()));
-        }
-        double deviation = FloatEquivalence.deviation(original, model, data);
-        if (deviation > FloatEquivalence.TOLERANCE) {
-            model.proto().clear().mergeFrom(original.build());
-            report.note("rewrites", String.format(Locale.ROOT, "undone: the rewritten float model deviated by %.2g "
-                    + "(relative) from the original; quantized without them", deviation));
-            return Set.of();
-        }
-        report.note("rewrites", String.format(Locale.ROOT, "float model unchanged to %.1e (relative, checked on calibration data)", deviation));
-        return floatNodes;
-    }
 
-    /**
-     * Folds attention masks and score scales into the Q.K products ({@link AttentionMaskFold}), kept only when the float
-     * model gives the same outputs before and after on {@code check}.
-     */
-    private static void foldAttentionMasks(OnnxModel model, CalibrationData check, QuantizationReport report) {
-        keepIfExact(model, check, report, "attention_masks", "left as they were", counted(AttentionMaskFold::apply,
-                " attention masks and score scales folded into the Q.K products (outputs checked unchanged)"));
-    }
-
-    /**
-     * Moves token activations to sequence-major layout ({@link SequenceMajorLayout}), kept only when the quantized model
-     * gives the same outputs before and after on {@code check} (calibration data, or {@link SyntheticTokens}).
-     */
-    private static void sequenceMajor(OnnxModel model, CalibrationData check, QuantizationReport report) {
-        keepIfExact(model, check, report, "layout", "batch-major kept", m -> {
-            SequenceMajorLayout.Result result = SequenceMajorLayout.apply(m);
-            return new Outcome(result.applied(), SequenceMajorLayout.describe(result));
-        });
-    }
-
-    /**
-     * Moves the folded attention masks from float Concats over K into K's quantized input ({@link IntegerMaskColumns}),
-     * kept only when the outputs on {@code check} are the same before and after.
-     */
-    private static void integerMaskColumns(OnnxModel model, CalibrationData check, QuantizationReport report) {
-        keepIfExact(model, check, report, "mask_columns", "float mask columns kept", counted(IntegerMaskColumns::apply,
-                " attention masks appended to K's quantized input as two uint8 columns (no float Concat over K)"));
-    }
-
-    /** A rewrite that returns how many places it changed, as an Outcome noting that count; nodes re-sorted if any. */
-    private static Function<OnnxModel, Outcome> counted(ToIntFunction<OnnxModel> rewrite,
-                                                                          String noteAfterCount) {
-        return m -> {
-            int changed = rewrite.applyAsInt(m);
-            if (changed > 0) {
-                sortTopologically(m);
-            }
-            return new Outcome(changed > 0, changed > 0 ? changed + noteAfterCount : null);
-        };
-    }
-
-    /** What a rewrite did: whether it changed the model, and the report note (null: nothing worth a note). */
-    private record Outcome(boolean changed, String note) {
-    }
-
-    /**
-     * Runs a rewrite that must not change the model's outputs, and keeps it only when the outputs on {@code check} are
-     * the same before and after; otherwise, or when the rewrite throws, the model is restored and the note says why.
-     */
-    private static void keepIfExact(OnnxModel model, CalibrationData check, QuantizationReport report, String noteKey,
-                                    String undone, Function<OnnxModel, Outcome> rewrite) {
-        OnnxModel before = model.copy();
-        String why;
-        try {
-            Outcome outcome = rewrite.apply(model);
-            double deviation = outcome.changed() ? FloatEquivalence.deviation(before, model, check) : 0;
-            if (deviation <= FloatEquivalence.TOLERANCE) {
-                if (outcome.note() != null) {
-                    report.note(noteKey, outcome.note());
+        /** The rewrite, kept only when the outputs on the check data are unchanged; without check data it is left out. */
+        private Pass<?> checked(Pass<?> rewrite, String undone, String withoutCheck) {
+            return Passes.simple(rewrite.name(), model -> {
+                if (check == null) {
+                    check = data.isEmpty() ? SyntheticTokens.of(model) : Optional.of(data);
                 }
-                return;
-            }
-            why = String.format(Locale.ROOT, "the rewritten model deviated by %.2g", deviation);
-        } catch (RuntimeException e) {
-            // an optimisation must never cost the user the quantized model: keep the graph that is known to work
-            why = "the rewrite failed: " + e.getMessage();
+                if (check.isPresent()) {
+                    return ExactRewrite.keepIfExact(rewrite, check.get(), undone).apply(model);
+                }
+                PassResult result = PassResult.of(rewrite.name());
+                return withoutCheck == null ? result : result.note(rewrite.name(), withoutCheck);
+            });
         }
-        model.proto().clear().mergeFrom(before.build());
-        report.note(noteKey, undone + ": " + why);
-    }
 
-    /** The {@code keepFloat} nodes whose own quantization error is largest. */
-    private static List<String> mostSensitive(OnnxModel model, DynamicOptions options, Set<String> floatNodes, CalibrationData data,
-                                              QuantizationReport report) {
-        Map<String, Double> errors = Sensitivity.measure(model, options, floatNodes, data);
-        List<String> chosen = errors.keySet().stream().limit(options.keepFloat()).toList();
-        StringBuilder detail = new StringBuilder();
-        for (String node : chosen) {
-            detail.append(detail.length() == 0 ? "" : ", ").append(node)
-                    .append(String.format(Locale.ROOT, " (%.2g)", errors.get(node)));
+        private PassResult decideCalibration(OnnxModel model) {
+            PassResult result = PassResult.of("calibration");
+            if (data.isEmpty()) {
+                return result.note("calibration", "none given: data-free defaults (plain per-channel int8; no SmoothQuant, "
+                        + "no outlier channels, no sensitivity ranking)");
+            }
+            if (matMulGroups(model, options, Set.of()).isEmpty()) {
+                return result.note("calibration", "not needed: no MatMul or Gemm activation is quantized at run time (data unused)");
+            }
+            calibrated = true;
+            return result;
         }
-        report.note("keep_float", chosen.size() + " nodes kept float, largest relative output error of their own quantization: " + detail);
-        return chosen;
+
+        /**
+         * The calibrated float rewrites on the activations the products read, kept together only when the float model is
+         * unchanged on the data; the outlier side paths they made then stay float.
+         */
+        private PassResult floatRewrites(OnnxModel model) {
+            if (!calibrated) {
+                return PassResult.of("rewrites");
+            }
+            ProductGroups quantized = m -> matMulGroups(m, options, Set.of());
+            ChannelRanges ranges = ChannelRanges.observe(model, quantized.of(model).keySet(), data, options.calibrationSamples());
+            report.note("calibration", ranges.samples() + " samples");
+            OutlierChannels outliers = new OutlierChannels(new OutlierChannels.Options(options.outlierChannels()), ranges, quantized);
+            ProductGroups notSplit = m -> {
+                Map<String, List<Integer>> groups = matMulGroups(m, options, outliers.sideNodes());
+                groups.keySet().removeAll(outliers.activations());
+                return groups;
+            };
+            OptionalDouble alpha = options.smoothQuantAlpha();
+            PassResult result = ExactRewrite.allOrNothing("rewrites", Passes.of(
+                    alpha.isPresent() ? new ChannelShift(ranges, quantized) : null,
+                    options.outlierChannels() > 0 ? outliers : null,
+                    alpha.isPresent() ? new SmoothQuant(new SmoothQuant.Options(alpha.getAsDouble(), SmoothQuant.Smoothing.FOLD_OR_MUL),
+                            ranges::absMax, notSplit) : null),
+                    data, "quantized without them").apply(model);
+            if (result.changedModel()) {
+                outliers.sideNodes().forEach(n -> floatNodes.put(n, "outlier side path: computed in float by design"));
+            }
+            return result;
+        }
+
+        /** The {@code keepFloat} nodes whose own quantization error is largest stay float. */
+        private PassResult keepMostSensitive(OnnxModel model) {
+            PassResult result = PassResult.of("keep_float");
+            if (!calibrated) {
+                return result;
+            }
+            Map<String, Double> errors = Sensitivity.measure(model, options, floatNodes.keySet(), data);
+            List<String> chosen = errors.keySet().stream().limit(options.keepFloat()).toList();
+            StringBuilder detail = new StringBuilder();
+            for (String node : chosen) {
+                detail.append(detail.length() == 0 ? "" : ", ").append(node)
+                        .append(String.format(Locale.ROOT, " (%.2g)", errors.get(node)));
+            }
+            chosen.forEach(n -> floatNodes.put(n, "kept float: among the " + options.keepFloat()
+                    + " nodes that lose most to quantization (keep_float)"));
+            return result.note("keep_float", chosen.size() + " nodes kept float, largest relative output error of their own "
+                    + "quantization: " + detail);
+        }
+
+        private PassResult quantizeProducts(OnnxModel model) {
+            long before = report.quantizedCount();
+            quantizeNodes(model, options, floatNodes, report);
+            return PassResult.of("quantize").addChanges((int) (report.quantizedCount() - before));
+        }
     }
 
     /**
@@ -358,26 +333,5 @@ public final class DynamicQuantizer {
             return;
         }
         editor.replace(position, List.of(add.toBuilder().setInput(0, product).setInput(1, add.getInput(0)).build()));
-    }
-
-    /** ONNX requires nodes in topological order, but not every exporter complies; the edits rely on it. */
-    static void sortTopologically(OnnxModel model) {
-        GraphIndex index = new GraphIndex(model.graph());
-        Set<String> available = new java.util.HashSet<>(index.graphInputs());
-        model.graph().getInitializerList().forEach(t -> available.add(t.getName()));
-        boolean sorted = true;
-        for (NodeProto node : index.nodes()) {
-            for (String input : node.getInputList()) {
-                sorted &= input.isEmpty() || available.contains(input) || index.producerOf(input).isEmpty();
-            }
-            for (String input : GraphIndex.implicitInputs(node)) {
-                sorted &= available.contains(input) || index.producerOf(input).isEmpty();
-            }
-            available.addAll(node.getOutputList());
-        }
-        if (!sorted) {
-            List<NodeProto> order = index.topologicalOrder().stream().map(index::node).toList();
-            model.graph().clearNode().addAllNode(order);
-        }
     }
 }

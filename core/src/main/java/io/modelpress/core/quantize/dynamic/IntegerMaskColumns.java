@@ -1,7 +1,14 @@
 package io.modelpress.core.quantize.dynamic;
 
+import io.modelpress.core.transform.ChannelScaling;
+
+import io.modelpress.core.transform.AttentionMaskFold;
+
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.Pass;
+import io.modelpress.core.graph.PassResult;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Nodes;
@@ -30,13 +37,32 @@ import java.util.Optional;
  * {@code -3e29 * x_scale}. The two columns are made once from the existing mask column (Slice, Reshape, Equal, Where) and shared
  * by all layers; each layer adds one Concat over bytes.
  */
-final class IntegerMaskColumns {
+final class IntegerMaskColumns implements Pass<Pass.NoOptions> {
+    static final String NAME = "mask_columns";
     /** The exporter's mask constant must be at least this negative: far beyond any attention score. */
     static final float MASK_CONSTANT_LIMIT = -1e30f;
     /** Weight scale of the mask column: with |sum| = 255 * 127 it drowns every score for any sane activation scale. */
     static final float MASK_COLUMN_SCALE = 1e25f;
 
-    private IntegerMaskColumns() {
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public NoOptions options() {
+        return NoOptions.NONE;
+    }
+
+    /** Changes: the layers rewritten (nodes then re-sorted). */
+    @Override
+    public PassResult apply(OnnxModel model) {
+        int layers = rewriteAll(model);
+        if (layers > 0) {
+            GraphEditor.sortTopologically(model);
+        }
+        return PassResult.changed(NAME, layers, layers > 0
+                ? layers + " attention masks appended to K's quantized input as two uint8 columns (no float Concat over K)" : null);
     }
 
     /** The nodes of one layer's K projection, from its MatMulInteger to the Concat that appends the mask column. */
@@ -45,7 +71,7 @@ final class IntegerMaskColumns {
     }
 
     /** Rewrites every matching layer in place; returns how many. */
-    static int apply(OnnxModel model) {
+    private static int rewriteAll(OnnxModel model) {
         GraphEditor editor = new GraphEditor(model);
         GraphIndex index = editor.index();
         List<KeyProjection> layers = new ArrayList<>();

@@ -1,6 +1,7 @@
 package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 

@@ -2,6 +2,7 @@ package io.modelpress.core.quantize.dynamic;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
@@ -94,7 +95,7 @@ final class QuantizationContext {
         long[] dims = Tensors.dims(tensor);
         float[] values = model.floats(tensor);
         if (transpose) {
-            values = transpose(values, (int) dims[0], (int) dims[1]);
+            values = Tensors.transpose(values, (int) dims[0], (int) dims[1]);
             dims = new long[] {dims[1], dims[0]};
         }
         QuantType type = options.weightType();
@@ -143,16 +144,6 @@ final class QuantizationContext {
             return "weight '" + weightName + "' has rank " + tensor.get().getDimsCount() + "; only " + rank + "-D weights are quantized";
         }
         return null;
-    }
-
-    static float[] transpose(float[] values, int rows, int cols) {
-        float[] out = new float[values.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                out[c * rows + r] = values[r * cols + c];
-            }
-        }
-        return out;
     }
 
     private static boolean allZero(int[] values) {

@@ -5,12 +5,12 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.ValueShape;
-import io.modelpress.core.quantize.CalibrationData;
 
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;

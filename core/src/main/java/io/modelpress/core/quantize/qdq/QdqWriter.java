@@ -4,6 +4,7 @@ import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
@@ -13,7 +14,6 @@ import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.quantize.WeightQuantizer;
 import io.modelpress.core.quantize.qdq.OperatorRules.Kind;
 import io.modelpress.core.quantize.qdq.calibration.QuantParams;
-import io.modelpress.core.transform.UniqueNames;
 
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -3,13 +3,18 @@ package io.modelpress.core.quantize.qdq;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.PassResult;
+import io.modelpress.core.graph.Passes;
+import io.modelpress.core.onnx.Graphs;
+import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.quantize.CalibrationData;
-import io.modelpress.core.quantize.OpsetRequirement;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.quantize.WeightQuantizer;
 import io.modelpress.core.quantize.dynamic.DynamicQuantizer;
+import io.modelpress.core.quantize.qdq.OperatorRules.Kind;
 import io.modelpress.core.quantize.qdq.calibration.HistogramCollector;
 import io.modelpress.core.quantize.qdq.calibration.QuantParams;
 import io.modelpress.core.quantize.qdq.calibration.Range;
@@ -17,7 +22,8 @@ import io.modelpress.core.quantize.qdq.calibration.RangeCalibrator;
 import io.modelpress.core.quantize.qdq.calibration.ValueHistogram;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.transform.BatchNormFolding;
-import io.modelpress.core.transform.UnusedConstants;
+import io.modelpress.core.transform.OpsetRequirement;
+import io.modelpress.core.transform.SmoothQuant;
 import io.modelpress.core.transform.ValueTypes;
 
 import java.util.ArrayList;
@@ -57,72 +63,108 @@ public final class StaticQuantizer {
     public static QuantizationReport quantize(OnnxModel model, StageSpec spec, CalibrationData data) {
         StaticSettings settings = StaticSettings.of(spec);
         QuantizationReport report = new QuantizationReport("static");
-        OpsetRequirement.ensure(model, MINIMUM_OPSET, "per-channel DequantizeLinear", report);
-        report.note("scheme", settings.describe());
-        if (settings.foldBatchNorm()) {
-            List<BatchNormFolding.Outcome> outcomes = BatchNormFolding.apply(model);
-            long folded = outcomes.stream().filter(BatchNormFolding.Outcome::folded).count();
-            if (!outcomes.isEmpty()) {
-                report.note("batchnorm_folded", folded + " of " + outcomes.size());
-            }
-            outcomes.stream().filter(o -> !o.folded()).forEach(o -> report.skipped(o.batchNorm(), "BatchNormalization",
-                    "not folded: " + o.skippedReason()));
+        Qdq qdq = new Qdq(settings, data, report, spec.label());
+        Passes.run(model, Passes.of(
+                new OpsetRequirement(MINIMUM_OPSET, "per-channel DequantizeLinear", "static quantization"),
+                Passes.note("scheme", settings.describe()),
+                settings.foldBatchNorm() ? new BatchNormFolding() : null,
+                Passes.simple("qdq", qdq::apply),
+                // embedding lookups are not integer kernels, but their tables are most of a transformer's bytes
+                settings.embeddings() ? Passes.simple("embeddings", m -> {
+                    DynamicQuantizer.quantizeEmbeddings(m, settings.selector(), report);
+                    return PassResult.of("embeddings");
+                }) : null,
+                Passes.simple("unused_constants", m -> PassResult.of("unused_constants")
+                        .addChanges(qdq.planned ? GraphEditor.removeUnusedConstants(m) : 0))), report);
+        if (!qdq.planned && report.quantizedCount() == 0) {
+            // nothing to calibrate: the data was not read (nor needed)
+            report.nothingToQuantize("node static quantization can turn into an integer kernel (Conv, MatMul or Gemm with a "
+                    + "constant weight and the joins around them) and no Gather from a constant float table");
         }
-        QdqPlanner planner = new QdqPlanner(model, settings, ValueTypes.infer(model));
-        QdqPlan plan = planner.plan(Map.of());
-        if (plan.units.isEmpty()) {
-            // nothing to calibrate: the data is not read (nor needed); embedding tables are the only thing left to store in 8 bits
-            plan.skipped.forEach(s -> report.skipped(io.modelpress.core.onnx.Graphs.nodeLabel(s.node()), s.node().getOpType(), s.reason()));
-            if (settings.embeddings()) {
-                DynamicQuantizer.quantizeEmbeddings(model, settings.selector(), report);
-            }
-            if (report.quantizedCount() == 0) {
-                report.nothingToQuantize("node static quantization can turn into an integer kernel (Conv, MatMul or Gemm with a "
-                        + "constant weight and the joins around them) and no Gather from a constant float table");
-            }
-            return report;
-        }
-        if (data == null || data.isEmpty()) {
-            throw new ModelPressException(ErrorCode.DATA_MISMATCH, spec.label(), "static quantization needs calibration data (--data)");
-        }
-        int threads = Runtime.getRuntime().availableProcessors();
-        long start = System.nanoTime();
-        Map<String, List<QdqPlan.Unit>> smoothable = settings.smoothQuant().isPresent() ? SmoothQuant.candidates(plan, planner) : Map.of();
-        HistogramCollector histograms = HistogramCollector.observe(model, plan.calibratedValues(), smoothable.keySet(), data,
-                settings.calibrationSamples(), threads);
-        Map<String, QuantParams> params = calibrate(histograms, plan.calibratedValues(), settings);
-        Map<String, ValueHistogram> seen = new HashMap<>(histograms.histograms());
-        int observed = params.size();
+        return report;
+    }
 
-        Set<String> smoothed = Set.of();
-        if (settings.smoothQuant().isPresent()) {
-            double alpha = settings.smoothQuant().getAsDouble();
-            smoothed = SmoothQuant.apply(model, planner, smoothable, histograms, alpha);
-            report.note("smoothquant", smoothed.isEmpty()
-                    ? "alpha " + alpha + ": nothing to smooth (no MatMul/Gemm reads an activation computed in float; inputs arriving"
-                            + " 8-bit from a quantized producer are left as they are)"
-                    : "alpha " + alpha + " on " + smoothed.size() + " activation(s) read by MatMul/Gemm");
-            if (!smoothed.isEmpty()) {
-                planner = new QdqPlanner(model, settings, ValueTypes.infer(model));
-                plan = planner.plan(Map.of());
+    /** The QDQ pass: plan, calibration (SmoothQuant first where asked), the most sensitive units kept float, the rewrite. */
+    private static final class Qdq {
+        private final StaticSettings settings;
+        private final CalibrationData data;
+        private final QuantizationReport report;
+        private final String where;
+        /** Whether the plan had units, i.e. whether the model was calibrated and rewritten. */
+        private boolean planned;
+
+        Qdq(StaticSettings settings, CalibrationData data, QuantizationReport report, String where) {
+            this.settings = settings;
+            this.data = data;
+            this.report = report;
+            this.where = where;
+        }
+
+        PassResult apply(OnnxModel model) {
+            QdqPlanner planner = new QdqPlanner(model, settings, ValueTypes.infer(model));
+            QdqPlan plan = planner.plan(Map.of());
+            if (plan.units.isEmpty()) {
+                plan.skipped.forEach(s -> report.skipped(Graphs.nodeLabel(s.node()), s.node().getOpType(), s.reason()));
+                return PassResult.of("qdq");
+            }
+            planned = true;
+            if (data == null || data.isEmpty()) {
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, where, "static quantization needs calibration data (--data)");
+            }
+            int threads = Runtime.getRuntime().availableProcessors();
+            long start = System.nanoTime();
+            Map<String, List<Integer>> smoothable = settings.smoothQuant().isPresent() ? smoothQuantCandidates(plan, planner) : Map.of();
+            HistogramCollector histograms = HistogramCollector.observe(model, plan.calibratedValues(), smoothable.keySet(), data,
+                    settings.calibrationSamples(), threads);
+            Map<String, QuantParams> params = calibrate(histograms, plan.calibratedValues(), settings);
+            Map<String, ValueHistogram> seen = new HashMap<>(histograms.histograms());
+            int observed = params.size();
+
+            Set<String> smoothed = Set.of();
+            if (settings.smoothQuant().isPresent()) {
+                SmoothQuant smoothQuant = new SmoothQuant(new SmoothQuant.Options(settings.smoothQuant().getAsDouble(),
+                        SmoothQuant.Smoothing.MUL_AFTER_PRODUCER), histograms::channelAbsMax, m -> smoothable);
+                report.add(smoothQuant.apply(model));
+                smoothed = smoothQuant.smoothedValues();
+                if (!smoothed.isEmpty()) {
+                    planner = new QdqPlanner(model, settings, ValueTypes.infer(model));
+                    plan = planner.plan(Map.of());
+                    observed += calibrateMissing(model, plan, params, seen, data, settings, threads);
+                }
+            }
+            if (settings.keepFloat() > 0) {
+                Map<Integer, String> kept = mostSensitive(model, planner, plan, seen, params, settings);
+                plan = planner.plan(kept);
                 observed += calibrateMissing(model, plan, params, seen, data, settings, threads);
             }
+            report.note("calibration", String.format(Locale.ROOT, "%s on %d samples, %d values observed, %.1f s, %d KiB of histograms",
+                    settings.calibration().recipeName(), histograms.samples(), observed,
+                    (System.nanoTime() - start) / 1e9, histograms.counterBytes() / 1024));
+            long before = report.quantizedCount();
+            new QdqWriter(model, planner, plan, params, settings, smoothed).write(report);
+            return PassResult.of("qdq").addChanges((int) (report.quantizedCount() - before));
         }
-        if (settings.keepFloat() > 0) {
-            Map<Integer, String> kept = mostSensitive(model, planner, plan, seen, params, settings);
-            plan = planner.plan(kept);
-            observed += calibrateMissing(model, plan, params, seen, data, settings, threads);
+    }
+
+    /**
+     * SmoothQuant's activations: those computed in float that MatMul/Gemm units read on their last axis (a constant 2-D
+     * weight second), with the units' positions. Where a unit's input arrives 8-bit from a quantized producer (a CNN's
+     * convolutions), a Mul would force a dequantize-multiply-quantize detour for no range to gain.
+     */
+    private static Map<String, List<Integer>> smoothQuantCandidates(QdqPlan plan, QdqPlanner planner) {
+        Map<String, List<Integer>> byInput = new LinkedHashMap<>();
+        for (QdqPlan.Unit unit : plan.units.values()) {
+            boolean matrix = unit.kind() == Kind.MATMUL || unit.kind() == Kind.GEMM && Nodes.intAttribute(unit.node(), "transA", 0) == 0;
+            if (!matrix) {
+                continue;
+            }
+            TensorProto w = planner.constant(unit.node().getInput(unit.weightSlot())).orElse(null);
+            String x = unit.node().getInput(0);
+            if (w != null && w.getDimsCount() == 2 && !plan.producedQuantized.contains(x)) {
+                byInput.computeIfAbsent(x, k -> new ArrayList<>()).add(unit.position());
+            }
         }
-        report.note("calibration", String.format(Locale.ROOT, "%s on %d samples, %d values observed, %.1f s, %d KiB of histograms",
-                settings.calibration().recipeName(), histograms.samples(), observed,
-                (System.nanoTime() - start) / 1e9, histograms.counterBytes() / 1024));
-        new QdqWriter(model, planner, plan, params, settings, smoothed).write(report);
-        if (settings.embeddings()) {
-            // embedding lookups are not integer kernels, but their tables are most of a transformer's bytes
-            DynamicQuantizer.quantizeEmbeddings(model, settings.selector(), report);
-        }
-        UnusedConstants.remove(model);
-        return report;
+        return byInput;
     }
 
     /** Calibrates the values a new plan needs that earlier passes did not observe; returns how many. */

@@ -2,7 +2,7 @@ package io.modelpress.core.quantize.qdq;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
-import io.modelpress.core.quantize.NodeSelector;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.quantize.QuantType;
 import io.modelpress.core.quantize.qdq.calibration.CalibrationMethod;
 import io.modelpress.core.recipe.StageSpec;

@@ -6,17 +6,17 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.graph.UniqueNames;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.StageSpec;
-import io.modelpress.core.transform.UniqueNames;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -105,7 +105,18 @@ public final class WeightOnlyQuantizer {
     private record Replacement(String codes, String scales, String zeroPoints, BlockQuantized quantized) {
     }
 
+    /** Rewrites one operator type into its weight-only form, or throws {@link Skip} to leave the node as it is. */
+    @FunctionalInterface
+    private interface OperatorHandler {
+        List<NodeProto> rewrite(NodeProto node, Scope scope);
+    }
+
     private static final class Pass {
+        /** The handlers by operator type (default domain); other operators are left as they are. */
+        private final Map<String, OperatorHandler> handlers = Map.of(
+                "MatMul", this::matMul,
+                "Gemm", this::gemm,
+                "Gather", this::gather);
         private final OnnxModel model;
         private final Options options;
         private final BlockFormat format;
@@ -173,16 +184,12 @@ public final class WeightOnlyQuantizer {
         }
 
         private List<NodeProto> rewrite(NodeProto node, Scope scope) {
-            if (!ModelValidator.isDefaultDomain(node.getDomain())) {
+            OperatorHandler handler = handlers.get(node.getOpType());
+            if (handler == null || !ModelValidator.isDefaultDomain(node.getDomain())) {
                 return List.of(node);
             }
             try {
-                return switch (node.getOpType()) {
-                    case "MatMul" -> matMul(node, scope);
-                    case "Gemm" -> gemm(node, scope);
-                    case "Gather" -> gather(node, scope);
-                    default -> List.of(node);
-                };
+                return handler.rewrite(node, scope);
             } catch (Skip skip) {
                 if (skip.report) {
                     report.skipped(Graphs.nodeLabel(node), node.getOpType(), skip.getMessage());
@@ -199,7 +206,7 @@ public final class WeightOnlyQuantizer {
             long[] dims = Tensors.dims(b.tensor());
             int k = (int) dims[0];
             int n = (int) dims[1];
-            Replacement r = replacement(b, "", k, n, () -> transpose(model.floats(b.tensor()), k, n));
+            Replacement r = replacement(b, "", k, n, () -> Tensors.transpose(model.floats(b.tensor()), k, n));
             report.quantized(Graphs.nodeLabel(node), "MatMul", scheme("MatMulNBits"), r.quantized().scales());
             return List.of(matMulNBits(node.getName(), node.getInput(0), r, k, n, node.getOutput(0)));
         }
@@ -227,7 +234,7 @@ public final class WeightOnlyQuantizer {
             String variant = (transB ? "T" : "") + (alpha != 1f ? "*" + alpha : "");
             Replacement r = replacement(b, variant, k, n, () -> {
                 float[] w = model.floats(b.tensor());
-                float[] lines = transB ? w.clone() : transpose(w, k, n);
+                float[] lines = transB ? w.clone() : Tensors.transpose(w, k, n);
                 if (alpha != 1f) {
                     for (int i = 0; i < lines.length; i++) {
                         lines[i] *= alpha;
@@ -434,16 +441,6 @@ public final class WeightOnlyQuantizer {
                 }
             }
         }
-    }
-
-    private static float[] transpose(float[] w, int rows, int cols) {
-        float[] t = new float[w.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                t[c * rows + r] = w[r * cols + c];
-            }
-        }
-        return t;
     }
 
     /** A node left as it is; {@code report} says whether it deserves a line in the report. */

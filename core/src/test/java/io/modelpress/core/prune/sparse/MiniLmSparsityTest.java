@@ -1,10 +1,10 @@
 package io.modelpress.core.prune.sparse;
 
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.eval.EvaluationReport;
 import io.modelpress.core.eval.ModelFiles;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.quantize.dynamic.DynamicOptions;
 import io.modelpress.core.quantize.dynamic.DynamicQuantizer;

@@ -2,11 +2,11 @@ package io.modelpress.core.prune.sparse;
 
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.eval.EvaluationReport;
 import io.modelpress.core.eval.ModelFiles;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.dynamic.DynamicOptions;
 import io.modelpress.core.quantize.dynamic.DynamicQuantizer;
 import io.modelpress.core.quantize.weightonly.SentenceEmbeddings;

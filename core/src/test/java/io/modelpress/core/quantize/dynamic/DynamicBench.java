@@ -4,8 +4,8 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.QuantizationReport;
 
 import java.nio.file.Files;
@@ -57,7 +57,7 @@ public final class DynamicBench {
 
         String exclude = System.getProperty("bench.exclude");
         if (exclude != null) {
-            options = options.withSelector(new io.modelpress.core.quantize.NodeSelector(List.of(), List.of(), List.of(), List.of(),
+            options = options.withSelector(new io.modelpress.core.onnx.NodeSelector(List.of(), List.of(), List.of(), List.of(),
                     List.of(), List.of(java.util.regex.Pattern.compile(exclude))));
         }
         Path fp32 = System.getProperty("bench.model") == null ? ReferenceModels.minilm() : Path.of(System.getProperty("bench.model"));

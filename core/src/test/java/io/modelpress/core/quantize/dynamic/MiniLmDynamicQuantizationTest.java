@@ -1,8 +1,8 @@
 package io.modelpress.core.quantize.dynamic;
 
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.testing.OnnxChecker;
 import org.junit.jupiter.api.BeforeAll;

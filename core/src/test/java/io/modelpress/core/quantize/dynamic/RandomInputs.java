@@ -3,7 +3,7 @@ package io.modelpress.core.quantize.dynamic;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.eval.CalibrationData;
 
 import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;

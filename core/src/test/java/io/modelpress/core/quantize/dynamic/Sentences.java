@@ -7,7 +7,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.modelpress.core.ReferenceModels;
-import io.modelpress.core.quantize.CalibrationData;
+import io.modelpress.core.eval.CalibrationData;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

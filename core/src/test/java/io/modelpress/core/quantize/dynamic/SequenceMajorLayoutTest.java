@@ -5,20 +5,22 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.graph.PassResult;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.testing.OnnxChecker;
-import io.modelpress.core.testing.SmallModels;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.RecipeParser;
 import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.testing.OnnxChecker;
+import io.modelpress.core.testing.SmallModels;
+import io.modelpress.core.transform.SequenceMajorLayout;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
@@ -46,11 +48,11 @@ class SequenceMajorLayoutTest {
         Path after = dir.resolve("after.onnx");
         model.write(before);
 
-        SequenceMajorLayout.Result result = SequenceMajorLayout.apply(model);
+        PassResult result = new SequenceMajorLayout().apply(model);
         model.write(after);
 
-        assertThat(result.applied()).as(String.valueOf(result.skippedReason())).isTrue();
-        assertThat(result.attentionTransposes()).isEqualTo(6);
+        assertThat(result.changedModel()).as(result.notes().toString()).isTrue();
+        assertThat(result.changes()).as("attention transposes folded into the batched products").isEqualTo(6);
         OnnxChecker.assertValid(after);
         for (int[] shape : new int[][] {{3, 5}, {1, 4}, {2, 1}}) {
             Tokens tokens = Tokens.random(shape[0], shape[1], new Random(shape[0] * 31L + shape[1]));
@@ -81,10 +83,10 @@ class SequenceMajorLayoutTest {
     private static void assertLeftAlone(OnnxModel model, String reason) {
         GraphProto original = model.graph().build();
 
-        SequenceMajorLayout.Result result = SequenceMajorLayout.apply(model);
+        PassResult result = new SequenceMajorLayout().apply(model);
 
-        assertThat(result.applied()).isFalse();
-        assertThat(result.skippedReason()).contains(reason);
+        assertThat(result.changedModel()).isFalse();
+        assertThat(result.notes().get(SequenceMajorLayout.NAME)).startsWith("batch-major kept: ").contains(reason);
         assertThat(model.graph().build()).isEqualTo(original);
     }
 

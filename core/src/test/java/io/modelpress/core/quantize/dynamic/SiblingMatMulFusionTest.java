@@ -3,16 +3,17 @@ package io.modelpress.core.quantize.dynamic;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.quantize.NodeSelector;
 import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.core.testing.Ort;
 import io.modelpress.core.testing.SmallModels;
+import io.modelpress.core.transform.SiblingMatMulFusion;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -55,7 +56,7 @@ class SiblingMatMulFusionTest {
         OnnxModel model = OnnxModel.of(SmallModels.model(attentionLike(new Random(4)), opset));
         model.write(before);
 
-        int merged = SiblingMatMulFusion.apply(model, NodeSelector.ALL, Set.of());
+        int merged = merge(model, Set.of());
         model.write(after);
 
         // the three biased projections merge (2 MatMuls fewer); the unbiased one is alone in its group
@@ -79,9 +80,13 @@ class SiblingMatMulFusionTest {
             // w_q also read by a second node: merging would need two copies of it
             model.graph().addNode(Nodes.node("MatMul", "extra", List.of("x", "w_q"), List.of("extra_out")));
             model.graph().addOutput(Nodes.tensorInfo("extra_out", DataType.FLOAT, 1, 5, 6));
-            assertThat(SiblingMatMulFusion.apply(model, NodeSelector.ALL, Set.of())).isEqualTo(1);
+            assertThat(merge(model, Set.of())).isEqualTo(1);
         } else {
-            assertThat(SiblingMatMulFusion.apply(model, NodeSelector.ALL, Set.of(excluded))).isEqualTo(1);
+            assertThat(merge(model, Set.of(excluded))).isEqualTo(1);
         }
+    }
+
+    private static int merge(OnnxModel model, Set<String> keepAlone) {
+        return new SiblingMatMulFusion(new SiblingMatMulFusion.Options(NodeSelector.ALL, keepAlone)).apply(model).changes();
     }
 }

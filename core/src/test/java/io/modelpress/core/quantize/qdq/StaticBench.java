@@ -1,12 +1,12 @@
 package io.modelpress.core.quantize.qdq;
 
 import io.modelpress.core.data.DataOptions;
+import io.modelpress.core.eval.DatasetCalibration;
 import io.modelpress.core.eval.EvaluationReport;
 import io.modelpress.core.eval.EvaluationRequest;
 import io.modelpress.core.eval.Evaluator;
 import io.modelpress.core.eval.SessionSettings;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.DatasetCalibration;
 import io.modelpress.core.quantize.QuantizationReport;
 import io.modelpress.core.recipe.RecipeParser;
 import io.modelpress.core.recipe.StageSpec;

@@ -8,11 +8,11 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
-import io.modelpress.core.quantize.CalibrationData;
 import io.modelpress.core.testing.SmallModels;
 
 import java.nio.FloatBuffer;

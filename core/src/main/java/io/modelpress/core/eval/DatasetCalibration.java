@@ -1,4 +1,4 @@
-package io.modelpress.core.quantize;
+package io.modelpress.core.eval;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
@@ -11,7 +11,6 @@ import io.modelpress.core.data.Dataset;
 import io.modelpress.core.data.Datasets;
 import io.modelpress.core.data.HostArray;
 import io.modelpress.core.data.InputHints;
-import io.modelpress.core.eval.ModelSession;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.OnnxRuntimeEnvironment;
 import io.modelpress.core.onnx.ValueShape;

@@ -1,4 +1,4 @@
-package io.modelpress.core.quantize;
+package io.modelpress.core.eval;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;

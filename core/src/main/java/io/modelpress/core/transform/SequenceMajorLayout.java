@@ -1,9 +1,12 @@
-package io.modelpress.core.quantize.dynamic;
+package io.modelpress.core.transform;
 
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.Pass;
+import io.modelpress.core.graph.PassResult;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
@@ -13,7 +16,6 @@ import io.modelpress.core.onnx.ShapeInference;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.ValueShape;
 import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.transform.UnusedConstants;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,7 +41,9 @@ import java.util.Set;
  * token activations is read from shapes measured with two distinct prime sizes for the batch and sequence axes. It is
  * applied only when it removes more transposes than it adds; the caller checks the result against the original model.
  */
-final class SequenceMajorLayout {
+public final class SequenceMajorLayout implements Pass<Pass.NoOptions> {
+    public static final String NAME = "layout";
+
     /**
      * Batch and sequence sizes of the two shape probes. An axis counts as the batch (sequence) axis only when it takes
      * both probes' batch (sequence) size, so a weight dimension that happens to equal one of them is not mistaken.
@@ -55,7 +59,21 @@ final class SequenceMajorLayout {
     private static final Set<String> REDUCTIONS = Set.of("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
             "ReduceSumSquare", "ReduceL2");
 
-    private SequenceMajorLayout() {
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public NoOptions options() {
+        return NoOptions.NONE;
+    }
+
+    /** Changes: the attention transposes that now fold into the batched products (0 with the model as it was). */
+    @Override
+    public PassResult apply(OnnxModel model) {
+        Result result = rewrite(model);
+        return PassResult.changed(NAME, result.applied() ? result.attentionTransposes() : 0, describe(result));
     }
 
     /** What the rewrite did; {@code skippedReason} is set (and the model unchanged) when it did nothing. */
@@ -69,7 +87,7 @@ final class SequenceMajorLayout {
         }
     }
 
-    static Result apply(OnnxModel model) {
+    private static Result rewrite(OnnxModel model) {
         Optional<String[]> axes = tokenAxes(model);
         if (axes.isEmpty()) {
             return Result.skipped("no input of shape [batch, sequence] with both sizes left open");
@@ -91,7 +109,7 @@ final class SequenceMajorLayout {
     }
 
     /** Names of the batch and sequence dimensions: the two open dims of the first 2-D integer input that has them. */
-    static Optional<String[]> tokenAxes(OnnxModel model) {
+    public static Optional<String[]> tokenAxes(OnnxModel model) {
         for (ValueShape input : model.inputs()) {
             if (input.dims().size() == 2 && input.type() != null && !input.type().isFloatingPoint()
                     && !input.dims().get(0).isFixed() && !input.dims().get(1).isFixed()
@@ -456,22 +474,9 @@ final class SequenceMajorLayout {
         /** Pure computations left without readers: shape arithmetic for Reshape targets that are constants now, unused copies. */
         private void removeDeadNodes() {
             Set<String> pure = Set.of("Shape", "Gather", "Unsqueeze", "Concat", "Squeeze", "Slice", "Cast", "Transpose");
-            boolean removed = true;
-            while (removed) {
-                removed = false;
-                GraphIndex after = new GraphIndex(model.graph());
-                for (int i = model.graph().getNodeCount() - 1; i >= 0; i--) {
-                    NodeProto node = model.graph().getNode(i);
-                    boolean read = node.getOutputList().stream().anyMatch(o -> !o.isEmpty()
-                            && (!after.consumersOf(o).isEmpty() || after.isGraphOutput(o)));
-                    if (!read && ModelValidator.isDefaultDomain(node.getDomain())
-                            && (pure.contains(node.getOpType()) || Weights.isConstantNode(node))) {
-                        model.graph().removeNode(i);
-                        removed = true;
-                    }
-                }
-            }
-            UnusedConstants.remove(model);
+            GraphEditor.removeDeadNodes(model, node -> ModelValidator.isDefaultDomain(node.getDomain())
+                    && (pure.contains(node.getOpType()) || Weights.isConstantNode(node)));
+            GraphEditor.removeUnusedConstants(model);
         }
     }
 
@@ -483,7 +488,7 @@ final class SequenceMajorLayout {
         return perm;
     }
 
-    static String describe(Result result) {
+    private static String describe(Result result) {
         return result.applied()
                 ? "sequence-major token layout: " + result.attentionTransposes() + " attention transposes now fold into the "
                   + "batched products, " + result.addedTransposes() + " added at the graph's inputs and outputs"

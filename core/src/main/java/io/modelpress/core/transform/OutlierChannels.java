@@ -1,6 +1,9 @@
-package io.modelpress.core.quantize.dynamic;
+package io.modelpress.core.transform;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.Pass;
+import io.modelpress.core.graph.PassResult;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.Nodes;
@@ -29,7 +32,8 @@ import java.util.stream.IntStream;
  * </pre>
  * The side path costs two thin float MatMuls, a copy of f, and one Add.
  */
-final class OutlierChannels {
+public final class OutlierChannels implements Pass<OutlierChannels.Options> {
+    public static final String NAME = "outlier_channels";
     /** A channel is an outlier when its max |x| is this many times the median channel's. */
     static final double MIN_RATIO = 6;
     /**
@@ -43,15 +47,47 @@ final class OutlierChannels {
             "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Gelu", "Exp", "Log", "Sqrt", "Abs", "Neg",
             "Clip", "HardSigmoid", "HardSwish", "Mish", "Identity", "Reciprocal", "ThresholdedRelu");
 
-    private OutlierChannels() {
+    /** @param limit the most channels of one activation to compute in float */
+    public record Options(int limit) {
     }
 
-    /** Largest channel max over the median channel max: how badly one per-tensor scale fits. */
-    static double strength(float[] xMax) {
-        float[] sorted = xMax.clone();
-        Arrays.sort(sorted);
-        float median = sorted[sorted.length / 2];
-        return median > 0 ? sorted[sorted.length - 1] / median : 1;
+    private final Options options;
+    private final ChannelRanges ranges;
+    private final ProductGroups groups;
+    private Result result = new Result(Set.of(), 0, Set.of());
+
+    /** Splits the activations of {@code groups} (those read by one product only) by their observed {@code ranges}. */
+    public OutlierChannels(Options options, ChannelRanges ranges, ProductGroups groups) {
+        this.options = options;
+        this.ranges = ranges;
+        this.groups = groups;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public Options options() {
+        return options;
+    }
+
+    @Override
+    public PassResult apply(OnnxModel model) {
+        result = splitOutliers(model, ranges, groups.of(model), options.limit());
+        return PassResult.changed(NAME, result.channels(), result.channels() + " channels of " + result.activations().size()
+                + " activations computed in float on side paths");
+    }
+
+    /** The nodes of the side paths made by the last {@link #apply}: they compute in float by design. */
+    public Set<String> sideNodes() {
+        return result.sideNodes();
+    }
+
+    /** The activations split by the last {@link #apply}. */
+    public Set<String> activations() {
+        return result.activations();
     }
 
     /** The channels worth computing in float: at most {@code limit}, largest first. */
@@ -74,7 +110,7 @@ final class OutlierChannels {
     record Result(Set<String> activations, int channels, Set<String> sideNodes) {
     }
 
-    static Result apply(OnnxModel model, ChannelRanges ranges, Map<String, List<Integer>> groups, int limit) {
+    private static Result splitOutliers(OnnxModel model, ChannelRanges ranges, Map<String, List<Integer>> groups, int limit) {
         GraphEditor editor = new GraphEditor(model);
         GraphIndex index = editor.index();
         Set<String> sideNodes = new LinkedHashSet<>();
@@ -86,7 +122,7 @@ final class OutlierChannels {
                 continue;
             }
             int[] outliers = outliers(xMax, limit);
-            if (outliers.length == 0 || strength(xMax) < MIN_STRENGTH) {
+            if (outliers.length == 0 || ChannelScaling.outlierStrength(xMax) < MIN_STRENGTH) {
                 continue;
             }
             int consumer = group.getValue().get(0);

@@ -1,4 +1,4 @@
-package io.modelpress.core.transform;
+package io.modelpress.core.graph;
 
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.GraphProtoOrBuilder;
@@ -36,10 +36,10 @@ public final class UniqueNames {
         return names;
     }
 
-    /** {@code base} itself when unused, otherwise {@code base_1}, {@code base_2}, ...; the result is taken from now on. */
+    /** {@code base} itself when unused, otherwise {@code base_2}, {@code base_3}, ...; the result is taken from now on. */
     public String fresh(String base) {
         String name = base;
-        for (int i = 1; !taken.add(name); i++) {
+        for (int i = 2; !taken.add(name); i++) {
             name = base + "_" + i;
         }
         return name;

@@ -1,12 +1,10 @@
-package io.modelpress.core.prune;
+package io.modelpress.core.graph;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ShapeInference;
-import io.modelpress.core.onnx.TemporaryModel;
 import io.modelpress.core.onnx.ValueShape;
-import io.modelpress.core.stats.ModelStats;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,28 +14,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** What both pruners need around an edit: sizes, the shapes of every value, and a run that proves the result. */
-final class ModelChecks {
+/**
+ * Around an edit that changes shapes (pruning): the concrete shapes of every value before it, and the proof after it
+ * that ONNX Runtime runs the model and its outputs keep their shapes.
+ */
+public final class ValueShapes {
     /** Sizes tried for symbolic input dims: distinct small primes first (so a Reshape's arithmetic can be told apart). */
     private static final long[][] DIM_CHOICES = {{2, 3, 5, 7, 11, 13, 17, 19}, {32, 48, 64, 80, 96, 112, 128, 144}, {1}};
 
-    private ModelChecks() {
-    }
-
-    static PruneReport.Stats stats(OnnxModel model) {
-        try (TemporaryModel file = new TemporaryModel(model)) {
-            ModelStats stats;
-            try {
-                stats = ModelStats.of(file.file(), model, ModelStats.Options.DEFAULT);
-            } catch (ModelPressException runFailed) {
-                stats = ModelStats.of(file.file(), model, new ModelStats.Options(Map.of(), false));
-            }
-            return new PruneReport.Stats(stats.parameters(), stats.macs(), stats.fileBytes() + stats.externalDataBytes());
-        }
+    private ValueShapes() {
     }
 
     /** Concrete shapes of every main-graph value, learnt by one ONNX Runtime run; the dims assumed are in the result. */
-    static ShapeInference.Shapes shapes(OnnxModel model) {
+    public static ShapeInference.Shapes infer(OnnxModel model) {
         Set<String> wanted = new LinkedHashSet<>();
         for (NodeProto node : model.graph().getNodeList()) {
             for (String out : node.getOutputList()) {
@@ -73,7 +62,7 @@ final class ModelChecks {
      * Null when ONNX Runtime loads and runs the model and its outputs have the shapes {@code expected} gives them;
      * else what went wrong.
      */
-    static String verify(OnnxModel model, ShapeInference.Shapes expected) {
+    public static String mismatch(OnnxModel model, ShapeInference.Shapes expected) {
         List<String> outputs = model.outputs().stream().map(ValueShape::name).toList();
         ShapeInference.Shapes actual;
         try {

@@ -1,10 +1,10 @@
-package io.modelpress.core.quantize.dynamic;
+package io.modelpress.core.transform;
 
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import io.modelpress.core.eval.ActivationObserver;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.ActivationObserver;
-import io.modelpress.core.quantize.CalibrationData;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -17,16 +17,16 @@ import java.util.Map;
  * float output must agree to float rounding. The rewrites are exact by construction; this guards against graph shapes
  * their analysis did not foresee.
  */
-final class FloatEquivalence {
+public final class FloatEquivalence {
     /** Largest accepted |difference| relative to the output's largest |value|. */
-    static final double TOLERANCE = 1e-3;
+    public static final double TOLERANCE = 1e-3;
     private static final int SAMPLES = 8;
 
     private FloatEquivalence() {
     }
 
     /** Largest relative deviation over the float outputs. */
-    static double deviation(OnnxModel original, OnnxModel rewritten, CalibrationData data) {
+    public static double deviation(OnnxModel original, OnnxModel rewritten, CalibrationData data) {
         List<String> outputs = new ArrayList<>();
         for (ValueInfoProto output : original.graph().getOutputList()) {
             if (output.getType().getTensorType().getElemType() == DataType.FLOAT.onnxId()) {
@@ -50,7 +50,7 @@ final class FloatEquivalence {
     }
 
     /** Largest |expected - actual| relative to expected's largest |value|. */
-    static double relativeDifference(float[] expected, float[] actual) {
+    public static double relativeDifference(float[] expected, float[] actual) {
         float scale = 0;
         float diff = 0;
         for (int i = 0; i < expected.length; i++) {

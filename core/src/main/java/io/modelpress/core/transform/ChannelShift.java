@@ -1,6 +1,9 @@
-package io.modelpress.core.quantize.dynamic;
+package io.modelpress.core.transform;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.Pass;
+import io.modelpress.core.graph.PassResult;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
@@ -22,11 +25,34 @@ import java.util.Optional;
  * </ul>
  * Any other consumer (or a graph output) leaves the activation as it is. Only constants change: no node is added.
  */
-final class ChannelShift {
+public final class ChannelShift implements Pass<Pass.NoOptions> {
+    public static final String NAME = "channel_shift";
     /** Shift only where the tensor's range shrinks by at least this factor. */
     static final double MIN_GAIN = 1.1;
 
-    private ChannelShift() {
+    private final ChannelRanges ranges;
+    private final ProductGroups groups;
+
+    /** Shifts the activations of {@code groups} by their observed {@code ranges}, and records the shift in the ranges. */
+    public ChannelShift(ChannelRanges ranges, ProductGroups groups) {
+        this.ranges = ranges;
+        this.groups = groups;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public NoOptions options() {
+        return NoOptions.NONE;
+    }
+
+    @Override
+    public PassResult apply(OnnxModel model) {
+        int shifted = shift(model, ranges, groups.of(model));
+        return PassResult.changed(NAME, shifted, shifted + " activations centred per channel (folded into biases, no extra nodes)");
     }
 
     /** A constant to replace with new values. */
@@ -34,7 +60,7 @@ final class ChannelShift {
     }
 
     /** @return how many activations were shifted */
-    static int apply(OnnxModel model, ChannelRanges ranges, Map<String, List<Integer>> groups) {
+    private static int shift(OnnxModel model, ChannelRanges ranges, Map<String, List<Integer>> groups) {
         GraphEditor editor = new GraphEditor(model);
         GraphIndex index = editor.index();
         int shifted = 0;

@@ -1,4 +1,4 @@
-package io.modelpress.core.prune.sparse;
+package io.modelpress.core.stats;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,7 +7,6 @@ import io.modelpress.core.ModelPressException;
 import io.modelpress.core.eval.ModelFiles;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.TemporaryModel;
-import io.modelpress.core.stats.ModelStats;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -22,11 +21,22 @@ import java.util.stream.Stream;
  *
  * @param macs        multiply-accumulates at {@code assumedDims} (symbolic input dimensions taken as 1), or null
  *                    when they could not be counted
+ * @param gzipBytes   the files' gzip size, or null when not measured ({@link #withoutGzip})
  * @param assumedDims the values taken for symbolic input dimensions
  */
-public record ModelFootprint(long parameters, Long macs, long bytes, long gzipBytes, Map<String, Long> assumedDims) {
+public record ModelFootprint(long parameters, Long macs, long bytes, Long gzipBytes, Map<String, Long> assumedDims) {
 
+    /** Parameters, MACs, bytes and gzip bytes. */
     public static ModelFootprint of(OnnxModel model) {
+        return measure(model, true);
+    }
+
+    /** Parameters, MACs and bytes, for passes whose output does not compress better than their input (structured pruning). */
+    public static ModelFootprint withoutGzip(OnnxModel model) {
+        return measure(model, false);
+    }
+
+    private static ModelFootprint measure(OnnxModel model, boolean gzip) {
         try (TemporaryModel file = new TemporaryModel(model)) {
             ModelStats stats;
             try {
@@ -41,12 +51,12 @@ public record ModelFootprint(long parameters, Long macs, long bytes, long gzipBy
             try (Stream<Path> files = Files.list(file.file().getParent())) {
                 for (Path f : files.sorted().toList()) {
                     bytes += Files.size(f);
-                    gzipBytes += ModelFiles.gzipSize(f);
+                    gzipBytes += gzip ? ModelFiles.gzipSize(f) : 0;
                 }
             } catch (IOException e) {
                 throw new ModelPressException(ErrorCode.IO_ERROR, "temporary model", "cannot be measured: " + e.getMessage(), e);
             }
-            return new ModelFootprint(stats.parameters(), stats.macs(), bytes, gzipBytes, stats.assumedDims());
+            return new ModelFootprint(stats.parameters(), stats.macs(), bytes, gzip ? gzipBytes : null, stats.assumedDims());
         }
     }
 
@@ -59,7 +69,9 @@ public record ModelFootprint(long parameters, Long macs, long bytes, long gzipBy
             json.put("macs", macs);
         }
         json.put("bytes", bytes);
-        json.put("gzip_bytes", gzipBytes);
+        if (gzipBytes != null) {
+            json.put("gzip_bytes", gzipBytes);
+        }
         ObjectNode dims = json.putObject("macs_assumed_dims");
         assumedDims.forEach(dims::put);
         return json;

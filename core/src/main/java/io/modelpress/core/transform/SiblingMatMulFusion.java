@@ -1,16 +1,19 @@
-package io.modelpress.core.quantize.dynamic;
+package io.modelpress.core.transform;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.Pass;
+import io.modelpress.core.graph.PassResult;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Graphs;
 import io.modelpress.core.onnx.ModelValidator;
+import io.modelpress.core.onnx.NodeSelector;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
-import io.modelpress.core.quantize.NodeSelector;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -26,8 +29,38 @@ import java.util.Set;
  * integer kernel (with the activation quantized once, inside it) instead of several small ones - which is what small
  * batches pay for.
  */
-final class SiblingMatMulFusion {
-    private SiblingMatMulFusion() {
+public final class SiblingMatMulFusion implements Pass<SiblingMatMulFusion.Options> {
+    public static final String NAME = "sibling_matmuls";
+
+    /**
+     * @param selector  the MatMuls that may be merged
+     * @param keepAlone names of MatMuls to leave as they are (read when the pass runs: earlier passes may add to it)
+     */
+    public record Options(NodeSelector selector, Set<String> keepAlone) {
+    }
+
+    private final Options options;
+
+    public SiblingMatMulFusion(Options options) {
+        this.options = options;
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public Options options() {
+        return options;
+    }
+
+    /** Changes: the MatMuls merged away. */
+    @Override
+    public PassResult apply(OnnxModel model) {
+        int merged = merge(model, options.selector(), options.keepAlone());
+        return PassResult.changed(NAME, merged, merged > 0
+                ? merged + " MatMuls merged into the MatMul that shares their input (one integer kernel each)" : null);
     }
 
     /** One MatMul that may join a group, with the bias Add that follows it, if any. */
@@ -38,7 +71,7 @@ final class SiblingMatMulFusion {
     }
 
     /** @return the number of MatMuls merged away */
-    static int apply(OnnxModel model, NodeSelector selector, Set<String> keepAlone) {
+    private static int merge(OnnxModel model, NodeSelector selector, Set<String> keepAlone) {
         GraphEditor editor = new GraphEditor(model);
         GraphIndex index = editor.index();
         Map<String, List<Member>> byInput = new LinkedHashMap<>();

@@ -1,8 +1,11 @@
-package io.modelpress.core.quantize.dynamic;
+package io.modelpress.core.transform;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.graph.GraphEditor;
+import io.modelpress.core.graph.Pass;
+import io.modelpress.core.graph.PassResult;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
@@ -31,15 +34,37 @@ import java.util.Set;
  * constant [.., heads, head size] and transposed [0, 2, 1, 3]; K reshaped and transposed [0, 2, 3, 1]; a scalar
  * scale; a mask of shape [batch, 1, 1, keys] measured by a shape probe); anything else is left alone.
  */
-final class AttentionMaskFold {
+public final class AttentionMaskFold implements Pass<Pass.NoOptions> {
+    public static final String NAME = "attention_masks";
     private static final long PROBE_BATCH = 7;
     private static final long PROBE_SEQUENCE = 11;
 
-    private AttentionMaskFold() {
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public NoOptions options() {
+        return NoOptions.NONE;
+    }
+
+    /**
+     * Changes: the attention blocks rewritten (nodes then re-sorted). The note says the outputs were checked unchanged:
+     * the rewrite is exact by construction, and the modes run it inside {@link ExactRewrite#keepIfExact}.
+     */
+    @Override
+    public PassResult apply(OnnxModel model) {
+        int folded = fold(model);
+        if (folded > 0) {
+            GraphEditor.sortTopologically(model);
+        }
+        return PassResult.changed(NAME, folded, folded > 0
+                ? folded + " attention masks and score scales folded into the Q.K products (outputs checked unchanged)" : null);
     }
 
     /** Rewrites every matching attention block in place; returns how many. */
-    static int apply(OnnxModel model) {
+    private static int fold(OnnxModel model) {
         Optional<String[]> axes = SequenceMajorLayout.tokenAxes(model);
         if (axes.isEmpty()) {
             return 0;

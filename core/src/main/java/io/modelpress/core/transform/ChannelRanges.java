@@ -1,8 +1,8 @@
-package io.modelpress.core.quantize.dynamic;
+package io.modelpress.core.transform;
 
+import io.modelpress.core.eval.ActivationObserver;
+import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.onnx.OnnxModel;
-import io.modelpress.core.quantize.ActivationObserver;
-import io.modelpress.core.quantize.CalibrationData;
 
 import java.nio.FloatBuffer;
 import java.util.Arrays;
@@ -14,15 +14,15 @@ import java.util.Map;
  * Per-channel ranges of activations (channels = the last axis, which MatMul contracts), observed on calibration data.
  * Only minima and maxima are kept, so memory does not depend on how much data is seen.
  */
-final class ChannelRanges {
+public final class ChannelRanges {
     /** min and max of one activation's channels. */
-    record Range(float[] min, float[] max) {
-        int channels() {
+    public record Range(float[] min, float[] max) {
+        public int channels() {
             return min.length;
         }
 
         /** max |x| per channel. */
-        float[] absMax() {
+        public float[] absMax() {
             float[] out = new float[min.length];
             for (int c = 0; c < out.length; c++) {
                 out[c] = Math.max(Math.abs(min[c]), Math.abs(max[c]));
@@ -31,7 +31,7 @@ final class ChannelRanges {
         }
 
         /** The same range after subtracting {@code shift} from each channel. */
-        Range shifted(float[] shift) {
+        public Range shifted(float[] shift) {
             float[] newMin = new float[min.length];
             float[] newMax = new float[max.length];
             for (int c = 0; c < min.length; c++) {
@@ -50,7 +50,8 @@ final class ChannelRanges {
         this.samples = samples;
     }
 
-    static ChannelRanges observe(OnnxModel model, Collection<String> values, CalibrationData data, int maxSamples) {
+    /** Observes the last-axis channels of {@code values} on at most {@code maxSamples} samples of {@code data}. */
+    public static ChannelRanges observe(OnnxModel model, Collection<String> values, CalibrationData data, int maxSamples) {
         Map<String, Range> ranges = new HashMap<>();
         int samples = ActivationObserver.observe(model, values, data, maxSamples, 2, (value, buffer, shape) -> {
             int channels = shape.length == 0 ? 1 : (int) shape[shape.length - 1];
@@ -89,22 +90,22 @@ final class ChannelRanges {
     }
 
     /** The range of a value, or null when it was not observed. */
-    Range range(String value) {
+    public Range range(String value) {
         return ranges.get(value);
     }
 
     /** max |x| per channel, or null when the value was not observed. */
-    float[] absMax(String value) {
+    public float[] absMax(String value) {
         Range range = ranges.get(value);
         return range == null ? null : range.absMax();
     }
 
     /** Records that a rewrite subtracted {@code shift} from a value's channels. */
-    void shift(String value, float[] shift) {
+    public void shift(String value, float[] shift) {
         ranges.computeIfPresent(value, (k, r) -> r.shifted(shift));
     }
 
-    int samples() {
+    public int samples() {
         return samples;
     }
 }

@@ -1,4 +1,4 @@
-package io.modelpress.core.quantize;
+package io.modelpress.core.onnx;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 

@@ -1,0 +1,25 @@
+package io.modelpress.core.stage;
+
+import io.modelpress.core.recipe.Param;
+import io.modelpress.core.recipe.StageTypes;
+
+import java.util.Map;
+import java.util.Set;
+
+/** This process's stage types ({@link Stages#registry()}) as the recipe parser sees them, registered in META-INF/services. */
+public final class ProcessStageTypes implements StageTypes {
+    @Override
+    public Set<String> types() {
+        return Stages.types();
+    }
+
+    @Override
+    public boolean has(String type) {
+        return Stages.registry().has(type);
+    }
+
+    @Override
+    public Map<String, Param> parameters(String type) {
+        return Stages.parameters(type);
+    }
+}
