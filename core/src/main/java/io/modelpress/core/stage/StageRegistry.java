@@ -133,6 +133,11 @@ public final class StageRegistry {
         return provider(type).parameters();
     }
 
+    /** What the type's provider finds wrong across the keys of a parsed stage ({@link StageProvider#problems}). */
+    public List<String> problems(io.modelpress.core.recipe.StageSpec spec) {
+        return provider(spec.type()).problems(spec);
+    }
+
     /** The stage of a type, made on first use. */
     public Stage stage(String type) {
         StageProvider provider = provider(type);
