@@ -227,4 +227,39 @@ class PruneStageTest {
             assertThat(actual[i]).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-3f));
         }
     }
+
+    /**
+     * Block sparsity with the parameters as a pipeline worker receives them (through JSON: integer lists arrive as
+     * Integers): round(ratio x blocks) whole blocks of each weight are zero.
+     */
+    @Test
+    void blockSparsityFromParametersThatCameThroughJson() throws Exception {
+        Path model = write("mlp.onnx", SmallModels.mlp(16, 32, 8, false, 5));
+        StageSpec parsed = stage("prune: { method: block, ratio: 0.5, block: [4, 4] }");
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        @SuppressWarnings("unchecked")
+        Map<String, Object> params = json.readValue(json.writeValueAsBytes(parsed.params()), Map.class);
+        StageOutcome outcome = run(new StageSpec(0, "prune", params), model, List.of());
+
+        OnnxModel pruned = OnnxModel.read(outcome.model());
+        for (JsonNode layer : outcome.report().path("layers")) {
+            float[] w = pruned.floats(pruned.constant(layer.path("tensor").asText()).orElseThrow());
+            int rows = (int) layer.path("shape").get(0).asLong();
+            int cols = (int) layer.path("shape").get(1).asLong();
+            int zeroBlocks = 0;
+            for (int r0 = 0; r0 < rows; r0 += 4) {
+                for (int c0 = 0; c0 < cols; c0 += 4) {
+                    boolean zero = true;
+                    for (int r = r0; r < r0 + 4; r++) {
+                        for (int c = c0; c < c0 + 4; c++) {
+                            zero &= w[r * cols + c] == 0f;
+                        }
+                    }
+                    zeroBlocks += zero ? 1 : 0;
+                }
+            }
+            assertThat(zeroBlocks).as(layer.path("tensor").asText()).isEqualTo(Math.round(0.5 * (rows / 4) * (cols / 4)));
+        }
+        assertThat(SparsityRecord.read(pruned)).extracting(SparsityRecord.Entry::pattern).containsOnly("block");
+    }
 }
