@@ -85,4 +85,35 @@ class CompressCommandTest {
         assertThat(r.err()).contains("bad.yaml:2:").contains("stages[0].quantize.mode").contains("[BAD_RECIPE]");
         assertThat(dir.resolve("o/model.onnx")).doesNotExist();
     }
+
+    /** Structured pruning, then dynamic INT8, in-process: the report has every stage, the model is smaller and valid. */
+    @Test
+    void pruneRecipeCompressesInProcess() throws Exception {
+        Path recipe = Files.writeString(dir.resolve("prune.yaml"), """
+                stages:
+                  - prune: { method: structured, ratio: 0.5 }
+                  - quantize: { mode: dynamic }
+                  - eval: { metrics: [cosine, size] }
+                """);
+        Path out = dir.resolve("out");
+        CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", recipe.toString(), "--out", out.toString(), "--threads", "1", "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        RunReport report = RunReports.read(out.resolve("report.json"));
+        assertThat(report.stages()).extracting(RunReport.Stage::type).containsExactly("prune", "quantize", "eval");
+        JsonNode prune = report.stages().get(0).report();
+        assertThat(prune.path("after").path("parameters").asLong()).isLessThan(prune.path("before").path("parameters").asLong() * 6 / 10);
+        assertThat(prune.path("groups").size()).isPositive();
+        assertThat(report.size().compressionRatio()).isGreaterThan(6.0);
+        OnnxChecker.assertValid(out.resolve("model.onnx"));
+    }
+
+    @Test
+    void badPruneKeyIsBadInputNamingTheKey() throws Exception {
+        Path recipe = Files.writeString(dir.resolve("bad-prune.yaml"), "stages:\n  - prune: { method: magnitude, ratio: 0.5, round_to: 16 }\n");
+        CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", recipe.toString(), "--out", dir.resolve("o").toString());
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("bad-prune.yaml:2:").contains("stages[0].prune.round_to: applies only to method: structured")
+                .contains("[BAD_RECIPE]");
+        assertThat(dir.resolve("o/model.onnx")).doesNotExist();
+    }
 }

@@ -99,7 +99,7 @@ class ContributedStageIT {
             assertThat(stageTypes.path("status").asText()).isEqualTo("UP");
             assertThat(stageTypes.path("data").path("runs").asText()).isEqualTo("annotate");
             assertThat(stageTypes.path("data").path("topics").asText()).isEqualTo("modelpress.stage.annotate");
-            assertThat(stageTypes.path("data").path("available").asText()).isEqualTo("quantize,convert,eval,annotate");
+            assertThat(stageTypes.path("data").path("available").asText()).isEqualTo("quantize,convert,prune,lowrank,eval,annotate");
 
             String name = E2eStack.uniqueName("annotate");
             byte[] original = E2eStack.mlp(16, 64, 8, 6);

@@ -29,8 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * The stack every end-to-end test shares: devstack on free ports, and the packaged orchestrator, quantize-worker and
- * eval-worker as processes started by the CLI's launcher, tied to this JVM (they exit with it, however it ends).
+ * The stack every end-to-end test shares: devstack on free ports, and the packaged orchestrator, quantize-worker,
+ * eval-worker and prune-worker as processes started by the CLI's launcher, tied to this JVM (they exit with it, however it ends).
  * Tests that kill a service start a replacement before they end, so the next test finds the stack whole.
  */
 final class E2eStack {
@@ -65,6 +65,7 @@ final class E2eStack {
         stack = Stack.tiedToThisJvm(projectRoot, directory)
                 .withEnv(Service.QUANTIZE_WORKER, WORKER_ENV)
                 .withEnv(Service.EVAL_WORKER, WORKER_ENV)
+                .withEnv(Service.PRUNE_WORKER, WORKER_ENV)
                 .withEnv(Service.ORCHESTRATOR, Map.of(
                         "MODELPRESS_INTAKE_POLLER_INTERVAL", "1s",
                         "MODELPRESS_RUN_RETRY_DELAY", "2s",

@@ -33,7 +33,7 @@ class LauncherIT {
     static void ports() throws IOException {
         directory = E2eStack.stackDirectory("launcher-it");
         options = new String[] {"--dir", directory.toString(), "--api-port", freePort(), "--quantize-port", freePort(),
-                "--eval-port", freePort(), "--kafka-port", freePort(), "--controller-port", freePort(), "--s3-port", freePort()};
+                "--eval-port", freePort(), "--prune-port", freePort(), "--kafka-port", freePort(), "--controller-port", freePort(), "--s3-port", freePort()};
     }
 
     @AfterAll
@@ -54,10 +54,11 @@ class LauncherIT {
     void upStatusUpAgainReplaceDeadServiceAndDown() {
         Cli up = Cli.run(with("up", "--no-build"));
         assertThat(up.exitCode()).as(up.toString()).isZero();
-        assertThat(up.out()).contains("the stack is up").contains("orchestrator     ready").contains("eval-worker      ready");
+        assertThat(up.out()).contains("the stack is up").contains("orchestrator     ready").contains("eval-worker      ready")
+                .contains("prune-worker     ready");
         StackDirectory stack = new StackDirectory(directory);
         Map<Service, Long> pids = pids(stack);
-        assertThat(pids).hasSize(3);
+        assertThat(pids).hasSize(4);
 
         Cli status = Cli.run("status", "--dir", directory.toString());
         assertThat(status.exitCode()).as(status.toString()).isZero();
@@ -81,6 +82,7 @@ class LauncherIT {
         assertThat(repaired.get(Service.QUANTIZE_WORKER)).isNotEqualTo(pids.get(Service.QUANTIZE_WORKER));
         assertThat(repaired.get(Service.ORCHESTRATOR)).isEqualTo(pids.get(Service.ORCHESTRATOR));
         assertThat(repaired.get(Service.EVAL_WORKER)).isEqualTo(pids.get(Service.EVAL_WORKER));
+        assertThat(repaired.get(Service.PRUNE_WORKER)).isEqualTo(pids.get(Service.PRUNE_WORKER));
 
         Cli down = Cli.run("down", "--dir", directory.toString());
         assertThat(down.exitCode()).as(down.toString()).isZero();
@@ -100,7 +102,7 @@ class LauncherIT {
         try (ServerSocket squatter = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             Path other = E2eStack.stackDirectory("launcher-busy");
             Cli up = Cli.run("up", "--no-build", "--dir", other.toString(), "--api-port", Integer.toString(squatter.getLocalPort()),
-                    "--quantize-port", freePort(), "--eval-port", freePort(), "--kafka-port", freePort(),
+                    "--quantize-port", freePort(), "--eval-port", freePort(), "--prune-port", freePort(), "--kafka-port", freePort(),
                     "--controller-port", freePort(), "--s3-port", freePort());
             try {
                 assertThat(up.exitCode()).as(up.toString()).isEqualTo(2);

@@ -13,7 +13,8 @@ import java.nio.file.Path;
 public enum Service {
     ORCHESTRATOR("orchestrator", "orchestrator", 8080, "512m"),
     QUANTIZE_WORKER("quantize-worker", "quantize-worker", 8082, "2g"),
-    EVAL_WORKER("eval-worker", "eval-worker", 8084, "2g");
+    EVAL_WORKER("eval-worker", "eval-worker", 8084, "2g"),
+    PRUNE_WORKER("prune-worker", "prune-worker", 8086, "2g");
 
     private final String id;
     private final String module;

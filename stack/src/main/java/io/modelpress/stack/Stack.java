@@ -24,32 +24,33 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A local ModelPress stack: devstack (Kafka + S3) and the services (orchestrator, quantize-worker, eval-worker) as
+ * A local ModelPress stack: devstack (Kafka + S3) and the services (orchestrator, quantize-worker, eval-worker, prune-worker) as
  * processes on loopback. {@code modelpress up/down/status} use it with {@link Lifetime#DETACHED} processes that
  * outlive the command; tests and benchmarks with {@link Lifetime#TIED_TO_THIS_JVM} on a devstack of their own.
  */
 public final class Stack {
-    /** Long enough for three Quarkus services and a broker starting at once on two busy cores. */
+    /** Long enough for four Quarkus services and a broker starting at once on two busy cores. */
     public static final Duration START_TIMEOUT = Duration.ofSeconds(180);
     public static final Duration STOP_GRACE = Duration.ofSeconds(30);
     private static final Duration DEVSTACK_COMMAND_TIMEOUT = Duration.ofSeconds(180);
 
     /** Ports of the services (HTTP) and of devstack. */
-    public record Ports(int orchestrator, int quantizeWorker, int evalWorker, int kafka, int controller, int s3) {
+    public record Ports(int orchestrator, int quantizeWorker, int evalWorker, int pruneWorker, int kafka, int controller, int s3) {
         public static final Ports DEFAULT = new Ports(Service.ORCHESTRATOR.defaultPort(), Service.QUANTIZE_WORKER.defaultPort(),
-                Service.EVAL_WORKER.defaultPort(), 9092, 9093, 9000);
+                Service.EVAL_WORKER.defaultPort(), Service.PRUNE_WORKER.defaultPort(), 9092, 9093, 9000);
 
         public int of(Service service) {
             return switch (service) {
                 case ORCHESTRATOR -> orchestrator;
                 case QUANTIZE_WORKER -> quantizeWorker;
                 case EVAL_WORKER -> evalWorker;
+                case PRUNE_WORKER -> pruneWorker;
             };
         }
 
         /** Free loopback ports for the services (devstack's stay as given). */
         public Ports withFreeServicePorts() {
-            return new Ports(freePort(), freePort(), freePort(), kafka, controller, s3);
+            return new Ports(freePort(), freePort(), freePort(), freePort(), kafka, controller, s3);
         }
     }
 

@@ -17,6 +17,8 @@ public record Param(String name, Kind kind, List<String> choices, double min, do
     }
 
     public enum Kind { CHOICE, INTEGER, NUMBER, BOOLEAN, STRING, STRING_LIST, CHOICE_LIST, DURATION, OBJECT, NUMBER_OR_FALSE,
+        /** A list of integers, each in [min, max] (normalised to List&lt;Long&gt;). */
+        INTEGER_LIST,
         /** Model input name -> shape such as 1x512 (normalised to that text). */
         INPUT_SHAPES,
         /** Model input name -> number (normalised to its text). */
@@ -53,6 +55,11 @@ public record Param(String name, Kind kind, List<String> choices, double min, do
 
     public static Param strings(String name, String description) {
         return new Param(name, Kind.STRING_LIST, List.of(), 0, 0, List.of(), Set.of(), Map.of(), description);
+    }
+
+    /** A list of integers, each from min to max, e.g. {@code [16, 16]}. */
+    public static Param integers(String name, long min, long max, String description) {
+        return new Param(name, Kind.INTEGER_LIST, List.of(), min, max, null, Set.of(), Map.of(), description);
     }
 
     public static Param duration(String name, String defaultValue, String description) {
@@ -105,6 +112,7 @@ public record Param(String name, Kind kind, List<String> choices, double min, do
             case BOOLEAN -> "true or false";
             case STRING -> "a string";
             case STRING_LIST -> "a list of strings";
+            case INTEGER_LIST -> "a list of integers from " + (long) min + " to " + (long) max;
             case DURATION -> "a duration such as 90s, 30m or 2h";
             case OBJECT -> "a mapping with keys: " + String.join(", ", fields.keySet());
             case INPUT_SHAPES -> "a mapping of input name to shape, e.g. {input: 1x512}";

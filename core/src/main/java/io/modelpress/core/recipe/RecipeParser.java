@@ -166,12 +166,21 @@ public final class RecipeParser {
                 continue;
             }
             Map<String, Param> schema = stageTypes.parameters(type);
+            int errorsBefore = errors.size();
             String mode = modeOf(schema, t.getValueNode(), path + "." + type);
             Map<String, Object> params = parseParams(schema, t.getValueNode(), path + "." + type, mode);
             if ("quantize".equals(type)) {
                 normaliseQuantize(params, mode);
             }
-            stages.add(new StageSpec(index - 1, type, params));
+            StageSpec spec = new StageSpec(index - 1, type, params);
+            if (errors.size() == errorsBefore) {
+                // rules across keys, checked once every key on its own is valid
+                for (String problem : stageTypes.problems(spec)) {
+                    error(t.getKeyNode(), path + "." + type + "." + problem.substring(0, problem.indexOf(':')),
+                            problem.substring(problem.indexOf(':') + 1).trim());
+                }
+            }
+            stages.add(spec);
         }
     }
 
@@ -181,13 +190,14 @@ public final class RecipeParser {
      * must be given.
      */
     private String modeOf(Map<String, Param> schema, Node params, String path) {
-        Param mode = schema.get("mode");
-        if (mode == null || mode.kind() != Param.Kind.CHOICE) {
+        String modeKey = modeKey(schema);
+        if (modeKey == null) {
             return null;
         }
+        Param mode = schema.get(modeKey);
         if (params instanceof MappingNode m) {
             for (NodeTuple t : m.getValue()) {
-                if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals("mode")) {
+                if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(modeKey)) {
                     // an invalid value is reported when the parameters are parsed
                     return t.getValueNode() instanceof ScalarNode v && mode.choices().contains(v.getValue()) ? v.getValue() : null;
                 }
@@ -196,7 +206,18 @@ public final class RecipeParser {
         if (mode.defaultValue() != null) {
             return (String) mode.defaultValue();
         }
-        error(params, path + ".mode", "is required: one of " + String.join(", ", mode.choices()));
+        error(params, path + "." + modeKey, "is required: one of " + String.join(", ", mode.choices()));
+        return null;
+    }
+
+    /** The key that selects a stage's mode: {@code mode}, or {@code method} (prune), where it is a choice; else null. */
+    private static String modeKey(Map<String, Param> schema) {
+        for (String key : List.of("mode", "method")) {
+            Param p = schema.get(key);
+            if (p != null && p.kind() == Param.Kind.CHOICE) {
+                return key;
+            }
+        }
         return null;
     }
 
@@ -246,8 +267,9 @@ public final class RecipeParser {
                 continue;
             }
             if (mode != null && !param.modes().isEmpty() && !param.modes().contains(mode)) {
-                error(t.getKeyNode(), keyPath, "applies only to mode: " + String.join(", ", param.modes().stream().sorted().toList())
-                        + " (this stage is mode: " + mode + ")");
+                String modeKey = modeKey(schema);
+                error(t.getKeyNode(), keyPath, "applies only to " + modeKey + ": " + String.join(", ", param.modes().stream().sorted().toList())
+                        + " (this stage is " + modeKey + ": " + mode + ")");
                 continue;
             }
             Object value = convert(param, t.getValueNode(), keyPath);
@@ -264,7 +286,7 @@ public final class RecipeParser {
             object.values().removeIf(java.util.Objects::isNull);
             return object;
         }
-        if (param.kind() == Param.Kind.STRING_LIST || param.kind() == Param.Kind.CHOICE_LIST) {
+        if (param.kind() == Param.Kind.STRING_LIST || param.kind() == Param.Kind.CHOICE_LIST || param.kind() == Param.Kind.INTEGER_LIST) {
             return convertList(param, node, path);
         }
         if (param.kind() == Param.Kind.INPUT_SHAPES || param.kind() == Param.Kind.INPUT_VALUES) {
@@ -334,12 +356,25 @@ public final class RecipeParser {
         } else {
             return bad(node, path, param, "a mapping");
         }
-        List<String> values = new ArrayList<>();
+        List<Object> values = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
             Node item = items.get(i);
             String itemPath = path + "[" + i + "]";
             if (!(item instanceof ScalarNode s)) {
                 bad(item, itemPath, param, "a nested structure");
+                continue;
+            }
+            if (param.kind() == Param.Kind.INTEGER_LIST) {
+                try {
+                    long v = Long.parseLong(s.getValue().trim().replace("_", ""));
+                    if (v >= param.min() && v <= param.max()) {
+                        values.add(v);
+                        continue;
+                    }
+                } catch (NumberFormatException ignored) {
+                    // reported below
+                }
+                bad(item, itemPath, param, "'" + s.getValue() + "'");
                 continue;
             }
             if (param.kind() == Param.Kind.CHOICE_LIST && !param.choices().contains(s.getValue())) {

@@ -64,6 +64,46 @@ public final class RecipeSchema {
             selection("include"),
             selection("exclude"));
 
+    private static final String[] SPARSE = {"magnitude", "n:m", "block"};
+    private static final String[] SELECTIVE = {"magnitude", "n:m", "block", "structured"};
+
+    public static final Map<String, Param> PRUNE = params(
+            Param.choice("method", null, "magnitude: the weights of least |w| zeroed (unstructured); n:m: n of every m weights "
+                    + "along the reduction axis kept; block: weight blocks of least norm zeroed; structured: whole Conv filters, "
+                    + "Gemm/MatMul neurons and attention heads removed through the channel dependency graph; layers: repeated "
+                    + "blocks (transformer layers, residual stages) removed", "magnitude", "n:m", "block", "structured", "layers"),
+            Param.number("ratio", 0, 1, null, "fraction removed, below 1: of the weights (magnitude), of the blocks (block), of "
+                    + "each group's channels (structured; 0 when only `heads`/`ffn` are given)").onlyIn("magnitude", "block", "structured"),
+            Param.choice("scope", "per-layer", "per-layer: every layer (structured: group) loses its fraction; global: one ranking "
+                    + "over all of them, so less important layers lose more", "per-layer", "global").onlyIn("magnitude", "block", "structured"),
+            Param.choice("allocation", "uniform", "how much of its density each layer keeps: uniform, lamp (layer-adaptive "
+                    + "magnitude score), erk (Erdos-Renyi-kernel)", "uniform", "lamp", "erk").onlyIn("magnitude"),
+            Param.integer("n", 1, 255, 2L, "weights kept in every group of m").onlyIn("n:m"),
+            Param.integer("m", 2, 256, 4L, "group length along the reduction axis").onlyIn("n:m"),
+            Param.integers("block", 1, 4096, "block shape [rows, cols] in the weight matrix (required)").onlyIn("block"),
+            Param.bool("embeddings", false, "also prune Gather tables (embeddings)").onlyIn(SPARSE),
+            Param.number("heads", 0, 1, null, "fraction of attention heads removed, below 1 (default `ratio`)").onlyIn("structured"),
+            Param.number("ffn", 0, 1, null, "fraction of Gemm/MatMul neurons removed (a transformer's FFN), below 1 "
+                    + "(default `ratio`)").onlyIn("structured"),
+            Param.choice("criterion", "l1", "how channels are ranked: l1 or l2 weight magnitude, bn_scale (|gamma| of their "
+                    + "BatchNormalizations), activation (mean |activation| on the run's data times weight norm; needs data)",
+                    "l1", "l2", "bn_scale", "activation").onlyIn("structured"),
+            Param.integer("round_to", 1, 4096, 8L, "kept widths are multiples of this many channels").onlyIn("structured"),
+            Param.integers("drop", 0, 100_000, "indices of the repeated blocks to remove, from 0 in graph order").onlyIn("layers"),
+            Param.integer("keep", 1, 100_000, null, "how many repeated blocks stay (with data: those that change their input "
+                    + "most; without: evenly spaced)").onlyIn("layers"),
+            Param.integer("samples", 1, 1_000_000, 64L, "samples of the data observed by criterion: activation and by "
+                    + "keep").onlyIn("structured", "layers"),
+            selection("include").onlyIn(SELECTIVE),
+            selection("exclude").onlyIn(SELECTIVE));
+
+    public static final Map<String, Param> LOWRANK = params(
+            Param.number("rank_ratio", 0, 1, null, "rank kept, as a fraction of min(K, N) of each weight (give this or `energy`)"),
+            Param.number("energy", 0, 1, null, "fraction of the squared singular values kept: the smallest rank that keeps it "
+                    + "(give this or `rank_ratio`)"),
+            selection("include"),
+            selection("exclude"));
+
     public static final Map<String, Param> EVAL = params(
             Param.choices("metrics", List.of("accuracy", "agreement", "cosine", "mse", "kl", "latency", "size"),
                     "what to measure against the original model", "accuracy", "agreement", "cosine", "mse", "kl", "latency", "size"),
@@ -101,7 +141,7 @@ public final class RecipeSchema {
             Param.duration("time_budget", "30m", "wall-clock budget for the whole run"));
 
     /** Stage types of the design that no module provides yet. */
-    public static final Set<String> PLANNED = Set.of("prune", "distill");
+    public static final Set<String> PLANNED = Set.of("distill");
 
     private static Map<String, Param> params(Param... params) {
         Map<String, Param> map = new LinkedHashMap<>();

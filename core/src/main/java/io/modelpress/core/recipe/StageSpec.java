@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
 /**
  * One validated stage of a recipe: its 0-based position (as in error paths {@code stages[0]} and pipeline events),
  * its type and every parameter with defaults applied. Values are String, Long,
- * Double, Boolean, List&lt;String&gt; or Map&lt;String, Object&gt;; the typed getters below read them.
+ * Double, Boolean, List&lt;String&gt;, List&lt;Long&gt; or Map&lt;String, Object&gt;; the typed getters below read them.
  */
 public record StageSpec(int index, String type, Map<String, Object> params) {
     public StageSpec {
@@ -42,6 +42,12 @@ public record StageSpec(int index, String type, Map<String, Object> params) {
     public List<String> strings(String key) {
         Object v = params.get(key);
         return v == null ? List.of() : (List<String>) v;
+    }
+
+    /** An integer-list parameter; empty when absent. */
+    public List<Long> integers(String key) {
+        Object v = params.get(key);
+        return v == null ? List.of() : ((List<?>) v).stream().map(n -> ((Number) n).longValue()).toList();
     }
 
     @SuppressWarnings("unchecked")

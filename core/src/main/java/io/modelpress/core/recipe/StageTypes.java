@@ -1,5 +1,6 @@
 package io.modelpress.core.recipe;
 
+import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.Set;
@@ -18,6 +19,12 @@ public interface StageTypes {
 
     /** The recipe keys of a stage type. */
     Map<String, Param> parameters(String type);
+
+    /**
+     * What the type finds wrong across the keys of a parsed stage, each as "key: message" (e.g. two keys that exclude
+     * each other); checked once every key on its own is valid.
+     */
+    List<String> problems(StageSpec spec);
 
     /** The stage types of this process: core's and those contributed by other modules ({@code core.stage.Stages}). */
     static StageTypes ofThisProcess() {

@@ -5,7 +5,9 @@ import io.modelpress.core.quantize.qdq.StaticQuantizer;
 import io.modelpress.core.quantize.weightonly.WeightOnlyQuantizer;
 import io.modelpress.core.recipe.Param;
 import io.modelpress.core.recipe.RecipeSchema;
+import io.modelpress.core.recipe.StageSpec;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -67,6 +69,50 @@ public final class CoreStages {
         @Override
         public Stage stage() {
             return new EvalStage();
+        }
+    }
+
+    public static final class Prune implements StageProvider {
+        @Override
+        public String type() {
+            return "prune";
+        }
+
+        @Override
+        public Map<String, Param> parameters() {
+            return RecipeSchema.PRUNE;
+        }
+
+        @Override
+        public List<String> problems(StageSpec spec) {
+            return PruneStage.problems(spec);
+        }
+
+        @Override
+        public Stage stage() {
+            return new PruneStage();
+        }
+    }
+
+    public static final class LowRank implements StageProvider {
+        @Override
+        public String type() {
+            return "lowrank";
+        }
+
+        @Override
+        public Map<String, Param> parameters() {
+            return RecipeSchema.LOWRANK;
+        }
+
+        @Override
+        public List<String> problems(StageSpec spec) {
+            return LowRankStage.problems(spec);
+        }
+
+        @Override
+        public Stage stage() {
+            return new LowRankStage();
         }
     }
 }

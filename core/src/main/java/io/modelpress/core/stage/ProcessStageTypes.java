@@ -1,8 +1,10 @@
 package io.modelpress.core.stage;
 
 import io.modelpress.core.recipe.Param;
+import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.recipe.StageTypes;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -21,5 +23,10 @@ public final class ProcessStageTypes implements StageTypes {
     @Override
     public Map<String, Param> parameters(String type) {
         return Stages.parameters(type);
+    }
+
+    @Override
+    public List<String> problems(StageSpec spec) {
+        return Stages.registry().problems(spec);
     }
 }

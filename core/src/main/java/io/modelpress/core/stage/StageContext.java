@@ -36,13 +36,20 @@ public record StageContext(StageSpec spec, Path input, Path original, List<Path>
         this(spec, input, original, data, tokenizer, workDir, threads, progress, InputHints.NONE);
     }
 
-    /** A stage's {@code shape} and {@code value} keys (validated by the recipe parser) as input hints. */
+    /**
+     * A stage's {@code shape} and {@code value} keys (validated by the recipe parser) as input hints. Only mappings
+     * count: another stage type may use those names for keys of its own (a contributed stage's string {@code value}).
+     */
     public static InputHints hintsOf(StageSpec spec) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
-        spec.object("shape").forEach((input, dims) -> shapes.put(input, InputHints.parseShape(String.valueOf(dims), spec.label() + " shape." + input)));
+        mapping(spec, "shape").forEach((input, dims) -> shapes.put(input, InputHints.parseShape(String.valueOf(dims), spec.label() + " shape." + input)));
         Map<String, Number> values = new LinkedHashMap<>();
-        spec.object("value").forEach((input, value) -> values.put(input, InputHints.parseValue(String.valueOf(value), spec.label() + " value." + input)));
+        mapping(spec, "value").forEach((input, value) -> values.put(input, InputHints.parseValue(String.valueOf(value), spec.label() + " value." + input)));
         return new InputHints(shapes, values);
+    }
+
+    private static Map<String, Object> mapping(StageSpec spec, String key) {
+        return spec.params().get(key) instanceof Map ? spec.object(key) : Map.of();
     }
 
     /**

@@ -1,6 +1,9 @@
 package io.modelpress.core.stage;
 
 import io.modelpress.core.recipe.Param;
+import io.modelpress.core.recipe.StageSpec;
+
+import java.util.List;
 
 import java.util.Map;
 
@@ -19,10 +22,19 @@ public interface StageProvider {
 
     /**
      * The recipe keys the stage accepts, by name, with their defaults: the recipe parser validates a stage against
-     * them and fills in the defaults, and docs/recipes.md lists them. A key named {@code mode} with choices is read
-     * first, and keys marked {@link Param#onlyIn} apply only in those modes.
+     * them and fills in the defaults, and docs/recipes.md lists them. A key named {@code mode} (or {@code method}) with choices
+     * is read first, and keys marked {@link Param#onlyIn} apply only in those modes.
      */
     Map<String, Param> parameters();
+
+    /**
+     * Rules that involve several keys (one of two keys required, n below m, ...), checked by the recipe parser once
+     * every key is valid on its own: each problem as {@code "<key>: <what is wrong>"}, reported at that key's path.
+     * None by default.
+     */
+    default List<String> problems(StageSpec spec) {
+        return List.of();
+    }
 
     /** Makes the stage; called once per process, the first time a stage of this type runs. */
     Stage stage();

@@ -4,6 +4,7 @@ import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.recipe.Param;
 import io.modelpress.core.recipe.RecipeSchema;
+import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.recipe.StageTypes;
 
 import java.io.File;
@@ -135,6 +136,12 @@ public final class StageRegistry implements StageTypes {
     @Override
     public Map<String, Param> parameters(String type) {
         return provider(type).parameters();
+    }
+
+    /** What the type's provider finds wrong across the keys of a parsed stage ({@link StageProvider#problems}). */
+    @Override
+    public List<String> problems(StageSpec spec) {
+        return provider(spec.type()).problems(spec);
     }
 
     /** The stage of a type, made on first use. */

@@ -122,13 +122,13 @@ class StageDiscoveryTest {
 
     @Test
     void coresStageTypesAreFoundOnceEach() {
-        assertThat(Stages.types()).containsExactly("quantize", "convert", "eval");
+        assertThat(Stages.types()).containsExactly("quantize", "convert", "prune", "lowrank", "eval");
         assertThat(Stages.forType("eval")).isSameAs(Stages.forType("eval"));
         assertThat(Stages.parameters("convert")).containsKeys("to", "keep_io_types");
 
         ModelPressException unknown = catchThrowableOfType(ModelPressException.class, () -> Stages.forType("stamp"));
         assertThat(unknown.code()).isEqualTo(ErrorCode.BAD_RECIPE);
-        assertThat(unknown.getMessage()).contains("stage type 'stamp'", "is unknown; known: quantize, convert, eval", Stages.PATH_VARIABLE);
+        assertThat(unknown.getMessage()).contains("stage type 'stamp'", "is unknown; known: quantize, convert, prune, lowrank, eval", Stages.PATH_VARIABLE);
         ModelPressException planned = catchThrowableOfType(ModelPressException.class, () -> Stages.forType("distill"));
         assertThat(planned.getMessage()).contains("stage type 'distill'", "not available in this version yet");
     }
@@ -139,7 +139,7 @@ class StageDiscoveryTest {
 
         StageRegistry registry = withPath(jar.toString());
 
-        assertThat(registry.types()).containsExactly("quantize", "convert", "eval", "stamp");
+        assertThat(registry.types()).containsExactly("quantize", "convert", "prune", "lowrank", "eval", "stamp");
         StageSpec spec = RecipeParser.parse("stages:\n  - stamp: { mode: doc-string, text: from a jar }\n", "r.yaml", registry)
                 .stages().get(0);
         Path input = dir.resolve("in.onnx");
@@ -155,7 +155,7 @@ class StageDiscoveryTest {
         jarNaming("stamp.jar", Stamp.class);
         Files.writeString(dir.resolve("notes.txt"), "not a jar: ignored");
 
-        assertThat(withPath(File.pathSeparator + dir + File.pathSeparator).types()).containsExactly("quantize", "convert", "eval", "stamp");
+        assertThat(withPath(File.pathSeparator + dir + File.pathSeparator).types()).containsExactly("quantize", "convert", "prune", "lowrank", "eval", "stamp");
     }
 
     @Test
@@ -214,7 +214,7 @@ class StageDiscoveryTest {
 
         ModelPressException withoutTheJar = catchThrowableOfType(ModelPressException.class,
                 () -> RecipeParser.parse("stages:\n  - stamp: { mode: metadata }\n", "r.yaml"));
-        assertThat(withoutTheJar.getMessage()).contains("stages[0].stamp: unknown stage type; expected one of: quantize, convert, eval");
+        assertThat(withoutTheJar.getMessage()).contains("stages[0].stamp: unknown stage type; expected one of: quantize, convert, prune, lowrank, eval");
     }
 
     @Test

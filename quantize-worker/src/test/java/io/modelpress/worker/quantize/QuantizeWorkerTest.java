@@ -108,7 +108,7 @@ class QuantizeWorkerTest {
                 .body("checks.find { it.name == 'stage-types' }.status", equalTo("UP"))
                 .body("checks.find { it.name == 'stage-types' }.data.runs", equalTo("quantize,convert"))
                 .body("checks.find { it.name == 'stage-types' }.data.topics", equalTo("modelpress.stage.quantize,modelpress.stage.convert"))
-                .body("checks.find { it.name == 'stage-types' }.data.available", equalTo("quantize,convert,eval"));
+                .body("checks.find { it.name == 'stage-types' }.data.available", equalTo("quantize,convert,prune,lowrank,eval"));
     }
 
     @Test
