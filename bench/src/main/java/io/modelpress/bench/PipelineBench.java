@@ -1,17 +1,15 @@
 package io.modelpress.bench;
 
-import io.modelpress.cli.DemoJob;
-import io.modelpress.cli.client.ApiClient;
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.Stack;
-import io.modelpress.cli.stack.StackDirectory;
 import io.modelpress.core.ReferenceModels;
 import io.modelpress.devstack.DevStack;
 import io.modelpress.devstack.Endpoints;
-import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.RunState.StageStatus;
+import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageResult;
+import io.modelpress.stack.ApiClient;
+import io.modelpress.stack.DemoJob;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.Stack;
 
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -86,8 +84,7 @@ public final class PipelineBench {
         String machine = Machine.describe();
         log.println("machine: " + machine);
         Endpoints endpoints = DevStack.shared();
-        Stack stack = new Stack(root, new StackDirectory(root.resolve("bench/target/pipeline-stack")),
-                Stack.Ports.DEFAULT.withFreeServicePorts(), ServiceProcess.Lifetime.TIED_TO_THIS_JVM);
+        Stack stack = Stack.tiedToThisJvm(root, root.resolve("bench/target/pipeline-stack"));
         stack.startServices(endpoints, log);
         Path model = ReferenceModels.minilm();
         Path tokenizer = ReferenceModels.minilmTokenizer();

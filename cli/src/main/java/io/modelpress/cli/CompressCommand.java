@@ -1,13 +1,14 @@
 package io.modelpress.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.core.compress.Compressor;
 import io.modelpress.core.data.InputHints;
 import io.modelpress.core.recipe.Recipe;
 import io.modelpress.core.recipe.Recipes;
 import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.core.stage.StageOutcome;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -50,32 +51,29 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "output folder")
     Path out;
 
-    @Option(names = "--threads", paramLabel = "T", description = "ONNX Runtime intra-op threads (default: all cores)")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads;
 
     @Option(names = "--json", description = "print report.json's content instead of the summary")
     boolean json;
 
-    @Option(names = "--debug", hidden = true)
-    boolean debug;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Console console;
 
     @Override
     public Integer call() {
         InputHints hints = InputHints.parse(shapes, values);
         Recipe parsed = Recipes.resolve(recipe);
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter err = console.err();
         Path tokenizerJson = tokenizer != null ? tokenizer : besideModel();
-        int threadCount = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threadCount, hints),
+        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threads.count(), hints),
                 json ? silent() : progressTo(err));
-        PrintWriter stdout = spec.commandLine().getOut();
+        PrintWriter stdout = console.out();
         if (json) {
-            stdout.println(Format.json(result.json()));
+            stdout.println(RunReports.toJson(result.report()));
         } else {
-            printSummary(stdout, result);
+            ReportPrinter.print(result.report(), stdout);
+            stdout.println("report    " + result.reportFile() + " (and report.html)");
         }
         stdout.flush();
         return result.gateFailure() == null ? 0 : GATE_FAILED;
@@ -115,38 +113,5 @@ final class CompressCommand implements Callable<Integer> {
                 err.flush();
             }
         };
-    }
-
-    private static void printSummary(PrintWriter out, Compressor.Result result) {
-        JsonNode s = result.json().get("summary");
-        out.printf(Locale.ROOT, "model    %s%n", result.model());
-        out.printf(Locale.ROOT, "report   %s%n", result.report());
-        out.printf(Locale.ROOT, "size     %s -> %s (%.2fx smaller)%n", Format.bytes(s.get("input_bytes").asLong()),
-                Format.bytes(s.get("output_bytes").asLong()), s.get("compression_ratio").asDouble());
-        if (s.has("cosine")) {
-            out.printf(Locale.ROOT, "cosine   mean %s, worst %s (%s vs original)%n", Format.decimal(s.get("cosine").get("mean"), 5),
-                    Format.decimal(s.get("cosine").get("min"), 5), s.get("output_compared").asText());
-        }
-        if (s.has("accuracy") && s.has("input_accuracy")) {
-            out.printf(Locale.ROOT, "accuracy %.2f%% (original %.2f%%), agreement %.2f%%%n", 100 * s.get("accuracy").asDouble(),
-                    100 * s.get("input_accuracy").asDouble(), 100 * s.path("agreement").asDouble());
-        }
-        latency(out, s, "batch_1");
-        latency(out, s, "batch_N");
-        Format.speed(s.get("latency_vs_input")).forEach(verdict -> out.println("speed    " + verdict));
-        if (s.has("notes")) {
-            s.get("notes").forEach(n -> out.println("note     " + n.asText()));
-        }
-        out.println("gate     " + (result.gateFailure() == null ? Format.gate(result.json().path("gate").asText()) : "FAILED: " + result.gateFailure()));
-    }
-
-    private static void latency(PrintWriter out, JsonNode s, String key) {
-        JsonNode own = s.path("latency_ms").path(key);
-        JsonNode ref = s.path("input_latency_ms").path(key);
-        if (own.isMissingNode() || ref.isMissingNode()) {
-            return;
-        }
-        String batch = key.equals("batch_1") ? "1" : own.path("batch").asText();
-        out.printf(Locale.ROOT, "latency  batch %s: %.2f ms p50 (original %.2f ms)%n", batch, own.get("p50").asDouble(), ref.get("p50").asDouble());
     }
 }

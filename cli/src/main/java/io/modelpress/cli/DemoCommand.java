@@ -1,16 +1,17 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.client.ApiClient;
 import io.modelpress.cli.client.RunView;
-import io.modelpress.cli.stack.Stack;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.ReferenceModels;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.devstack.Endpoints;
-import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.store.S3Settings;
+import io.modelpress.stack.ApiClient;
+import io.modelpress.stack.DemoJob;
+import io.modelpress.stack.Stack;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -47,13 +48,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--plain", description = "plain progress lines even on a terminal")
     boolean plain;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() throws IOException {
-        PrintWriter stdout = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter stdout = stack.out();
+        PrintWriter err = stack.err();
         long start = System.nanoTime();
         stdout.println("== 1/4 starting the local stack");
         Stack local = UpCommand.up(stack, stack.ports(null, null, null, null, null, null), true, stdout);
@@ -86,7 +84,7 @@ final class DemoCommand implements Callable<Integer> {
             stdout.flush();
             RunState last = WatchCommand.watch(new ApiClient(local.apiUrl()), run.runId(),
                     new RunView(stdout, !plain && RunView.terminalSupportsAnsi()), err, true);
-            RunReport.printOutcome(last, endpoints.bucket(), stdout);
+            RunOutcome.printOutcome(last, endpoints.bucket(), stdout);
 
             stdout.println();
             stdout.println("== 4/4 results");
@@ -96,7 +94,7 @@ final class DemoCommand implements Callable<Integer> {
                         endpoints.s3SecretKey(), endpoints.bucket()))) {
                     FetchCommand.fetch(store, last, target, stdout);
                 }
-                RunReport.printSummary(Json.MAPPER.readTree(target.resolve("report.json").toFile()), stdout);
+                ReportPrinter.printFile(target.resolve(RunReports.JSON_FILE), stdout);
                 stdout.println("outputs   s3://" + endpoints.bucket() + "/" + last.outgoing() + "{model.onnx,report.json,report.html}");
                 stdout.println("local     " + target.toAbsolutePath() + "/");
             } else {
@@ -104,7 +102,7 @@ final class DemoCommand implements Callable<Integer> {
                         + endpoints.bucket() + "/runs/" + last.runId() + "/; logs under " + local.directory().logs());
             }
             stdout.printf(Locale.ROOT, "demo finished in %.1f s%n", (System.nanoTime() - start) / 1e9);
-            return RunReport.exitCode(last);
+            return RunOutcome.exitCode(last);
         } finally {
             if (down) {
                 stdout.println("stopping the stack (--down)");
@@ -113,7 +111,7 @@ final class DemoCommand implements Callable<Integer> {
                 local.devstackDown(stdout);
             } else {
                 stdout.println("the stack is still running: try ./modelpress status, submit, watch, fetch; stop it with ./modelpress down"
-                        + (stack.dir == null ? "" : " --dir " + stack.dir));
+                        + stack.dirOption());
             }
             stdout.flush();
         }

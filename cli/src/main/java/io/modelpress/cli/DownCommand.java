@@ -1,6 +1,6 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.stack.Stack;
+import io.modelpress.stack.Stack;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -15,18 +15,15 @@ final class DownCommand implements Callable<Integer> {
     @Mixin
     StackOptions stack;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = stack.out();
         Stack local = stack.existingStack();
         out.println("services:");
         local.stopServices(out);
         out.println("devstack (Kafka + S3):");
         out.flush();
-        if (Files.isDirectory(stack.directory().devstack())) {
+        if (Files.isDirectory(stack.directory().devstack().root())) {
             local.devstackDown(out);
         } else {
             out.println("  not running");

@@ -7,6 +7,7 @@ import io.modelpress.core.eval.EvaluationRequest;
 import io.modelpress.core.eval.Evaluator;
 import io.modelpress.core.eval.SessionSettings;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -47,8 +48,8 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--batch", paramLabel = "N", defaultValue = "32", description = "batch size (default ${DEFAULT-VALUE})")
     int batch;
 
-    @Option(names = "--threads", paramLabel = "T", description = "ONNX Runtime intra-op threads (default: all cores)")
-    Integer threads;
+    @Mixin
+    ThreadsOption threads;
 
     @Option(names = "--samples", paramLabel = "S", description = "evaluate at most S samples")
     Long samples;
@@ -59,14 +60,11 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--no-latency", description = "skip latency measurement")
     boolean noLatency;
 
-    @Option(names = "--json", description = "print one JSON object (stable keys, see docs/cli.md)")
-    boolean json;
+    @Mixin
+    JsonOption json;
 
-    @Option(names = "--debug", hidden = true)
-    boolean debug;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Console console;
 
     @Override
     public Integer call() {
@@ -76,7 +74,7 @@ final class EvaluateCommand implements Callable<Integer> {
         }
         options = options.withHints(InputHints.parse(shapes, values));
         EvaluationRequest request = EvaluationRequest.of(model, data).withDataOptions(options).withBatchSize(batch)
-                .withSession(threads == null ? SessionSettings.DEFAULT : SessionSettings.DEFAULT.withThreads(threads));
+                .withSession(SessionSettings.DEFAULT.withThreads(threads.count()));
         if (reference != null) {
             request = request.withReference(reference);
         }
@@ -84,8 +82,8 @@ final class EvaluateCommand implements Callable<Integer> {
             request = request.withLatencyBudget(Duration.ZERO);
         }
         EvaluationReport report = Evaluator.run(request);
-        PrintWriter out = spec.commandLine().getOut();
-        out.println(json ? Format.json(report.toJson()) : report.toText());
+        PrintWriter out = console.out();
+        out.println(json.requested ? Format.json(report.toJson()) : report.toText());
         out.flush();
         return 0;
     }

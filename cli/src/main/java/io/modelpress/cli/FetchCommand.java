@@ -1,11 +1,10 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.client.ApiClient;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.devstack.Endpoints;
 import io.modelpress.pipeline.events.ArtifactRef;
-import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.store.S3Settings;
@@ -15,7 +14,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,25 +39,18 @@ final class FetchCommand implements Callable<Integer> {
     @Mixin
     StackOptions stack;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
-        PrintWriter stdout = spec.commandLine().getOut();
-        RunState run = new ApiClient(stack.apiUrl()).run(runId);
+        PrintWriter stdout = stack.out();
+        RunState run = stack.apiClient().run(runId);
         Path target = out != null ? out : Path.of("out", runId);
         List<Path> files;
         try (ArtifactStore store = new ArtifactStore(s3Settings())) {
             files = fetch(store, run, target, stdout);
         }
-        Path report = target.resolve("report.json");
+        Path report = target.resolve(RunReports.JSON_FILE);
         if (files.contains(report)) {
-            try {
-                RunReport.printSummary(Json.MAPPER.readTree(report.toFile()), stdout);
-            } catch (IOException e) {
-                throw new ModelPressException(ErrorCode.IO_ERROR, report.toString(), "cannot be read: " + e.getMessage(), e);
-            }
+            ReportPrinter.printFile(report, stdout);
         }
         return 0;
     }

@@ -5,6 +5,7 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ValueShape;
 import io.modelpress.core.stats.ModelStats;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -22,8 +23,8 @@ final class InspectCommand implements Callable<Integer> {
     @Parameters(paramLabel = "MODEL", description = "the .onnx file")
     Path model;
 
-    @Option(names = "--json", description = "print one JSON object (stable keys, see docs/cli.md)")
-    boolean json;
+    @Mixin
+    JsonOption json;
 
     @Option(names = "--dim", paramLabel = "NAME=VALUE",
             description = "value of a symbolic input dimension for MAC counting, e.g. --dim sequence_length=128 (default 1)")
@@ -32,18 +33,15 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--no-run", description = "do not run the model in ONNX Runtime to learn shapes (MACs may be unknown)")
     boolean noRun;
 
-    @Option(names = "--debug", hidden = true)
-    boolean debug;
-
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Console console;
 
     @Override
     public Integer call() {
         OnnxModel onnx = OnnxModel.read(model);
         ModelStats stats = ModelStats.of(model, onnx, new ModelStats.Options(dims, !noRun));
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
+        PrintWriter out = console.out();
+        if (json.requested) {
             ObjectNode node = stats.toJson();
             node.put("model", model.toString());
             out.println(Format.json(node));

@@ -1,6 +1,7 @@
 package io.modelpress.cli;
 
 import io.modelpress.core.ModelPressException;
+import io.modelpress.devstack.DevStackException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -37,11 +38,11 @@ public final class Main implements Runnable {
 
     /** Runs the command line with the given streams (tests use this instead of main). */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
-        boolean debug = java.util.Arrays.asList(args).contains("--debug");
         CommandLine cli = commandLine();
         cli.setOut(out);
         cli.setErr(err);
-        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+        cli.setExecutionExceptionHandler((ex, failed, parseResult) -> {
+            boolean debug = Console.debugRequested(failed);
             if (debug) {
                 ex.printStackTrace(err);
             }
@@ -49,6 +50,12 @@ public final class Main implements Runnable {
                 err.println("error: " + mpe.getMessage() + " [" + mpe.code() + "]");
                 err.flush();
                 return mpe.permanent() ? BAD_INPUT : FAILURE;
+            }
+            if (ex instanceof DevStackException stack) {
+                // the local stack's processes and files: its messages are written for a person, like ours
+                err.println("error: " + stack.getMessage());
+                err.flush();
+                return FAILURE;
             }
             err.println("internal error: " + ex + (debug ? "" : " (run with --debug for details)"));
             err.flush();

@@ -1,17 +1,23 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.Stack;
-import io.modelpress.cli.stack.StackDirectory;
+import io.modelpress.devstack.ChildJvm.Lifetime;
 import io.modelpress.devstack.Endpoints;
+import io.modelpress.devstack.StackDirectory;
+import io.modelpress.stack.ApiClient;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.Stack;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
-/** Where the local stack lives and how to reach it; shared by the cluster commands. */
+/**
+ * What the commands that work with a stack share (a picocli mixin): {@code --dir} and {@code --api}, and from them
+ * the local stack, its endpoints and the orchestrator's client; with the {@link Console} of every command.
+ */
 final class StackOptions {
     static final String DEFAULT_API = "http://127.0.0.1:8080";
 
@@ -23,6 +29,17 @@ final class StackOptions {
             + "stack started by 'modelpress up', else " + DEFAULT_API + ")")
     String api;
 
+    @Mixin
+    Console console;
+
+    PrintWriter out() {
+        return console.out();
+    }
+
+    PrintWriter err() {
+        return console.err();
+    }
+
     /** The project checkout the launcher runs from (the ./modelpress script passes it); else the working directory. */
     static Path projectRoot() {
         return Path.of(System.getProperty("modelpress.home", ".")).toAbsolutePath().normalize();
@@ -30,6 +47,11 @@ final class StackOptions {
 
     StackDirectory directory() {
         return new StackDirectory(dir != null ? dir : projectRoot().resolve(".modelpress"));
+    }
+
+    /** How to run this command again for the same stack: {@code --dir D} when one was given. */
+    String dirOption() {
+        return dir == null ? "" : " --dir " + dir;
     }
 
     Map<String, String> stackProperties() {
@@ -47,6 +69,11 @@ final class StackOptions {
         return stackProperties().getOrDefault(StackDirectory.API_URL, DEFAULT_API);
     }
 
+    /** The orchestrator's API at {@link #apiUrl()}. */
+    ApiClient apiClient() {
+        return new ApiClient(apiUrl());
+    }
+
     /** The S3 endpoints of the local stack: its recorded properties, else devstack's endpoints file. */
     Endpoints s3Endpoints() {
         Map<String, String> p = stackProperties();
@@ -54,13 +81,18 @@ final class StackOptions {
             return new Endpoints(p.get(Endpoints.KAFKA_BOOTSTRAP_SERVERS), p.get(Endpoints.S3_ENDPOINT),
                     p.get(Endpoints.S3_ACCESS_KEY), p.get(Endpoints.S3_SECRET_KEY), p.get(Endpoints.S3_BUCKET));
         }
-        Path file = directory().devstackEndpoints();
+        Path file = directory().devstack().endpointsFile();
         return Files.isRegularFile(file) ? Endpoints.readFrom(file) : null;
     }
 
     /** The local stack as recorded in the stack directory (its ports), for commands that act on what 'up' started. */
     Stack existingStack() {
-        return new Stack(projectRoot(), directory(), ports(null, null, null, null, null, null), ServiceProcess.Lifetime.DETACHED);
+        return stack(ports(null, null, null, null, null, null));
+    }
+
+    /** The local stack on these ports, its processes outliving this command. */
+    Stack stack(Stack.Ports ports) {
+        return new Stack(projectRoot(), directory(), ports, Lifetime.DETACHED);
     }
 
     /** Ports: those given, else those the running stack recorded, else the defaults. */

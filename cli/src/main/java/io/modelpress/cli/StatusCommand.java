@@ -1,6 +1,6 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.stack.Stack;
+import io.modelpress.stack.Stack;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -18,12 +18,9 @@ final class StatusCommand implements Callable<Integer> {
     @Mixin
     StackOptions stack;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = stack.out();
         Stack local = stack.existingStack();
         out.printf("%-16s %-8s %-8s %-6s %s%n", "SERVICE", "STATE", "PID", "PORT", "HEALTH (/q/health/ready)");
         List<Stack.ServiceStatus> services = local.status();
@@ -33,8 +30,9 @@ final class StatusCommand implements Callable<Integer> {
         }
         out.println("devstack:");
         out.flush();
-        int devstack = Files.isDirectory(stack.directory().devstack()) ? local.devstackStatus(out) : NOT_RUNNING;
-        if (devstack == NOT_RUNNING && !Files.isDirectory(stack.directory().devstack())) {
+        boolean devstackStarted = Files.isDirectory(stack.directory().devstack().root());
+        int devstack = devstackStarted ? local.devstackStatus(out) : NOT_RUNNING;
+        if (!devstackStarted) {
             out.println("  not running (never started in " + stack.directory().root() + ")");
         }
         boolean allUp = devstack == 0 && services.stream().allMatch(s -> s.readiness() == 200);

@@ -1,12 +1,12 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.client.ApiClient;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.data.Datasets;
 import io.modelpress.core.onnx.OnnxProbe;
 import io.modelpress.core.recipe.Recipes;
 import io.modelpress.pipeline.events.RunState;
+import io.modelpress.stack.ApiClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -43,15 +43,11 @@ final class SubmitCommand implements Callable<Integer> {
     @Mixin
     StackOptions stack;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
-        ApiClient api = new ApiClient(stack.apiUrl());
-        RunState run = submit(api, model, recipe, data, tokenizer, name, spec.commandLine().getErr());
-        spec.commandLine().getOut().println(run.runId());
-        spec.commandLine().getOut().flush();
+        RunState run = submit(stack.apiClient(), model, recipe, data, tokenizer, name, stack.err());
+        stack.out().println(run.runId());
+        stack.out().flush();
         return 0;
     }
 

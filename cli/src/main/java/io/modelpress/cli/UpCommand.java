@@ -1,9 +1,8 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.stack.Build;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.Stack;
 import io.modelpress.devstack.Endpoints;
+import io.modelpress.stack.Build;
+import io.modelpress.stack.Stack;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -42,12 +41,9 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--no-build", description = "never build; fail when an application is missing")
     boolean noBuild;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
-        up(stack, stack.ports(apiPort, quantizePort, evalPort, kafkaPort, controllerPort, s3Port), !noBuild, spec.commandLine().getOut());
+        up(stack, stack.ports(apiPort, quantizePort, evalPort, kafkaPort, controllerPort, s3Port), !noBuild, stack.out());
         return 0;
     }
 
@@ -57,7 +53,7 @@ final class UpCommand implements Callable<Integer> {
         if (build) {
             Build.ensureBuilt(StackOptions.projectRoot(), out);
         }
-        Stack stack = new Stack(StackOptions.projectRoot(), options.directory(), ports, ServiceProcess.Lifetime.DETACHED);
+        Stack stack = options.stack(ports);
         stack.requirePortsFree();
         out.println("devstack (Kafka + S3):");
         out.flush();
@@ -70,8 +66,8 @@ final class UpCommand implements Callable<Integer> {
         out.println("  S3      " + endpoints.s3Endpoint() + "  bucket " + endpoints.bucket() + ", access key "
                 + endpoints.s3AccessKey() + ": drop models as incoming/<name>/model.onnx");
         out.println("  Kafka   " + endpoints.kafkaBootstrapServers());
-        out.println("  logs    " + stack.directory().logs() + "/ and " + stack.directory().devstack().resolve("logs") + "/");
-        out.println("stop it with: ./modelpress down" + (options.dir == null ? "" : " --dir " + options.dir));
+        out.println("  logs    " + stack.directory().logs() + "/ and " + stack.directory().devstack().logs() + "/");
+        out.println("stop it with: ./modelpress down" + options.dirOption());
         out.flush();
         return stack;
     }

@@ -1,9 +1,9 @@
 package io.modelpress.cli;
 
-import io.modelpress.cli.client.ApiClient;
 import io.modelpress.cli.client.RunView;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.pipeline.events.RunState;
+import io.modelpress.stack.ApiClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -35,16 +35,16 @@ final class WatchCommand implements Callable<Integer> {
     @Mixin
     StackOptions stack;
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
-        RunState last = watch(new ApiClient(stack.apiUrl()), runId, new RunView(out, !plain && RunView.terminalSupportsAnsi()),
-                spec.commandLine().getErr(), !poll);
-        RunReport.printOutcome(last, bucket(), out);
-        return RunReport.exitCode(last);
+        PrintWriter out = stack.out();
+        RunState last = watch(stack.apiClient(), runId, new RunView(out, !plain && RunView.terminalSupportsAnsi()),
+                stack.err(), !poll);
+        RunOutcome.printOutcome(last, bucket(), out);
+        if (last.state() == RunState.State.SUCCEEDED) {
+            ReportPrinter.printStored(stack.s3Endpoints(), last, out);
+        }
+        return RunOutcome.exitCode(last);
     }
 
     private String bucket() {

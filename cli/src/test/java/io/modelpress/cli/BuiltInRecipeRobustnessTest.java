@@ -5,6 +5,8 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.modelpress.core.data.HostArray;
+import io.modelpress.core.data.NpyWriter;
 import io.modelpress.core.eval.Similarity;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.Nodes;
@@ -47,9 +49,16 @@ class BuiltInRecipeRobustnessTest {
     @TempDir
     static Path dir;
 
-    /** A model, the CLI hints it needs for synthetic inputs, and the inputs to judge it on (several sizes). */
-    private record Case(String name, ModelProto model, List<String> hints, List<Map<String, Object>> judgeFeeds) {
+    /**
+     * A model, the CLI hints it needs for synthetic inputs, sample data for the recipes that need data (static INT8
+     * calibration refuses to guess activation ranges from made-up inputs), and the inputs to judge it on.
+     */
+    private record Case(String name, ModelProto model, List<String> hints, Map<String, HostArray> data,
+                        List<Map<String, Object>> judgeFeeds) {
     }
+
+    /** Recipes that calibrate on data and refuse to run without it. */
+    private static final List<String> NEED_DATA = List.of("int8-static");
 
     @TestFactory
     Stream<DynamicTest> everyBuiltInRecipeOnEveryModelPassesItsGateOrSaysWhy() {
@@ -71,6 +80,13 @@ class BuiltInRecipeRobustnessTest {
         List<String> args = new ArrayList<>(List.of("compress", model.toString(), "--recipe", recipe, "--out", out.toString(),
                 "--threads", "1"));
         args.addAll(c.hints());
+        if (NEED_DATA.contains(recipe)) {
+            Path data = dir.resolve(c.name() + "-calib.npz");
+            if (!Files.exists(data)) {
+                NpyWriter.writeNpz(data, c.data(), true);
+            }
+            args.addAll(List.of("--data", data.toString()));
+        }
         CliRunner r = CliRunner.run(args.toArray(String[]::new));
 
         assertThat(r.exitCode()).as("exit code of %s on %s (0 passed, 3 gate failed); stderr: %s", recipe, c.name(), r.err())
@@ -79,7 +95,7 @@ class BuiltInRecipeRobustnessTest {
         JsonNode report = new ObjectMapper().readTree(Files.readString(out.resolve("report.json")));
         if (r.exitCode() == CompressCommand.GATE_FAILED) {
             assertThat(report.get("gate").asText()).isEqualTo("failed");
-            assertThat(r.out()).as("a failed gate says which limit and why").contains("gate     FAILED").containsPattern("min_cosine|max_accuracy_drop|min_agreement");
+            assertThat(r.out()).as("a failed gate says which limit and why").contains("gate      FAILED").containsPattern("min_cosine|max_accuracy_drop|min_agreement");
             return;
         }
         assertThat(report.get("gate").asText()).as("built-in recipes all have a gate").isEqualTo("passed");
@@ -99,21 +115,22 @@ class BuiltInRecipeRobustnessTest {
 
     private static List<Case> cases() {
         List<Case> cases = new ArrayList<>();
-        cases.add(new Case("detection-cnn", DetectionCnn.build(11), List.of(),
+        cases.add(new Case("detection-cnn", DetectionCnn.build(11), List.of(), Map.of("image", gaussian(21, 16, 3, 48, 64)),
                 List.of(Map.of("image", floats(1, 2, 3, 64, 48)), Map.of("image", floats(2, 1, 3, 40, 96)))));
         cases.add(new Case("stateful-vad", StatefulVad.model(12), List.of("--value", "sr=16000", "--shape", "input=1x1024"),
+                Map.of("input", gaussian(22, 16, 1024), "sr", HostArray.of(new long[] {16000}), "state", gaussian(23, 2, 16, StatefulVad.STATE)),
                 List.of(vadFeeds(3, 2, 1536), vadFeeds(4, 1, 4096))));
-        cases.add(new Case("opset9-mlp", opset9(SmallModels.mlp(32, 64, 8, false, 13)), List.of(),
+        cases.add(new Case("opset9-mlp", opset9(SmallModels.mlp(32, 64, 8, false, 13)), List.of(), Map.of("x", gaussian(24, 32, 32)),
                 List.of(Map.of("x", floats(5, 4, 32)), Map.of("x", floats(6, 1, 32)))));
-        cases.add(new Case("nothing-to-quantize", elementwiseOnly(), List.of(),
+        cases.add(new Case("nothing-to-quantize", elementwiseOnly(), List.of(), Map.of("x", gaussian(25, 32, 16)),
                 List.of(Map.of("x", floats(7, 3, 16)), Map.of("x", floats(8, 1, 16)))));
-        cases.add(new Case("if-with-bool-input", SmallModels.withIf(16, 14), List.of(),
+        cases.add(new Case("if-with-bool-input", SmallModels.withIf(16, 14), List.of(), Map.of("cond", trueScalar(), "x", gaussian(26, 1, 16)),
                 List.of(Map.of("cond", true, "x", floats(9, 1, 16)), Map.of("cond", false, "x", floats(10, 1, 16)))));
-        cases.add(new Case("residual-se-cnn", PruningModels.residualCnn(15, false), List.of(),
+        cases.add(new Case("residual-se-cnn", PruningModels.residualCnn(15, false), List.of(), Map.of("x", gaussian(27, 16, 3, 16, 16)),
                 List.of(Map.of("x", floats(11, 1, 3, 16, 16)), Map.of("x", floats(12, 1, 3, 16, 16)))));
-        cases.add(new Case("encoder", PruningModels.encoder(16), List.of(),
+        cases.add(new Case("encoder", PruningModels.encoder(16), List.of(), Map.of("x", gaussian(28, 32, 5, 32)),
                 List.of(Map.of("x", floats(13, 2, 5, 32)), Map.of("x", floats(14, 1, 17, 32)))));
-        cases.add(new Case("mlp-constant-node-weights", SmallModels.mlp(24, 48, 6, true, 17), List.of(),
+        cases.add(new Case("mlp-constant-node-weights", SmallModels.mlp(24, 48, 6, true, 17), List.of(), Map.of("x", gaussian(29, 32, 24)),
                 List.of(Map.of("x", floats(15, 3, 24)))));
         return cases;
     }
@@ -129,6 +146,17 @@ class BuiltInRecipeRobustnessTest {
             values[i] = (float) random.nextGaussian();
         }
         return new Ort.Floats(values, shape);
+    }
+
+    private static HostArray gaussian(long seed, long... shape) {
+        Ort.Floats f = floats(seed, shape);
+        return HostArray.of(f.data(), f.shape());
+    }
+
+    private static HostArray trueScalar() {
+        HostArray scalar = HostArray.zeros(DataType.BOOL);
+        scalar.setLong(0, 1);
+        return scalar;
     }
 
     private static Map<String, Object> vadFeeds(long seed, int batch, int samples) {

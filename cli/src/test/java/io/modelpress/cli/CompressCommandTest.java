@@ -2,6 +2,8 @@ package io.modelpress.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.report.RunReport;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.core.testing.SmallModels;
 import org.junit.jupiter.api.Test;
@@ -30,16 +32,19 @@ class CompressCommandTest {
         assertThat(out.resolve("model.onnx")).exists();
         JsonNode report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(out.resolve("report.json")));
         assertThat(report).isEqualTo(r.json());
-        JsonNode summary = report.get("summary");
-        assertThat(summary.get("compression_ratio").asDouble()).isBetween(1.8, 2.1);
-        assertThat(summary.get("cosine").get("mean").asDouble()).isGreaterThan(0.999);
-        assertThat(summary.get("notes").toString()).contains("synthetic");
+        assertThat(report.get("schema_version").asInt()).isEqualTo(RunReport.SCHEMA_VERSION);
+        assertThat(report.get("recipe").get("source").asText()).isEqualTo("built-in:fp16");
+        assertThat(report.get("size").get("compression_ratio").asDouble()).isBetween(1.8, 2.1);
+        JsonNode evaluation = report.get("evaluation");
+        assertThat(evaluation.get("cosine").get("y").get("mean").asDouble()).isGreaterThan(0.999);
+        assertThat(evaluation.get("notes").toString()).contains("synthetic");
         assertThat(report.get("stages")).hasSize(2);
         assertThat(report.get("gate").asText()).as("the built-in fp16 recipe has a default gate").isEqualTo("passed");
-        JsonNode speed = summary.get("latency_vs_input").get("batch_1");
+        JsonNode speed = evaluation.get("latency_vs_input").get("batch_1");
         assertThat(speed.get("verdict").asText()).isIn("faster", "slower", "no measurable difference");
         assertThat(speed.get("text").asText()).contains("at batch 1 (");
         assertThat(speed.get("pairs").asInt()).isGreaterThanOrEqualTo(8);
+        assertThat(out.resolve("report.html")).exists();
         OnnxChecker.assertValid(out.resolve("model.onnx"));
     }
 
@@ -54,7 +59,8 @@ class CompressCommandTest {
         CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", recipe.toString(), "--out", out.toString(), "--threads", "1");
         assertThat(r.exitCode()).as(r.err()).isEqualTo(3);
         assertThat(out.resolve("model.onnx")).exists();
-        assertThat(r.out()).contains("gate     FAILED").contains("min_compression_ratio");
+        assertThat(r.out()).contains("gate      FAILED: 02-eval: ").contains("min_compression_ratio");
+        assertThat(RunReports.read(out.resolve("report.json")).run().state()).isEqualTo("FAILED");
     }
 
     @Test
@@ -67,7 +73,8 @@ class CompressCommandTest {
         Path out = dir.resolve("out");
         CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", recipe.toString(), "--out", out.toString(), "--threads", "1");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("gate     none (the recipe sets no quality gate)").doesNotContain("passed");
+        assertThat(r.out()).contains("gate      none (the recipe sets no quality gate)").doesNotContain("passed")
+                .contains("report    " + out.resolve("report.json"));
     }
 
     @Test

@@ -20,18 +20,16 @@ final class Classpaths {
 
     private Classpaths() {}
 
-    /** Kafka's jars plus devstack's own classes (for {@link KafkaLauncher} and {@link ExitWithParent}). */
+    /** Kafka's jars plus devstack's own classes (for {@link KafkaLauncher}). */
     static List<Path> kafka() {
         List<Path> classpath = new ArrayList<>(fromResource("kafka.classpath"));
         classpath.add(devstackClasses());
         return classpath;
     }
 
-    /** The shaded S3Proxy jar plus devstack's own classes (for {@link ExitWithParent}). */
+    /** The shaded S3Proxy jar. */
     static List<Path> s3proxy() {
-        List<Path> classpath = new ArrayList<>(fromResource("s3proxy.classpath"));
-        classpath.add(devstackClasses());
-        return classpath;
+        return fromResource("s3proxy.classpath");
     }
 
     private static List<Path> fromResource(String name) {
@@ -59,8 +57,8 @@ final class Classpaths {
         return entries;
     }
 
-    /** The jar or classes directory this class was loaded from. */
-    private static Path devstackClasses() {
+    /** The jar or classes directory devstack's classes are loaded from ({@link ChildJvm} adds it for tied children). */
+    static Path devstackClasses() {
         try {
             return Path.of(Classpaths.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         } catch (URISyntaxException | RuntimeException e) {

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** The command line of {@link DevStack#main(String[])}: {@code up}, {@code status}, {@code down}. */
@@ -102,8 +103,8 @@ final class Commands {
 
     private static int up(Invocation invocation, PrintStream out) {
         StackDirectory directory = invocation.directory();
-        Optional<ProcessHandle> kafka = directory.runningProcess(StackDirectory.KAFKA);
-        Optional<ProcessHandle> s3 = directory.runningProcess(StackDirectory.S3PROXY);
+        Optional<ChildJvm> kafka = ChildJvm.find(directory, KafkaNode.PROCESS);
+        Optional<ChildJvm> s3 = ChildJvm.find(directory, S3Node.PROCESS);
         if (kafka.isPresent() && s3.isPresent() && Files.exists(directory.endpointsFile())) {
             out.println("devstack is already running in " + directory.root());
             printEndpoints(Endpoints.readFrom(directory.endpointsFile()), out);
@@ -117,14 +118,14 @@ final class Commands {
         DevStack stack = DevStack.start(directory.root(), invocation.ports(), Lifetime.DETACHED, false);
         out.printf("devstack is up in %s (%.1f s)%n", directory.root(), (System.nanoTime() - started) / 1e9);
         printEndpoints(stack.endpoints(), out);
-        out.println("logs: " + directory.log(StackDirectory.KAFKA).getParent());
+        out.println("logs: " + directory.logs());
         out.println("stop it with: down --dir " + directory.root());
         return 0;
     }
 
     private static int status(StackDirectory directory, PrintStream out) {
-        Optional<ProcessHandle> kafka = directory.runningProcess(StackDirectory.KAFKA);
-        Optional<ProcessHandle> s3 = directory.runningProcess(StackDirectory.S3PROXY);
+        Optional<ChildJvm> kafka = ChildJvm.find(directory, KafkaNode.PROCESS);
+        Optional<ChildJvm> s3 = ChildJvm.find(directory, S3Node.PROCESS);
         out.println("devstack in " + directory.root() + ":");
         out.println("  " + KafkaNode.NAME + ": " + describe(kafka));
         out.println("  " + S3Node.NAME + ": " + describe(s3));
@@ -136,15 +137,13 @@ final class Commands {
     }
 
     private static int down(StackDirectory directory, PrintStream out) {
+        Map<String, String> names = Map.of(KafkaNode.PROCESS, KafkaNode.NAME, S3Node.PROCESS, S3Node.NAME);
         List<ChildJvm> running = new ArrayList<>();
-        directory.runningProcess(StackDirectory.KAFKA).ifPresent(kafka ->
-                running.add(ChildJvm.adopt(KafkaNode.NAME, kafka, directory.log(StackDirectory.KAFKA))));
-        directory.runningProcess(StackDirectory.S3PROXY).ifPresent(s3 ->
-                running.add(ChildJvm.adopt(S3Node.NAME, s3, directory.log(StackDirectory.S3PROXY))));
+        for (String process : List.of(KafkaNode.PROCESS, S3Node.PROCESS)) {
+            ChildJvm.find(directory, process).ifPresentOrElse(running::add, () -> directory.deletePid(process));
+        }
         ChildJvm.stopAll(running, DevStack.STOP_GRACE);
-        running.forEach(child -> out.println("stopped " + child.name() + " (pid " + child.pid() + ")"));
-        directory.deletePid(StackDirectory.KAFKA);
-        directory.deletePid(StackDirectory.S3PROXY);
+        running.forEach(child -> out.println("stopped " + names.get(child.name()) + " (pid " + child.pid() + ")"));
         try {
             Files.deleteIfExists(directory.endpointsFile());
         } catch (IOException e) {
@@ -156,8 +155,8 @@ final class Commands {
         return 0;
     }
 
-    private static String describe(Optional<ProcessHandle> process) {
-        return process.map(handle -> "running (pid " + handle.pid() + ")").orElse("not running");
+    private static String describe(Optional<ChildJvm> process) {
+        return process.map(child -> "running (pid " + child.pid() + ")").orElse("not running");
     }
 
     private static void printEndpoints(Endpoints endpoints, PrintStream out) {

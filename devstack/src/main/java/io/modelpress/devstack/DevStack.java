@@ -103,11 +103,9 @@ public final class DevStack implements AutoCloseable {
             // Both start at once: together they take about as long as Kafka alone.
             ChildJvm kafka = KafkaNode.launch(directory, ports, lifetime);
             started.add(kafka);
-            directory.writePid(StackDirectory.KAFKA, kafka.pid());
             ChildJvm s3 = S3Node.launch(
                     directory, ports, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, DEFAULT_BUCKET, lifetime);
             started.add(s3);
-            directory.writePid(StackDirectory.S3PROXY, s3.pid());
 
             awaitReady(kafka, () -> KafkaNode.isReady(kafka), s3, () -> S3Node.isReady(ports));
 
@@ -121,8 +119,6 @@ public final class DevStack implements AutoCloseable {
             } catch (RuntimeException stopFailure) {
                 e.addSuppressed(stopFailure);
             }
-            directory.deletePid(StackDirectory.KAFKA);
-            directory.deletePid(StackDirectory.S3PROXY);
             throw e;
         }
     }
@@ -132,12 +128,12 @@ public final class DevStack implements AutoCloseable {
         boolean kafkaUp = false;
         boolean s3Up = false;
         while (!(kafkaUp && s3Up)) {
-            kafkaUp = kafkaUp || ready(kafka, kafkaReady);
-            s3Up = s3Up || ready(s3, s3Ready);
+            kafkaUp = kafkaUp || ready(kafka, KafkaNode.NAME, kafkaReady);
+            s3Up = s3Up || ready(s3, S3Node.NAME, s3Ready);
             if (System.nanoTime() > deadline) {
                 ChildJvm late = kafkaUp ? s3 : kafka;
-                throw new DevStackException(late.describeFailure(
-                        "did not become ready within " + START_TIMEOUT.toSeconds() + " s"));
+                throw new DevStackException(late.describeFailure((kafkaUp ? S3Node.NAME : KafkaNode.NAME)
+                        + " did not become ready within " + START_TIMEOUT.toSeconds() + " s"));
             }
             if (!(kafkaUp && s3Up)) {
                 sleep(Duration.ofMillis(100));
@@ -145,9 +141,9 @@ public final class DevStack implements AutoCloseable {
         }
     }
 
-    private static boolean ready(ChildJvm child, BooleanSupplier isReady) {
+    private static boolean ready(ChildJvm child, String name, BooleanSupplier isReady) {
         if (!child.isAlive()) {
-            throw new DevStackException(child.describeFailure("exited during start-up"));
+            throw new DevStackException(child.describeFailure(name + " exited during start-up"));
         }
         return isReady.getAsBoolean();
     }
@@ -176,8 +172,6 @@ public final class DevStack implements AutoCloseable {
             }
         }
         ChildJvm.stopAll(List.of(kafka, s3), STOP_GRACE);
-        directory.deletePid(StackDirectory.S3PROXY);
-        directory.deletePid(StackDirectory.KAFKA);
         if (deleteDirectoryOnClose) {
             deleteRecursively(directory.root());
         }

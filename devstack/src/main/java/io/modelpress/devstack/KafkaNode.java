@@ -6,11 +6,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /** A single-node Kafka (KRaft, broker and controller in one process) in a child JVM. */
 final class KafkaNode {
 
     static final String NAME = "Kafka broker";
+    /** Its name in the stack directory (log and pid file). */
+    static final String PROCESS = "kafka";
     /** What the broker logs once it is started and unfenced, i.e. serves clients. */
     private static final String READY_LINE = "Kafka Server started";
     /** Any 16 bytes, base64url without padding (these spell "modelpress-devst"); fixed, so restarts reuse the data. */
@@ -34,8 +37,8 @@ final class KafkaNode {
     static ChildJvm launch(StackDirectory directory, Ports ports, Lifetime lifetime) {
         Path config = directory.kafkaHome().resolve("server.properties");
         writeConfig(config, directory.kafkaHome().resolve("data"), ports);
-        return ChildJvm.launch(NAME, directory.jvmTag(), Classpaths.kafka(), JVM_OPTIONS, KafkaLauncher.class.getName(),
-                List.of(config.toString(), CLUSTER_ID), directory.log(StackDirectory.KAFKA), lifetime);
+        return ChildJvm.start(directory, PROCESS, new ChildJvm.Launch(Classpaths.kafka(), KafkaLauncher.class.getName(),
+                List.of(config.toString(), CLUSTER_ID), JVM_OPTIONS, Map.of(), null), lifetime);
     }
 
     static boolean isReady(ChildJvm kafka) {
@@ -73,6 +76,7 @@ final class KafkaNode {
                 "group.initial.rebalance.delay.ms=0",
                 "");
         try {
+            Files.createDirectories(config.getParent());
             Files.writeString(config, text, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new DevStackException("Cannot write the Kafka config " + config + ": " + e.getMessage(), e);

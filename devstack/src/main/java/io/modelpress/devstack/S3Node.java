@@ -8,11 +8,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /** S3Proxy serving the S3 API from a directory (its {@code filesystem} backend) in a child JVM. */
 final class S3Node {
 
     static final String NAME = "S3Proxy";
+    /** Its name in the stack directory (log and pid file). */
+    static final String PROCESS = "s3proxy";
     private static final String MAIN_CLASS = "org.gaul.s3proxy.Main";
     private static final List<String> JVM_OPTIONS = List.of(
             "-Xms32m", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djava.awt.headless=true");
@@ -39,8 +42,8 @@ final class S3Node {
             throw new DevStackException("Cannot prepare the S3Proxy directory " + directory.s3Home() + ": "
                     + e.getMessage(), e);
         }
-        return ChildJvm.launch(NAME, directory.jvmTag(), Classpaths.s3proxy(), JVM_OPTIONS, MAIN_CLASS,
-                List.of("--properties", config.toString()), directory.log(StackDirectory.S3PROXY), lifetime);
+        return ChildJvm.start(directory, PROCESS, new ChildJvm.Launch(Classpaths.s3proxy(), MAIN_CLASS,
+                List.of("--properties", config.toString()), JVM_OPTIONS, Map.of(), null), lifetime);
     }
 
     static String endpoint(Ports ports) {

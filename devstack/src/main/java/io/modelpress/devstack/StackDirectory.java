@@ -1,23 +1,99 @@
 package io.modelpress.devstack;
 
 import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
 
 /**
- * Where a stack keeps its files: {@code kafka/} (config, {@code data/}), {@code s3/} (config, {@code data/} with
- * one directory per bucket), {@code logs/<service>.log}, {@code <service>.pid} and {@code endpoints.properties}.
+ * Where a stack keeps its files. Every stack's processes ({@link ChildJvm}) have their output in
+ * {@code logs/<name>.log} and their pid in {@code pids/<name>.pid}. Besides:
+ * <pre>
+ * devstack                     kafka/ (config, data/), s3/ (config, data/&lt;bucket&gt;/), endpoints.properties
+ * the local ModelPress stack   devstack/ (a devstack's directory), uploads/ (the orchestrator's upload folder),
+ * (default .modelpress)        stack.properties (the endpoints and ports of the running stack)
+ * </pre>
  */
-record StackDirectory(Path root) {
+public record StackDirectory(Path root) {
 
-    static final String KAFKA = "kafka";
-    static final String S3PROXY = "s3proxy";
+    /** The key of the orchestrator's URL in {@link #stackProperties()}. */
+    public static final String API_URL = "api.url";
 
-    StackDirectory {
+    public StackDirectory {
         root = root.toAbsolutePath().normalize();
     }
+
+    public Path logs() {
+        return root.resolve("logs");
+    }
+
+    public Path log(String name) {
+        return logs().resolve(name + ".log");
+    }
+
+    public Path pidFile(String name) {
+        return root.resolve("pids").resolve(name + ".pid");
+    }
+
+    /** Creates the folders every stack uses: {@code logs/} and {@code pids/}. */
+    public void createDirectories() {
+        try {
+            Files.createDirectories(logs());
+            Files.createDirectories(root.resolve("pids"));
+        } catch (IOException e) {
+            throw new DevStackException("Cannot create the stack directory " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The JVM option that marks a process as this directory's {@code name}; see {@link ChildJvm}. The option's value
+     * names the directory first, so {@code -Dmodelpress-launcher=<root>#} marks all of its processes.
+     */
+    String tag(String name) {
+        return "-D" + ChildJvm.TAG_PROPERTY + "=" + root + "#" + name;
+    }
+
+    void writePid(String name, long pid) {
+        try {
+            Files.writeString(pidFile(name), pid + "\n", StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new DevStackException("Cannot write " + pidFile(name) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The pid its pid file names; empty when there is no pid file or it holds no number. */
+    Optional<Long> readPid(String name) {
+        try {
+            return Optional.of(Long.parseLong(Files.readString(pidFile(name), StandardCharsets.UTF_8).trim()));
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Deletes the pid file of a process that does not run (nothing when there is none). */
+    public void deletePid(String name) {
+        try {
+            Files.deleteIfExists(pidFile(name));
+        } catch (IOException e) {
+            throw new DevStackException("Cannot delete " + pidFile(name) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Deletes the pid file if it still names {@code pid}: a successor started meanwhile keeps its own. */
+    void deletePid(String name, long pid) {
+        if (readPid(name).filter(recorded -> recorded == pid).isPresent()) {
+            deletePid(name);
+        }
+    }
+
+    // ---------------------------------------------------------------- devstack
 
     Path kafkaHome() {
         return root.resolve("kafka");
@@ -27,71 +103,66 @@ record StackDirectory(Path root) {
         return root.resolve("s3");
     }
 
-    Path log(String service) {
-        return root.resolve("logs").resolve(service + ".log");
-    }
-
-    Path pidFile(String service) {
-        return root.resolve(service + ".pid");
-    }
-
-    Path endpointsFile() {
+    /** Where devstack writes its {@link Endpoints} while it runs. */
+    public Path endpointsFile() {
         return root.resolve("endpoints.properties");
     }
 
-    void createDirectories() {
-        try {
-            Files.createDirectories(kafkaHome());
-            Files.createDirectories(s3Home());
-            Files.createDirectories(root.resolve("logs"));
-        } catch (IOException e) {
-            throw new DevStackException("Cannot create the devstack directory " + root + ": " + e.getMessage(), e);
-        }
+    // ---------------------------------------------------------------- the local ModelPress stack
+
+    /** The directory of the stack's devstack. */
+    public StackDirectory devstack() {
+        return new StackDirectory(root.resolve("devstack"));
     }
 
-    void writePid(String service, long pid) {
-        try {
-            Files.writeString(pidFile(service), pid + "\n", StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new DevStackException("Cannot write " + pidFile(service) + ": " + e.getMessage(), e);
-        }
+    /** The orchestrator's upload directory: inside the stack's folder, so it belongs to whoever runs the stack. */
+    public Path uploads() {
+        return root.resolve("uploads");
     }
 
-    void deletePid(String service) {
-        try {
-            Files.deleteIfExists(pidFile(service));
-        } catch (IOException e) {
-            throw new DevStackException("Cannot delete " + pidFile(service) + ": " + e.getMessage(), e);
-        }
+    public Path stackProperties() {
+        return root.resolve("stack.properties");
     }
 
-    /**
-     * The live process its pid file names, if that process is this stack's: a pid file can outlive its process, and
-     * the system may since have given the pid to an unrelated one.
-     */
-    Optional<ProcessHandle> runningProcess(String service) {
-        Path pidFile = pidFile(service);
-        if (!Files.isRegularFile(pidFile)) {
+    /** The properties of the running stack, empty when none was started here (or it was stopped). */
+    public Optional<Map<String, String>> readStackProperties() {
+        Path file = stackProperties();
+        if (!Files.isRegularFile(file)) {
             return Optional.empty();
         }
-        long pid;
-        try {
-            pid = Long.parseLong(Files.readString(pidFile, StandardCharsets.UTF_8).trim());
-        } catch (IOException | NumberFormatException e) {
-            return Optional.empty();
+        Properties properties = new Properties();
+        try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            properties.load(in);
+        } catch (IOException e) {
+            throw new DevStackException("Cannot read " + file + ": " + e.getMessage(), e);
         }
-        return ProcessHandle.of(pid)
-                .filter(ProcessHandle::isAlive)
-                .filter(process -> process.info().commandLine()
-                        .map(line -> line.contains(jvmTag() + " "))
-                        .orElse(true));
+        Map<String, String> map = new TreeMap<>();
+        properties.stringPropertyNames().forEach(name -> map.put(name, properties.getProperty(name)));
+        return Optional.of(map);
     }
 
-    /**
-     * The JVM option that marks the stack's services as this directory's. It goes first on their command lines:
-     * the JDK reports only the first 4096 characters of another process's command line, less than Kafka's classpath.
-     */
-    String jvmTag() {
-        return "-Dmodelpress.devstack.dir=" + root;
+    public void writeStackProperties(Map<String, String> values) {
+        Path file = stackProperties();
+        try {
+            Files.createDirectories(root);
+            Path tmp = Files.createTempFile(root, "stack", ".part");
+            try (Writer out = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+                out.write("# the running ModelPress stack (written by 'modelpress up', removed by 'modelpress down')\n");
+                for (Map.Entry<String, String> entry : new TreeMap<>(values).entrySet()) {
+                    out.write(entry.getKey() + "=" + entry.getValue() + "\n");
+                }
+            }
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new DevStackException("Cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    public void deleteStackProperties() {
+        try {
+            Files.deleteIfExists(stackProperties());
+        } catch (IOException e) {
+            throw new DevStackException("Cannot delete " + stackProperties() + ": " + e.getMessage(), e);
+        }
     }
 }

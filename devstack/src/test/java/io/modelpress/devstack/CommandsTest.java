@@ -48,6 +48,7 @@ class CommandsTest {
         Endpoints endpoints = Endpoints.readFrom(directory.resolve("endpoints.properties"));
         List<ProcessHandle> services = StackProcesses.of(directory);
         assertThat(services).hasSize(2);
+        assertThat(new StackDirectory(directory).pidFile(KafkaNode.PROCESS)).isRegularFile();
 
         // the broker started by 'up' serves clients
         try (Admin admin = Admin.create(
@@ -65,8 +66,8 @@ class CommandsTest {
         assertThat(run(command("down", where))).isZero();
         assertThat(out.toString()).contains("stopped Kafka broker").contains("stopped S3Proxy");
         assertThat(services).noneMatch(ProcessHandle::isAlive);
-        assertThat(directory.resolve("kafka.pid")).doesNotExist();
-        assertThat(directory.resolve("s3proxy.pid")).doesNotExist();
+        assertThat(new StackDirectory(directory).pidFile(KafkaNode.PROCESS)).doesNotExist();
+        assertThat(new StackDirectory(directory).pidFile(S3Node.PROCESS)).doesNotExist();
         assertThat(directory.resolve("endpoints.properties")).doesNotExist();
         assertThatCode(ports::requireAvailable).as("ports are free again").doesNotThrowAnyException();
 
@@ -90,7 +91,7 @@ class CommandsTest {
                     .doesNotContain("Exception");
         }
         assertThat(StackProcesses.of(directory)).isEmpty();
-        assertThat(directory.resolve("kafka.pid")).doesNotExist();
+        assertThat(new StackDirectory(directory).pidFile(KafkaNode.PROCESS)).doesNotExist();
     }
 
     @Test

@@ -52,7 +52,7 @@ class DevStackLifecycleTest {
                     .hasMessageContaining("already in use");
         }
         assertThat(StackProcesses.of(temp)).isEmpty();
-        assertThat(temp.resolve("kafka.pid")).doesNotExist();
+        assertThat(new StackDirectory(temp).pidFile(KafkaNode.PROCESS)).doesNotExist();
     }
 
     @Test
@@ -68,8 +68,8 @@ class DevStackLifecycleTest {
                 .hasMessageContaining("Last lines of " + temp.resolve("logs/kafka.log"))
                 .hasMessageContaining(temp.resolve("kafka/data").toString());
         assertThat(StackProcesses.of(temp)).isEmpty();
-        assertThat(temp.resolve("kafka.pid")).doesNotExist();
-        assertThat(temp.resolve("s3proxy.pid")).doesNotExist();
+        assertThat(new StackDirectory(temp).pidFile(KafkaNode.PROCESS)).doesNotExist();
+        assertThat(new StackDirectory(temp).pidFile(S3Node.PROCESS)).doesNotExist();
     }
 
     @Test

@@ -9,7 +9,7 @@ final class StackProcesses {
     private StackProcesses() {}
 
     static List<ProcessHandle> of(Path stackDirectory) {
-        String tag = new StackDirectory(stackDirectory).jvmTag() + " ";
+        String tag = new StackDirectory(stackDirectory).tag("");
         return ProcessHandle.allProcesses()
                 .filter(process -> process.info().commandLine().map(line -> line.contains(tag)).orElse(false))
                 .toList();

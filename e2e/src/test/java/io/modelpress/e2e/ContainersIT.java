@@ -5,16 +5,14 @@ import io.minio.SetBucketNotificationArgs;
 import io.minio.messages.EventType;
 import io.minio.messages.NotificationConfiguration;
 import io.minio.messages.QueueConfiguration;
-import io.modelpress.cli.client.ApiClient;
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.Stack;
-import io.modelpress.cli.stack.StackDirectory;
 import io.modelpress.devstack.Endpoints;
 import io.modelpress.pipeline.Topics;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.store.S3Settings;
+import io.modelpress.stack.ApiClient;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.Stack;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -78,9 +76,8 @@ class ContainersIT {
         store.ensureBucket();
         subscribeToModelUploads();
 
-        stack = new Stack(java.nio.file.Path.of(System.getProperty("modelpress.home", "..")), new StackDirectory(
-                E2eStack.stackDirectory("containers-stack")), Stack.Ports.DEFAULT.withFreeServicePorts(),
-                ServiceProcess.Lifetime.TIED_TO_THIS_JVM)
+        stack = Stack.tiedToThisJvm(java.nio.file.Path.of(System.getProperty("modelpress.home", "..")),
+                E2eStack.stackDirectory("containers-stack"))
                 .withEnv(Service.ORCHESTRATOR, Map.of("MODELPRESS_INTAKE_POLLER_ENABLED", "false"));
         stack.startServices(endpoints, new PrintWriter(new StringWriter()));
         api = new ApiClient(stack.apiUrl());

@@ -2,6 +2,8 @@ package io.modelpress.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.core.eval.Similarity;
+import io.modelpress.core.report.RunReport;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.pipeline.Topics;
 import io.modelpress.pipeline.events.BucketEvent;
 import io.modelpress.pipeline.events.RunState;
@@ -43,15 +45,15 @@ class DropToOutgoingIT {
         assertThat(run.outgoing()).isEqualTo(outgoing);
         assertThat(e2e.keysUnder(outgoing)).containsExactlyInAnyOrder("model.onnx", "report.json", "report.html");
 
-        JsonNode report = e2e.store.getJson(outgoing + "report.json", JsonNode.class).orElseThrow();
-        assertThat(report.path("state").asText()).isEqualTo("SUCCEEDED");
-        assertThat(report.path("source").asText()).isEqualTo("incoming/" + name + "/model.onnx");
-        assertThat(report.path("recipe").path("source").asText()).isEqualTo("sibling");
-        assertThat(report.path("size").path("input_bytes").asLong()).isEqualTo(model.length);
+        RunReport report = RunReports.read(e2e.store.getJson(outgoing + "report.json", JsonNode.class).orElseThrow(), "report.json");
+        assertThat(report.run().state()).isEqualTo("SUCCEEDED");
+        assertThat(report.run().source()).isEqualTo("incoming/" + name + "/model.onnx");
+        assertThat(report.recipe().source()).isEqualTo("sibling");
+        assertThat(report.size().inputBytes()).isEqualTo(model.length);
         // int8 weights: well under half the bytes, and the eval-worker measured the fidelity against the original
-        assertThat(report.path("size").path("output_bytes").asLong()).isLessThan(model.length / 2L);
-        assertThat(report.path("quality_delta").path("cosine").asDouble()).isBetween(-0.01, 0.0);
-        assertThat(report.path("gates").get(0).path("passed").asBoolean()).isTrue();
+        assertThat(report.size().outputBytes()).isLessThan(model.length / 2L);
+        assertThat(report.evaluation().qualityDelta().get("cosine")).isBetween(-0.01, 0.0);
+        assertThat(report.gate()).isEqualTo(RunReport.PASSED);
 
         // judged independently: the outgoing model runs in ONNX Runtime and answers like the original
         Path dir = Files.createTempDirectory("e2e-drop");

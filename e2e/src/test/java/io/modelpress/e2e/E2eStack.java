@@ -1,16 +1,16 @@
 package io.modelpress.e2e;
 
-import io.modelpress.cli.client.ApiClient;
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.Stack;
-import io.modelpress.cli.stack.StackDirectory;
+import io.modelpress.core.stage.Stages;
 import io.modelpress.core.testing.SmallModels;
 import io.modelpress.devstack.DevStack;
 import io.modelpress.devstack.Endpoints;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.store.S3Settings;
+import io.modelpress.stack.ApiClient;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.ServiceProcess;
+import io.modelpress.stack.Stack;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -62,14 +62,15 @@ final class E2eStack {
         }
         endpoints = DevStack.shared();
         Path directory = stackDirectory("e2e-stack");
-        stack = new Stack(projectRoot, new StackDirectory(directory), Stack.Ports.DEFAULT.withFreeServicePorts(),
-                ServiceProcess.Lifetime.TIED_TO_THIS_JVM)
+        stack = Stack.tiedToThisJvm(projectRoot, directory)
                 .withEnv(Service.QUANTIZE_WORKER, WORKER_ENV)
                 .withEnv(Service.EVAL_WORKER, WORKER_ENV)
                 .withEnv(Service.ORCHESTRATOR, Map.of(
                         "MODELPRESS_INTAKE_POLLER_INTERVAL", "1s",
                         "MODELPRESS_RUN_RETRY_DELAY", "2s",
-                        "MODELPRESS_STAGE_STALL_AFTER", STALL_AFTER));
+                        "MODELPRESS_STAGE_STALL_AFTER", STALL_AFTER,
+                        // the orchestrator knows the contributed stage type too: it validates recipes, creates topics
+                        Stages.PATH_VARIABLE, ContributedStageIT.testStageJar().toString()));
         stack.startServices(endpoints, new PrintWriter(new StringWriter()));
         store = new ArtifactStore(S3Settings.of(endpoints.s3Endpoint(), endpoints.s3AccessKey(), endpoints.s3SecretKey(),
                 endpoints.bucket()));

@@ -1,8 +1,8 @@
 package io.modelpress.e2e;
 
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.StackDirectory;
+import io.modelpress.devstack.StackDirectory;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.ServiceProcess;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,10 +1,10 @@
 package io.modelpress.e2e;
 
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageResult;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.ServiceProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 

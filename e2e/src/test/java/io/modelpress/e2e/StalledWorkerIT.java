@@ -1,14 +1,13 @@
 package io.modelpress.e2e;
 
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.Stack;
-import io.modelpress.cli.stack.StackDirectory;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.pipeline.Topics;
 import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageResult;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.ServiceProcess;
+import io.modelpress.stack.Stack;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
@@ -62,8 +61,7 @@ class StalledWorkerIT {
         e2e.process(Service.EVAL_WORKER).stop(Duration.ofSeconds(30));
         try {
             for (String name : List.of("e2e-stall-a", "e2e-stall-b")) {
-                Stack stack = new Stack(e2e.projectRoot, new StackDirectory(E2eStack.stackDirectory(name)),
-                        Stack.Ports.DEFAULT.withFreeServicePorts(), ServiceProcess.Lifetime.TIED_TO_THIS_JVM)
+                Stack stack = Stack.tiedToThisJvm(e2e.projectRoot, E2eStack.stackDirectory(name))
                         .withEnv(Service.EVAL_WORKER, env);
                 replicas.add(stack.start(Service.EVAL_WORKER, e2e.endpoints));
             }

@@ -1,13 +1,12 @@
 package io.modelpress.e2e;
 
-import io.modelpress.cli.stack.Service;
-import io.modelpress.cli.stack.ServiceProcess;
-import io.modelpress.cli.stack.Stack;
-import io.modelpress.cli.stack.StackDirectory;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.pipeline.Topics;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageResult;
+import io.modelpress.stack.Service;
+import io.modelpress.stack.ServiceProcess;
+import io.modelpress.stack.Stack;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
@@ -33,10 +32,12 @@ import static org.awaitility.Awaitility.await;
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class WorkerReplicasIT {
     private static final int MAX_RUNS = 20;
+    /** With a cheap eval of its own: a recipe without one gets the default evaluation (latency timing included) appended. */
     private static final String QUANTIZE_RECIPE = """
             name: quantize-only
             stages:
               - quantize: { mode: dynamic }
+              - eval: { metrics: [size] }
             """;
 
     private final E2eStack e2e = E2eStack.shared();
@@ -45,8 +46,7 @@ class WorkerReplicasIT {
     void twoQuantizeWorkerProcessesBothTakeWork() {
         ServiceProcess first = e2e.process(Service.QUANTIZE_WORKER);
         // a second stack folder and port: the launcher's own bookkeeping knows one process per service and folder
-        Stack replicas = new Stack(e2e.projectRoot, new StackDirectory(E2eStack.stackDirectory("e2e-replica")),
-                Stack.Ports.DEFAULT.withFreeServicePorts(), ServiceProcess.Lifetime.TIED_TO_THIS_JVM)
+        Stack replicas = Stack.tiedToThisJvm(e2e.projectRoot, E2eStack.stackDirectory("e2e-replica"))
                 .withEnv(Service.QUANTIZE_WORKER, E2eStack.WORKER_ENV);
         ServiceProcess second = replicas.start(Service.QUANTIZE_WORKER, e2e.endpoints);
         try {

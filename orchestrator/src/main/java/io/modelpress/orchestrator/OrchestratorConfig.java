@@ -1,5 +1,6 @@
 package io.modelpress.orchestrator;
 
+import io.modelpress.pipeline.store.S3Config;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
@@ -13,12 +14,8 @@ import java.util.Map;
 @ConfigMapping(prefix = "modelpress")
 public interface OrchestratorConfig {
 
-    /**
-     * The artifact store's keys ({@code modelpress.s3.endpoint}, {@code access-key}, {@code secret-key}, {@code bucket},
-     * {@code region}, {@code part-size-mib}, {@code connect-timeout}, {@code io-timeout}), read as every ModelPress
-     * service reads them: {@link io.modelpress.pipeline.worker.WorkerConfig#s3()}.
-     */
-    Map<String, String> s3();
+    /** The artifact store's keys ({@code modelpress.s3.*}), the same group in every ModelPress service. */
+    S3Config s3();
 
     Intake intake();
 

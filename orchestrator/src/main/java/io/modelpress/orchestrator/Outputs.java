@@ -1,6 +1,8 @@
 package io.modelpress.orchestrator;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelpress.core.report.ReportHtml;
+import io.modelpress.core.report.RunReport;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.pipeline.events.ArtifactRef;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.store.ArtifactStore;
@@ -14,8 +16,8 @@ import java.time.Instant;
 @ApplicationScoped
 public class Outputs {
     static final String MODEL = "model.onnx";
-    static final String REPORT_JSON = "report.json";
-    static final String REPORT_HTML = "report.html";
+    static final String REPORT_JSON = RunReports.JSON_FILE;
+    static final String REPORT_HTML = RunReports.HTML_FILE;
 
     @Inject
     ArtifactStore store;
@@ -29,8 +31,8 @@ public class Outputs {
         String prefix = outgoingPrefix(succeeded);
         ArtifactRef finalModel = RunStates.latestModel(succeeded, succeeded.stages().size());
         ArtifactRef output = store.copy(finalModel.key(), prefix + MODEL);
-        ObjectNode report = Reports.json(succeeded, output, finishedAt);
-        store.putJson(prefix + REPORT_JSON, report);
-        store.putBytes(prefix + REPORT_HTML, Reports.html(report).getBytes(StandardCharsets.UTF_8), "text/html; charset=utf-8");
+        RunReport report = Reports.report(succeeded, output, finishedAt);
+        store.putBytes(prefix + REPORT_JSON, RunReports.toBytes(report), "application/json");
+        store.putBytes(prefix + REPORT_HTML, ReportHtml.render(report).getBytes(StandardCharsets.UTF_8), "text/html; charset=utf-8");
     }
 }

@@ -4,6 +4,7 @@ import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.recipe.Recipe;
 import io.modelpress.core.recipe.RecipeParser;
+import io.modelpress.core.recipe.Recipes;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.pipeline.events.BucketEvent;
 import io.modelpress.pipeline.events.RunState;
@@ -223,7 +224,7 @@ public class RunEngine {
     public RunState submit(String name, Function<String, Inputs.RunInputs> putInputs) {
         String runId = RunIds.random();
         Inputs.RunInputs copied = putInputs.apply(runId);
-        Recipe recipe = RecipeParser.parse(copied.recipeYaml(), copied.recipeWhere());
+        Recipe recipe = plan(copied.recipeYaml(), copied.recipeWhere());
         synchronized (store.lock(runId)) {
             Instant now = now();
             RunState run = RunStates.pending(runId, name, "api", now);
@@ -243,7 +244,7 @@ public class RunEngine {
                 copied.model(), copied.data(), copied.tokenizer(), now);
         Recipe recipe;
         try {
-            recipe = RecipeParser.parse(copied.recipeYaml(), copied.recipeWhere());
+            recipe = plan(copied.recipeYaml(), copied.recipeWhere());
         } catch (ModelPressException e) {
             fail(withInputs, describe(e));
             return;
@@ -285,7 +286,16 @@ public class RunEngine {
     }
 
     private Recipe recipe(RunState run) {
-        return recipes.computeIfAbsent(run.runId(), id -> RecipeParser.parse(run.recipeYaml(), "recipe of " + id));
+        return recipes.computeIfAbsent(run.runId(), id -> plan(run.recipeYaml(), "recipe of " + id));
+    }
+
+    /**
+     * The stages a run executes: its recipe's, with a final evaluation appended when the recipe has no eval stage, as
+     * the in-process compressor does, so that every run's report compares its output with its input. A run persisted
+     * before this rule has fewer stages than its plan; only its own stages are ever requested.
+     */
+    static Recipe plan(String recipeYaml, String where) {
+        return Recipes.withFinalEvaluation(RecipeParser.parse(recipeYaml, where));
     }
 
     /** Acts on a worker's report about a stage attempt. */

@@ -1,6 +1,7 @@
 package io.modelpress.orchestrator;
 
 import io.modelpress.core.recipe.RecipeSchema;
+import io.modelpress.core.stage.Stages;
 import io.modelpress.pipeline.Topics;
 import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -83,9 +84,9 @@ public class TopicSetup {
         return topics;
     }
 
-    /** Every stage type a recipe can name, including those whose workers are still to come. */
+    /** Every stage type a recipe can name (those found at run time), including those whose workers are still to come. */
     private static Set<String> stageTypes() {
-        Set<String> types = new TreeSet<>(RecipeSchema.STAGES.keySet());
+        Set<String> types = new TreeSet<>(Stages.types());
         types.addAll(RecipeSchema.PLANNED);
         return types;
     }

@@ -16,26 +16,34 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 class QualityTest {
+    static final String QUANTIZE_EVAL_YAML = "name: r\nstages:\n  - quantize: { mode: dynamic }\n  - eval: {}\n";
+
+    /** A run whose quantize and eval stages succeeded, the eval stage reporting these metrics. */
     static RunState runWithEval(String evalMetricsJson) {
+        return run(QUANTIZE_EVAL_YAML, evalMetricsJson);
+    }
+
+    static RunState run(String recipeYaml, String evalMetricsJson) {
         JsonNode metrics = Json.read(evalMetricsJson.getBytes(StandardCharsets.UTF_8), JsonNode.class);
         Instant t = Instant.parse("2026-01-01T00:00:00Z");
         ArtifactRef input = new ArtifactRef("b", "runs/r/input/model.onnx", "aa", 1000);
-        ArtifactRef quantized = new ArtifactRef("b", "runs/r/00-quantize-a1/model.onnx", "bb", 250);
-        return new RunState("run-0000000000000001", "m", "api", RunState.State.RUNNING, "r", "", "api", input, List.of(),
+        ArtifactRef quantized = new ArtifactRef("b", "runs/r/01-quantize-a1/model.onnx", "bb", 250);
+        return new RunState("run-0000000000000001", "m", "api", RunState.State.RUNNING, "r", recipeYaml, "api", input, List.of(),
                 null, List.of(
-                new StageStatus(0, "quantize", StageStatusValue.SUCCEEDED, 1, 1, null, quantized, null, null, null, t, t),
-                new StageStatus(1, "eval", StageStatusValue.SUCCEEDED, 1, 1, null, null, metrics, null, null, t, t)),
+                new StageStatus(0, "quantize", StageStatusValue.SUCCEEDED, 1, 1, null, quantized, null, null,
+                        new io.modelpress.pipeline.events.StageResult.Timings(5, 2000, 7), t, t.plusSeconds(2)),
+                new StageStatus(1, "eval", StageStatusValue.SUCCEEDED, 1, 1, null, null, metrics, null, null, t.plusSeconds(2),
+                        t.plusSeconds(5))),
                 null, null, t, t);
     }
 
     @Test
-    void deltasFromAnEvaluationReport() {
+    void deltasFromTheEvalStagesReport() {
         RunState run = runWithEval("""
-                {"evaluation": {"model": "model.onnx", "samples": 64, "accuracy": 0.90, "reference_accuracy": 0.92,
-                  "agreement": 0.97,
-                  "outputs": {"logits": {"cosine": {"mean": 0.995, "min": 0.98}},
-                              "pooled": {"cosine": {"mean": 0.990, "min": 0.97}}}},
-                 "gate": {"passed": true}}
+                {"samples": 64, "accuracy": 0.90, "reference_accuracy": 0.92, "agreement": 0.97,
+                 "outputs": {"logits": {"cosine": {"mean": 0.995, "min": 0.98}},
+                             "pooled": {"cosine": {"mean": 0.990, "min": 0.97}}},
+                 "gate_checks": [], "gate": "none"}
                 """);
 
         var deltas = Quality.deltas(run);
@@ -47,7 +55,7 @@ class QualityTest {
     }
 
     @Test
-    void noEvaluationNoDeltas() {
+    void noMeasurementNoDeltas() {
         assertThat(Quality.deltas(runWithEval("{\"note\": \"skipped\"}"))).isEmpty();
     }
 
@@ -58,15 +66,5 @@ class QualityTest {
                  "gate_checks": [], "gate": "none"}
                 """);
         assertThat(Quality.deltas(run).get("cosine")).isNaN();
-    }
-
-    @Test
-    void theLatencyVerdictsOfTheLastEvaluation() {
-        RunState run = runWithEval("""
-                {"outputs": {"y": {"cosine": {"mean": 0.999, "min": 0.99}}},
-                 "latency_vs_reference": {"batch_1": {"ratio": 0.5, "verdict": "faster", "text": "2.00x faster at batch 1"}}}
-                """);
-        assertThat(Quality.latency(run).path("batch_1").path("verdict").asText()).isEqualTo("faster");
-        assertThat(Quality.latency(runWithEval("{\"note\": \"skipped\"}"))).isNull();
     }
 }

@@ -4,6 +4,8 @@ import io.modelpress.pipeline.testing.DevStackResource;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.modelpress.core.ErrorCode;
+import io.modelpress.core.report.RunReport;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.pipeline.Topics;
 import io.modelpress.pipeline.events.ArtifactRef;
 import io.modelpress.pipeline.events.BucketEvent;
@@ -131,22 +133,28 @@ class RunLifecycleTest {
         assertThat(published.sha256()).isEqualTo(sha256(Harness.COMPRESSED));
         assertThat(published.bytes()).isEqualTo(Harness.COMPRESSED.length);
 
-        JsonNode report = harness.store.getJson(outgoing + "report.json", JsonNode.class).orElseThrow();
-        assertThat(report.path("run_id").asText()).isEqualTo(runId);
-        assertThat(report.path("state").asText()).isEqualTo("SUCCEEDED");
-        assertThat(report.path("size").path("input_bytes").asLong()).isEqualTo(Harness.ORIGINAL.length);
-        assertThat(report.path("size").path("output_bytes").asLong()).isEqualTo(Harness.COMPRESSED.length);
-        assertThat(report.path("size").path("compression_ratio").asDouble())
+        RunReport report = RunReports.read(harness.store.getJson(outgoing + "report.json", JsonNode.class).orElseThrow(), "report.json");
+        assertThat(report.schemaVersion()).isEqualTo(RunReport.SCHEMA_VERSION);
+        assertThat(report.run().id()).isEqualTo(runId);
+        assertThat(report.run().state()).isEqualTo("SUCCEEDED");
+        assertThat(report.input().location()).isEqualTo("s3://" + harness.store.bucket() + "/runs/" + runId + "/input/model.onnx");
+        assertThat(report.output().sha256()).isEqualTo(sha256(Harness.COMPRESSED));
+        assertThat(report.size().inputBytes()).isEqualTo(Harness.ORIGINAL.length);
+        assertThat(report.size().outputBytes()).isEqualTo(Harness.COMPRESSED.length);
+        assertThat(report.size().compressionRatio())
                 .isCloseTo((double) Harness.ORIGINAL.length / Harness.COMPRESSED.length, within(1e-9));
-        assertThat(report.path("stages")).hasSize(2);
-        assertThat(report.path("stages").get(0).path("metrics").path("nodes_quantized").asInt()).isEqualTo(2);
-        assertThat(report.path("stages").get(1).path("metrics").path("agreement").asDouble()).isEqualTo(0.98);
-        assertThat(report.path("gates").get(0).path("passed").asBoolean()).isTrue();
-        assertThat(report.path("gates").get(0).path("checks").get(0).path("name").asText()).isEqualTo("min_cosine");
-        assertThat(report.path("quality_delta").path("cosine").asDouble()).isCloseTo(-0.004, within(1e-9));
-        assertThat(report.path("quality_delta").path("agreement").asDouble()).isCloseTo(-0.02, within(1e-9));
-        assertThat(report.path("recipe").path("yaml").asText()).isEqualTo(Harness.QUANTIZE_EVAL);
-        assertThat(report.path("timings").path("duration_ms").asLong()).isNotNegative();
+        assertThat(report.stages()).hasSize(2);
+        assertThat(report.stages().get(0).report().path("nodes_quantized").asInt()).isEqualTo(2);
+        assertThat(report.stages().get(0).workerMs()).isEqualTo(new RunReport.WorkerTimings(1, 2, 3));
+        assertThat(report.stages().get(0).output()).isEqualTo(Reports.ref(quantized));
+        assertThat(report.stages().get(1).report().path("agreement").asDouble()).isEqualTo(0.98);
+        assertThat(report.stages().get(1).appended()).isFalse();
+        assertThat(report.gate()).isEqualTo(RunReport.PASSED);
+        assertThat(report.stages().get(1).gateChecks().get(0).name()).isEqualTo("min_cosine");
+        assertThat(report.evaluation().qualityDelta().get("cosine")).isCloseTo(-0.004, within(1e-9));
+        assertThat(report.evaluation().qualityDelta().get("agreement")).isCloseTo(-0.02, within(1e-9));
+        assertThat(report.recipe().yaml()).isEqualTo(Harness.QUANTIZE_EVAL);
+        assertThat(report.timings().durationMs()).isNotNegative();
         assertThat(harness.store.exists(outgoing + "report.html")).isTrue();
 
         // the user's drop is untouched, the run's input copy is in place
@@ -309,6 +317,8 @@ class RunLifecycleTest {
         StageRequest third = worker.next(runId);
         RunState failed = awaitState(runId, State.FAILED);
 
+        assertThat(failed.stages()).as("the recipe has no eval stage: a final evaluation was appended, as in-process")
+                .extracting(RunState.StageStatus::type).containsExactly("convert", "eval");
         assertThat(first.attempt()).isEqualTo(1);
         assertThat(second.attempt()).isEqualTo(2);
         assertThat(third.attempt()).isEqualTo(3);

@@ -1,7 +1,5 @@
 package io.modelpress.core.compress;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
@@ -11,22 +9,31 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.recipe.Recipe;
 import io.modelpress.core.recipe.Recipes;
 import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.report.RunReport;
+import io.modelpress.core.report.RunReports;
 import io.modelpress.core.stage.ProgressListener;
 import io.modelpress.core.stage.StageContext;
 import io.modelpress.core.stage.StageOutcome;
 import io.modelpress.core.stage.Stages;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 
 /**
  * Runs a recipe's stages in-process, one after another, the way the pipeline runs them across workers: each stage
- * gets the previous stage's model, the original model and the data. Writes {@code model.onnx} (plus external data if
- * any) and {@code report.json} to the output folder.
+ * gets the previous stage's model, the original model and the data. A recipe without an eval stage gets a final
+ * evaluation appended ({@link Recipes#withFinalEvaluation}, as in the pipeline). Writes {@code model.onnx} (plus
+ * external data if any), {@code report.json} and {@code report.html} (see {@link RunReport}) to the output folder.
+ * A failed quality gate does not stop the run: the outputs are written and the report says which gate failed.
  */
 public final class Compressor {
     /** Stage listener for the CLI: which stage, and how far. */
@@ -50,49 +57,23 @@ public final class Compressor {
         }
     }
 
-    /** @param gateFailure the first failed quality gate, or null (none failed, or the recipe sets none: see {@code json.gate}) */
-    public record Result(Path model, Path report, ObjectNode json, String gateFailure) {
+    /**
+     * @param model      the output model
+     * @param reportFile the report.json written beside it (report.html is beside it too)
+     */
+    public record Result(Path model, Path reportFile, RunReport report) {
+        /** The first failed quality gate as "label: why", or null (none failed, or the recipe sets none). */
+        public String gateFailure() {
+            return report.gateFailure();
+        }
+
+        /** The report as report.json holds it. */
+        public ObjectNode json() {
+            return RunReports.toTree(report);
+        }
     }
 
     private Compressor() {
-    }
-
-    /**
-     * The headline numbers: sizes, latency and fidelity of the output against the input. {@code latency_vs_input}
-     * carries the evaluation's verdicts ({@code latency_vs_reference}: ratio, spread, "faster" / "slower" / "no
-     * measurable difference" and a sentence), so that a slower output is said, not left to be worked out.
-     */
-    static ObjectNode summary(Path input, Path output, ObjectNode evaluation) {
-        ObjectNode summary = JsonNodeFactory.instance.objectNode();
-        long inBytes = OnnxModel.fileBytes(input);
-        long outBytes = OnnxModel.fileBytes(output);
-        summary.put("input_bytes", inBytes);
-        summary.put("output_bytes", outBytes);
-        summary.put("compression_ratio", (double) inBytes / outBytes);
-        if (evaluation == null) {
-            return summary;
-        }
-        copy(evaluation, "accuracy", summary, "accuracy");
-        copy(evaluation, "reference_accuracy", summary, "input_accuracy");
-        copy(evaluation, "agreement", summary, "agreement");
-        if (evaluation.get("outputs") instanceof ObjectNode outputs && outputs.size() > 0) {
-            var first = outputs.fields().next();
-            summary.put("output_compared", first.getKey());
-            copy((ObjectNode) first.getValue(), "cosine", summary, "cosine");
-        }
-        copy(evaluation, "latency_ms", summary, "latency_ms");
-        copy(evaluation, "reference_latency_ms", summary, "input_latency_ms");
-        copy(evaluation, "latency_vs_reference", summary, "latency_vs_input");
-        copy(evaluation, "non_finite_values", summary, "non_finite_values");
-        copy(evaluation, "samples", summary, "samples");
-        copy(evaluation, "notes", summary, "notes");
-        return summary;
-    }
-
-    private static void copy(ObjectNode from, String key, ObjectNode to, String as) {
-        if (from.has(key)) {
-            to.set(as, from.get(key));
-        }
     }
 
     public static Result run(Request request, Listener listener) {
@@ -100,62 +81,78 @@ public final class Compressor {
         Path work = TempFiles.createDirectory("modelpress-compress-");
         try {
             Files.createDirectories(request.outDir());
+            Instant started = Instant.now();
             Path current = request.model();
-            ObjectNode json = JsonNodeFactory.instance.objectNode();
-            json.put("recipe", request.recipe().name());
-            json.put("input", request.model().toString());
-            json.put("started", Instant.now().toString());
-            ArrayNode stages = json.putArray("stages");
-            String gateFailure = null;
-            boolean gated = false;
-            List<StageSpec> plan = new java.util.ArrayList<>(request.recipe().stages());
-            if (plan.stream().noneMatch(st -> st.type().equals("eval"))) {
-                // every compression ends with the evidence: input versus output
-                plan.add(Recipes.finalEvaluation(plan.size()));
-            }
-            ObjectNode lastEvaluation = null;
-            for (StageSpec spec : plan) {
-                listener.stageStarted(spec, plan.size());
+            Recipe plan = Recipes.withFinalEvaluation(request.recipe());
+            int ownStages = request.recipe().stages().size();
+            List<RunReport.Stage> stages = new ArrayList<>();
+            InputHints hints = StageContext.hintsOf(plan.stages(), request.hints());
+            for (StageSpec spec : plan.stages()) {
+                listener.stageStarted(spec, plan.stages().size());
                 Path stageDir = Files.createDirectories(work.resolve(spec.label()));
                 ProgressListener progress = (fraction, message) -> listener.progress(spec, fraction, message);
                 StageContext context = new StageContext(spec, current, request.model(), request.data(), request.tokenizer(),
-                        stageDir, request.threads(), progress, request.hints());
+                        stageDir, request.threads(), progress, hints);
                 Instant start = Instant.now();
                 StageOutcome outcome = Stages.forType(spec.type()).run(context);
-                Duration took = Duration.between(start, Instant.now());
-                listener.stageFinished(spec, outcome, took);
-                ObjectNode stageJson = stages.addObject();
-                stageJson.put("stage", spec.label());
-                stageJson.put("seconds", took.toMillis() / 1000.0);
-                stageJson.set("report", outcome.report());
+                Instant end = Instant.now();
+                listener.stageFinished(spec, outcome, Duration.between(start, end));
+                RunReport.StageError error = outcome.gatePassed() ? null
+                        : new RunReport.StageError(ErrorCode.GATE_FAILED.name(), outcome.gateFailure());
+                stages.add(RunReport.Stage.of(spec.index(), spec.type(), spec.index() >= ownStages,
+                        outcome.gatePassed() ? RunReport.SUCCEEDED_STATE : RunReport.FAILED_STATE, 1, start, end, null, null,
+                        error, outcome.report()));
                 current = outcome.model();
-                if (spec.type().equals("eval")) {
-                    lastEvaluation = outcome.report();
-                    gated |= !spec.object("gate").isEmpty();
-                }
-                if (!outcome.gatePassed()) {
-                    stageJson.put("gate_failure", outcome.gateFailure());
-                    if (gateFailure == null) {
-                        gateFailure = spec.label() + ": " + outcome.gateFailure();
-                    }
-                }
             }
             Path outModel = request.outDir().resolve("model.onnx");
             OnnxModel.read(current).write(outModel);
-            json.put("output", outModel.toString());
-            json.set("summary", summary(request.model(), outModel, lastEvaluation));
-            json.put("finished", Instant.now().toString());
-            json.put("gate", gateFailure != null ? "failed" : gated ? "passed" : "none");
-            if (gateFailure != null) {
-                json.put("gate_failure", gateFailure);
-            }
-            Path report = request.outDir().resolve("report.json");
-            Files.writeString(report, json.toPrettyString());
-            return new Result(outModel, report, json, gateFailure);
+            // worded as the pipeline words a failed stage; in-process the later stages still run and the outputs are written
+            String error = stages.stream().filter(s -> s.error() != null).findFirst()
+                    .map(s -> "stage " + s.index() + " (" + s.type() + ") failed: " + s.error().code() + ": " + s.error().message())
+                    .orElse(null);
+            RunReport.Run run = new RunReport.Run(RunReport.LOCAL_RUN, name(request.model()), "cli",
+                    error == null ? RunReport.SUCCEEDED_STATE : RunReport.FAILED_STATE, error);
+            RunReport.RecipeRef recipe = new RunReport.RecipeRef(request.recipe().name(), recipeSource(request.recipe()),
+                    request.recipe().source());
+            RunReport report = RunReport.assemble(run, recipe, modelRef(request.model()), modelRef(outModel), stages, started,
+                    Instant.now());
+            RunReports.writeFiles(report, request.outDir());
+            return new Result(outModel, request.outDir().resolve(RunReports.JSON_FILE), report);
         } catch (IOException e) {
             throw new ModelPressException(ErrorCode.IO_ERROR, request.outDir().toString(), "cannot be written: " + e.getMessage(), e);
         } finally {
             TempFiles.deleteTree(work);
+        }
+    }
+
+    /** The model's file name without ".onnx". */
+    private static String name(Path model) {
+        String file = model.getFileName().toString();
+        return file.endsWith(".onnx") ? file.substring(0, file.length() - ".onnx".length()) : file;
+    }
+
+    /** "built-in:&lt;name&gt;" for a built-in recipe's own text, else "file". */
+    private static String recipeSource(Recipe recipe) {
+        return Recipes.BUILT_IN.contains(recipe.name()) && Recipes.builtInText(recipe.name()).equals(recipe.source())
+                ? "built-in:" + recipe.name() : "file";
+    }
+
+    private static RunReport.ModelRef modelRef(Path model) {
+        return new RunReport.ModelRef(model.toAbsolutePath().normalize().toString(), OnnxModel.fileBytes(model), sha256(model));
+    }
+
+    private static String sha256(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (IOException e) {
+            throw new ModelPressException(ErrorCode.IO_ERROR, file.toString(), "cannot be read: " + e.getMessage(), e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
         }
     }
 }

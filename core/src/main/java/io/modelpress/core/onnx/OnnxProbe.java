@@ -1,5 +1,11 @@
 package io.modelpress.core.onnx;
 
+import ai.onnx.proto.OnnxMl;
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.WireFormat;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 
@@ -7,39 +13,21 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * A cheap look at the first bytes of a file to reject what plainly is not an ONNX model (text, zip, npz, JSON,
  * images) before it is uploaded or handed to a worker (the orchestrator's upload API, {@code modelpress submit}).
- * It reads the protobuf wire format of an ONNX ModelProto: the first field must be one of ModelProto's fields with
- * its wire type, and the fields that start within the prefix must be well formed and fit the file. Passing is no
- * proof: the first worker stage still parses the whole model.
+ * It reads the prefix as the protobuf wire format of an ONNX ModelProto, field by field with protobuf's own reader:
+ * the first field must be one of ModelProto's fields (from its descriptor) with that field's wire type, and the
+ * fields that start within the prefix must be well formed and fit the file. Field contents are skipped, never parsed,
+ * so however large the model, no more than the prefix is read. Passing is no proof: the first worker stage still
+ * parses the whole model.
  */
 public final class OnnxProbe {
     /** How many leading bytes are examined. */
     public static final int PREFIX_BYTES = 64 * 1024;
 
-    private static final int VARINT = 0;
-    private static final int FIXED64 = 1;
-    private static final int LENGTH_DELIMITED = 2;
-    private static final int FIXED32 = 5;
-
-    /** ModelProto's fields (onnx.proto) and their wire types. */
-    private static final Map<Integer, Integer> MODEL_FIELDS = Map.ofEntries(
-            Map.entry(1, VARINT),            // ir_version
-            Map.entry(2, LENGTH_DELIMITED),  // producer_name
-            Map.entry(3, LENGTH_DELIMITED),  // producer_version
-            Map.entry(4, LENGTH_DELIMITED),  // domain
-            Map.entry(5, VARINT),            // model_version
-            Map.entry(6, LENGTH_DELIMITED),  // doc_string
-            Map.entry(7, LENGTH_DELIMITED),  // graph
-            Map.entry(8, LENGTH_DELIMITED),  // opset_import
-            Map.entry(14, LENGTH_DELIMITED), // metadata_props
-            Map.entry(20, LENGTH_DELIMITED), // training_info
-            Map.entry(25, LENGTH_DELIMITED), // functions
-            Map.entry(26, LENGTH_DELIMITED)  // configuration
-    );
+    private static final Descriptor MODEL = OnnxMl.ModelProto.getDescriptor();
 
     private OnnxProbe() {
     }
@@ -62,66 +50,89 @@ public final class OnnxProbe {
         if (size == 0) {
             throw new ModelPressException(ErrorCode.EMPTY_FILE, where, "is empty; expected an ONNX model");
         }
-        int pos = 0;
+        boolean cutByPrefix = head.length < size;
+        CodedInputStream in = CodedInputStream.newInstance(head);
         int fields = 0;
-        while (pos < head.length) {
-            int start = pos;
-            long tag = varint(head, pos);
-            if (tag < 0) {
-                if (fields > 0 && head.length < size) {
+        try {
+            while (!in.isAtEnd()) {
+                int start = in.getTotalBytesRead();
+                int tag = readTag(in, start, head, fields > 0 && cutByPrefix, where);
+                if (tag < 0) {
                     return; // a tag cut off by the end of the prefix
                 }
-                throw notOnnx(where, "the bytes at offset " + start + " are not a protobuf field", head);
-            }
-            pos += varintLength(head, pos);
-            int field = (int) (tag >>> 3);
-            int wireType = (int) (tag & 7);
-            Integer expected = MODEL_FIELDS.get(field);
-            if (fields == 0 && (expected == null || expected != wireType)) {
-                throw notOnnx(where, "it does not start like an ONNX ModelProto", head);
-            }
-            if (expected != null && expected != wireType) {
-                throw notOnnx(where, "field " + field + " at offset " + start + " has the wrong wire type", head);
-            }
-            switch (wireType) {
-                case VARINT -> {
-                    if (varint(head, pos) < 0) {
-                        ensureCutOff(pos, head, size, where);
-                        return;
-                    }
-                    pos += varintLength(head, pos);
+                int field = WireFormat.getTagFieldNumber(tag);
+                int wireType = WireFormat.getTagWireType(tag);
+                FieldDescriptor known = MODEL.findFieldByNumber(field);
+                if (fields == 0 && (known == null || wireType(known) != wireType)) {
+                    throw notOnnx(where, "it does not start like an ONNX ModelProto", head);
                 }
-                case FIXED64 -> pos += 8;
-                case FIXED32 -> pos += 4;
-                case LENGTH_DELIMITED -> {
-                    long length = varint(head, pos);
-                    if (length < 0) {
-                        ensureCutOff(pos, head, size, where);
-                        return;
-                    }
-                    pos += varintLength(head, pos);
-                    if (pos + length > size) {
-                        throw notOnnx(where, "field " + field + " at offset " + start + " claims " + length
-                                + " bytes but the file has only " + size, head);
-                    }
-                    if (pos + length > head.length) {
-                        return; // the rest lies beyond the examined prefix
-                    }
-                    pos += (int) length;
+                if (known != null && wireType(known) != wireType) {
+                    throw notOnnx(where, "field " + field + " at offset " + start + " has the wrong wire type", head);
                 }
-                default -> throw notOnnx(where, "the bytes at offset " + start + " are not a protobuf field", head);
+                Field value = new Field(field, start, size, head, where);
+                boolean examined = switch (wireType) {
+                    case WireFormat.WIRETYPE_VARINT -> {
+                        in.readRawVarint64();
+                        yield true;
+                    }
+                    case WireFormat.WIRETYPE_FIXED64 -> value.skip(in, 8);
+                    case WireFormat.WIRETYPE_FIXED32 -> value.skip(in, 4);
+                    case WireFormat.WIRETYPE_LENGTH_DELIMITED -> value.skip(in, in.readRawVarint64());
+                    default -> throw notOnnx(where, "the bytes at offset " + start + " are not a protobuf field", head);
+                };
+                if (!examined) {
+                    return; // the rest lies beyond the examined prefix
+                }
+                fields++;
             }
-            fields++;
-        }
-        if (pos > size) {
-            throw notOnnx(where, "the file ends inside a field", head);
+        } catch (InvalidProtocolBufferException e) {
+            // protobuf's reader stops at the end of the bytes it has (a varint cut off there) or at a malformed varint
+            if (in.getTotalBytesRead() < head.length) {
+                throw notOnnx(where, "the bytes at offset " + in.getTotalBytesRead() + " are not a protobuf field", head);
+            }
+            if (!cutByPrefix) {
+                throw notOnnx(where, "the file ends inside a field", head);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("reading from a byte array", e);
         }
     }
 
-    private static void ensureCutOff(int pos, byte[] head, long size, String where) {
-        if (head.length >= size) {
-            throw notOnnx(where, "the file ends inside a field at offset " + pos, head);
+    /** A field whose value is skipped: it must fit in the file; it may run past the examined prefix. */
+    private record Field(int number, int start, long size, byte[] head, String where) {
+        /** Skips the value's {@code length} bytes; false when they run past the examined prefix. */
+        boolean skip(CodedInputStream in, long length) throws IOException {
+            long end = in.getTotalBytesRead() + length;
+            if (length < 0 || end > size) {
+                throw notOnnx(where, "field " + number + " at offset " + start + " claims " + length
+                        + " bytes but the file has only " + size, head);
+            }
+            if (end > head.length) {
+                return false;
+            }
+            in.skipRawBytes((int) length);
+            return true;
         }
+    }
+
+    /**
+     * The next field's tag, or -1 when {@code mayBeCut} and the prefix ends inside it. Anything else that is no tag
+     * (a field number 0, a varint longer than 10 bytes) is not a protobuf field.
+     */
+    private static int readTag(CodedInputStream in, int start, byte[] head, boolean mayBeCut, String where) throws IOException {
+        try {
+            return in.readTag();
+        } catch (InvalidProtocolBufferException e) {
+            if (mayBeCut && in.getTotalBytesRead() >= head.length) {
+                return -1;
+            }
+            throw notOnnx(where, "the bytes at offset " + start + " are not a protobuf field", head);
+        }
+    }
+
+    /** The wire type a field of ModelProto is written with (ModelProto has no packed fields). */
+    private static int wireType(FieldDescriptor field) {
+        return field.getLiteType().getWireType();
     }
 
     private static ModelPressException notOnnx(String where, String why, byte[] head) {
@@ -151,29 +162,5 @@ public final class OnnxProbe {
             }
         }
         return n > 0 && printable == n ? " (it is plain text)" : "";
-    }
-
-    /** The varint at {@code pos}, or -1 when it runs past the end of {@code bytes} or is longer than 10 bytes. */
-    private static long varint(byte[] bytes, int pos) {
-        long value = 0;
-        for (int i = 0; i < 10; i++) {
-            if (pos + i >= bytes.length) {
-                return -1;
-            }
-            int b = bytes[pos + i] & 0xff;
-            value |= (long) (b & 0x7f) << (7 * i);
-            if (b < 0x80) {
-                return value < 0 ? -1 : value;
-            }
-        }
-        return -1;
-    }
-
-    private static int varintLength(byte[] bytes, int pos) {
-        int i = 0;
-        while ((bytes[pos + i] & 0x80) != 0) {
-            i++;
-        }
-        return i + 1;
     }
 }

@@ -73,7 +73,10 @@ public final class DatasetCalibration implements CalibrationData {
                     }
                     consumer.accept(tensors, batch.size());
                 } catch (OrtException e) {
-                    throw new ModelPressException(ErrorCode.RUNTIME_ERROR, where(), e.getMessage(), e);
+                    // made-up inputs that ONNX Runtime refuses: the dataset says what was guessed and how to give it
+                    throw dataset.explain(new ModelPressException(ErrorCode.RUNTIME_ERROR, where(), e.getMessage(), e));
+                } catch (ModelPressException e) {
+                    throw dataset.explain(e);
                 } finally {
                     tensors.values().forEach(OnnxTensor::close);
                 }

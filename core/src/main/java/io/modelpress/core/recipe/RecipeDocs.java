@@ -1,22 +1,30 @@
 package io.modelpress.core.recipe;
 
-import java.util.List;
+import io.modelpress.core.stage.StageRegistry;
+import io.modelpress.core.stage.Stages;
+
 import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * The recipe reference tables of docs/recipes.md, generated from {@link RecipeSchema} so the docs cannot drift from
- * what the parser accepts (a test compares them). Run {@code main} to print them.
+ * The recipe reference tables of docs/recipes.md, generated from the keys of the stage types found ({@link Stages}:
+ * core's alone when run from core) and {@link RecipeSchema#TUNING}, so the docs cannot drift from what the parser
+ * accepts (a test compares them). Run {@code main} to print them; with a contributed module on the class path or
+ * {@value Stages#PATH_VARIABLE}, its stage types are listed too.
  */
 public final class RecipeDocs {
     private RecipeDocs() {
     }
 
     public static String tables() {
+        return tables(Stages.registry());
+    }
+
+    public static String tables(StageRegistry stageTypes) {
         StringBuilder out = new StringBuilder();
-        for (String stage : List.of("quantize", "convert", "eval")) {
+        for (String stage : stageTypes.types()) {
             out.append("### `").append(stage).append("`\n\n");
-            out.append(table(RecipeSchema.STAGES.get(stage), true));
+            out.append(table(stageTypes.parameters(stage), true));
         }
         out.append("### `tuning`\n\n").append(table(RecipeSchema.TUNING, false));
         return out.toString();

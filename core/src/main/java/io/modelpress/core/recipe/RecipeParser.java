@@ -3,6 +3,8 @@ package io.modelpress.core.recipe;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.data.InputHints;
+import io.modelpress.core.stage.StageRegistry;
+import io.modelpress.core.stage.Stages;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -30,18 +32,21 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
 /**
- * Parses and validates recipe YAML. Every problem is reported with its line and column, its path in the recipe
- * (e.g. {@code stages[1].quantize.mode}) and what was expected; all problems are reported at once.
+ * Parses and validates recipe YAML against the stage types found at run time ({@link Stages}) and their keys. Every
+ * problem is reported with its line and column, its path in the recipe (e.g. {@code stages[1].quantize.mode}) and
+ * what was expected; all problems are reported at once.
  */
 public final class RecipeParser {
     private static final int MAX_RECIPE_CHARS = 1 << 20;
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
 
     private final String sourceName;
+    private final StageRegistry stageTypes;
     private final List<String> errors = new ArrayList<>();
 
-    private RecipeParser(String sourceName) {
+    private RecipeParser(String sourceName, StageRegistry stageTypes) {
         this.sourceName = sourceName;
+        this.stageTypes = stageTypes;
     }
 
     public static Recipe parse(Path file) {
@@ -60,7 +65,12 @@ public final class RecipeParser {
     }
 
     public static Recipe parse(String yaml, String sourceName) {
-        return new RecipeParser(sourceName).run(yaml);
+        return parse(yaml, sourceName, Stages.registry());
+    }
+
+    /** Parses against the given stage types instead of this process's. */
+    public static Recipe parse(String yaml, String sourceName, StageRegistry stageTypes) {
+        return new RecipeParser(sourceName, stageTypes).run(yaml);
     }
 
     private Recipe run(String yaml) {
@@ -147,18 +157,18 @@ public final class RecipeParser {
             if (type == null) {
                 continue;
             }
-            Map<String, Param> schema = RecipeSchema.STAGES.get(type);
-            if (schema == null) {
+            if (!stageTypes.has(type)) {
                 if (RecipeSchema.PLANNED.contains(type)) {
                     error(t.getKeyNode(), path + "." + type, "this stage type is not available in this version yet; available: "
-                            + String.join(", ", RecipeSchema.STAGES.keySet()));
+                            + String.join(", ", stageTypes.types()));
                 } else {
                     error(t.getKeyNode(), path + "." + type, "unknown stage type; expected one of: "
-                            + String.join(", ", RecipeSchema.STAGES.keySet()));
+                            + String.join(", ", stageTypes.types()));
                 }
                 continue;
             }
-            String mode = modeOf(type, t.getValueNode(), path + "." + type);
+            Map<String, Param> schema = stageTypes.parameters(type);
+            String mode = modeOf(schema, t.getValueNode(), path + "." + type);
             Map<String, Object> params = parseParams(schema, t.getValueNode(), path + "." + type, mode);
             if ("quantize".equals(type)) {
                 normaliseQuantize(params, mode);
@@ -167,21 +177,28 @@ public final class RecipeParser {
         }
     }
 
-    /** The quantize stage's mode, needed first because it decides which other keys apply; null if absent or invalid. */
-    private String modeOf(String type, Node params, String path) {
-        if (!"quantize".equals(type)) {
+    /**
+     * The stage's mode (its {@code mode} key, where it has one with choices), needed first because it decides which
+     * other keys apply; null if the stage has no modes, or the mode is absent or invalid. A mode without a default
+     * must be given.
+     */
+    private String modeOf(Map<String, Param> schema, Node params, String path) {
+        Param mode = schema.get("mode");
+        if (mode == null || mode.kind() != Param.Kind.CHOICE) {
             return null;
         }
         if (params instanceof MappingNode m) {
             for (NodeTuple t : m.getValue()) {
                 if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals("mode")) {
                     // an invalid value is reported when the parameters are parsed
-                    return t.getValueNode() instanceof ScalarNode v && RecipeSchema.QUANTIZE.get("mode").choices().contains(v.getValue())
-                            ? v.getValue() : null;
+                    return t.getValueNode() instanceof ScalarNode v && mode.choices().contains(v.getValue()) ? v.getValue() : null;
                 }
             }
         }
-        error(params, path + ".mode", "is required: one of dynamic, static, weight-only");
+        if (mode.defaultValue() != null) {
+            return (String) mode.defaultValue();
+        }
+        error(params, path + ".mode", "is required: one of " + String.join(", ", mode.choices()));
         return null;
     }
 

@@ -8,9 +8,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Every stage type a recipe may name and the keys each accepts. This is the single source for validation, defaults
- * and docs/recipes.md. Stage types whose passes are not built yet are listed in {@link #PLANNED} so that recipes using
- * them fail with an honest message rather than "unknown".
+ * The keys of core's stage types and of a recipe's {@code tuning}: the single source for validation, defaults and
+ * docs/recipes.md. Which stage types a recipe may name is found at run time ({@link io.modelpress.core.stage.Stages}:
+ * core's, and those other modules contribute with their own keys). Stage types of the design that no module provides
+ * yet are listed in {@link #PLANNED} so that recipes using them fail with an honest message rather than "unknown".
  */
 public final class RecipeSchema {
     private RecipeSchema() {
@@ -101,13 +102,7 @@ public final class RecipeSchema {
             Param.integer("max_attempts", 1, 10, 1L, "attempts in all when backing off"),
             Param.duration("time_budget", "30m", "wall-clock budget for the whole run"));
 
-    /** Stage types and their parameters. */
-    public static final Map<String, Map<String, Param>> STAGES = Map.of(
-            "quantize", QUANTIZE,
-            "convert", CONVERT,
-            "eval", EVAL);
-
-    /** Stage types of the design that this version does not implement yet. */
+    /** Stage types of the design that no module provides yet. */
     public static final Set<String> PLANNED = Set.of("prune", "distill");
 
     private static Map<String, Param> params(Param... params) {

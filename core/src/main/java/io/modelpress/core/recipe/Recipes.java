@@ -37,6 +37,19 @@ public final class Recipes {
         return new StageSpec(index, "eval", defaults.params());
     }
 
+    /**
+     * The stages a run executes: the recipe's own, with a final evaluation appended when it has no eval stage, so that
+     * every run's report compares its output with its input. The in-process compressor and the pipeline both run this.
+     */
+    public static Recipe withFinalEvaluation(Recipe recipe) {
+        if (recipe.stages().stream().anyMatch(stage -> stage.type().equals("eval"))) {
+            return recipe;
+        }
+        List<StageSpec> stages = new java.util.ArrayList<>(recipe.stages());
+        stages.add(finalEvaluation(stages.size()));
+        return new Recipe(recipe.name(), stages, recipe.tuning(), recipe.source());
+    }
+
     public static Recipe builtIn(String name) {
         return RecipeParser.parse(builtInText(name), name + ".yaml");
     }

@@ -27,8 +27,8 @@ final class ConvertStage implements Stage {
         int samples = spec.has("check_samples") ? (int) spec.integer("check_samples") : AutoMixedPrecision.DEFAULT_SAMPLES;
         double minCosine = spec.has("min_cosine") ? spec.number("min_cosine") : AutoMixedPrecision.DEFAULT_MIN_COSINE;
         Path data = context.calibrationData();
-        CalibrationData batches = data != null ? DatasetCalibration.forModel(model, data, context.tokenizer())
-                : new DatasetCalibration(null, model.inputs(), DataOptions.DEFAULT.withLimit(Math.max(1, samples)));
+        CalibrationData batches = data != null ? DatasetCalibration.forModel(model, data, context.tokenizer(), context.hints())
+                : new DatasetCalibration(null, model.inputs(), DataOptions.DEFAULT.withLimit(Math.max(1, samples)).withHints(context.hints()));
         String dataName = data != null ? data.getFileName().toString() : "synthetic inputs (no data given)";
         context.progress().progress(0.1, "converting to fp16 and checking it on " + dataName);
         ConversionReport report = AutoMixedPrecision.convert(model, options, new AutoMixedPrecision.Settings(batches, dataName,

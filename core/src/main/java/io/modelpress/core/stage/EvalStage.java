@@ -29,7 +29,7 @@ final class EvalStage implements Stage {
         boolean timed = metrics.contains("latency");
         EvaluationRequest request = EvaluationRequest.of(context.input(), context.evaluationData())
                 .withDataOptions(DataOptions.DEFAULT.withTokenizer(context.tokenizer()).withLimit(spec.integer("samples"))
-                        .withHints(hints(spec).overriddenBy(context.hints())))
+                        .withHints(StageContext.hintsOf(spec).overriddenBy(context.hints())))
                 .withBatchSize((int) spec.integer("batch"))
                 .withSession(SessionSettings.DEFAULT.withThreads(context.threads()))
                 .withLatencyBudget(timed ? EvaluationRequest.DEFAULT_LATENCY_BUDGET : Duration.ZERO)
@@ -48,15 +48,6 @@ final class EvalStage implements Stage {
         json.put("gate", failure != null ? "failed" : spec.object("gate").isEmpty() ? "none" : "passed");
         context.progress().progress(1.0, "evaluated " + report.samples() + " samples");
         return new StageOutcome(context.input(), json, failure);
-    }
-
-    /** The stage's {@code shape} and {@code value} keys (validated by the recipe parser) as input hints. */
-    static InputHints hints(StageSpec spec) {
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        spec.object("shape").forEach((input, dims) -> shapes.put(input, InputHints.parseShape(String.valueOf(dims), spec.label() + " shape." + input)));
-        Map<String, Number> values = new LinkedHashMap<>();
-        spec.object("value").forEach((input, value) -> values.put(input, InputHints.parseValue(String.valueOf(value), spec.label() + " value." + input)));
-        return new InputHints(shapes, values);
     }
 
     /** Keeps the report keys of the requested metrics (the gate still sees everything that was measured). */

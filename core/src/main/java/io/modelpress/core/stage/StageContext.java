@@ -4,7 +4,9 @@ import io.modelpress.core.data.InputHints;
 import io.modelpress.core.recipe.StageSpec;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Everything a stage needs, the same whether it runs in the CLI or in a pipeline worker.
@@ -32,6 +34,27 @@ public record StageContext(StageSpec spec, Path input, Path original, List<Path>
     public StageContext(StageSpec spec, Path input, Path original, List<Path> data, Path tokenizer, Path workDir,
                         int threads, ProgressListener progress) {
         this(spec, input, original, data, tokenizer, workDir, threads, progress, InputHints.NONE);
+    }
+
+    /** A stage's {@code shape} and {@code value} keys (validated by the recipe parser) as input hints. */
+    public static InputHints hintsOf(StageSpec spec) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        spec.object("shape").forEach((input, dims) -> shapes.put(input, InputHints.parseShape(String.valueOf(dims), spec.label() + " shape." + input)));
+        Map<String, Number> values = new LinkedHashMap<>();
+        spec.object("value").forEach((input, value) -> values.put(input, InputHints.parseValue(String.valueOf(value), spec.label() + " value." + input)));
+        return new InputHints(shapes, values);
+    }
+
+    /**
+     * The input hints of a whole run: every stage's {@code shape}/{@code value} keys (today the eval stage's), so that
+     * the stages before it make up the same inputs, overridden input by input by {@code overrides} (the command line).
+     */
+    public static InputHints hintsOf(List<StageSpec> stages, InputHints overrides) {
+        InputHints hints = InputHints.NONE;
+        for (StageSpec spec : stages) {
+            hints = hints.overriddenBy(hintsOf(spec));
+        }
+        return hints.overriddenBy(overrides);
     }
 
     /** The data to calibrate on, or null. */

@@ -1,38 +1,54 @@
 package io.modelpress.core.stage;
 
-import io.modelpress.core.ErrorCode;
-import io.modelpress.core.ModelPressException;
-import io.modelpress.core.quantize.dynamic.DynamicQuantizer;
-import io.modelpress.core.quantize.qdq.StaticQuantizer;
-import io.modelpress.core.quantize.weightonly.WeightOnlyQuantizer;
-import io.modelpress.core.recipe.RecipeSchema;
+import io.modelpress.core.recipe.Param;
 
 import java.util.Map;
 import java.util.Set;
 
-/** The stage implementations by recipe stage type. Workers and the CLI find stages here and nowhere else. */
+/**
+ * The stage types of this process: workers, the CLI and the recipe parser find stages here and nowhere else. They
+ * are found once, by {@link java.util.ServiceLoader} ({@link StageProvider}), on core's class path and in the jars
+ * named by the environment variable {@value #PATH_VARIABLE} (see {@link StageRegistry#withStagePath}), so a module
+ * that core does not know - {@code train}'s distillation, an operator's own stage - adds a stage type without a change
+ * here.
+ */
 public final class Stages {
-    private static final Map<String, Stage> STAGES = Map.of(
-            "quantize", new QuantizeStage(Map.of(
-                    "dynamic", DynamicQuantizer::quantize,
-                    "static", StaticQuantizer::quantize,
-                    "weight-only", (model, spec, data) -> WeightOnlyQuantizer.quantize(model, spec))),
-            "convert", new ConvertStage(),
-            "eval", new EvalStage());
+    /** Jar files, or folders of jars, with more stage types: {@code /opt/modelpress/stages:/opt/extra.jar}. */
+    public static final String PATH_VARIABLE = "MODELPRESS_STAGE_PATH";
+
+    private static volatile StageRegistry registry;
 
     private Stages() {
     }
 
-    public static Stage forType(String type) {
-        Stage stage = STAGES.get(type);
-        if (stage == null) {
-            throw new ModelPressException(ErrorCode.BAD_RECIPE, "stage type '" + type + "'",
-                    RecipeSchema.STAGES.containsKey(type) ? "is not implemented yet" : "is unknown; known: " + RecipeSchema.STAGES.keySet());
+    /** The stage types found (once; a failed search, such as a duplicate type, is reported again on every call). */
+    public static StageRegistry registry() {
+        StageRegistry found = registry;
+        if (found == null) {
+            synchronized (Stages.class) {
+                found = registry;
+                if (found == null) {
+                    ClassLoader core = StageProvider.class.getClassLoader();
+                    found = StageRegistry.load(StageRegistry.withStagePath(System.getenv(PATH_VARIABLE), PATH_VARIABLE, core));
+                    registry = found;
+                }
+            }
         }
-        return stage;
+        return found;
     }
 
+    /** The stage of a type; a clear BAD_RECIPE error for a type that is unknown or not available in this version. */
+    public static Stage forType(String type) {
+        return registry().stage(type);
+    }
+
+    /** Every stage type found, in the order found. */
     public static Set<String> types() {
-        return STAGES.keySet();
+        return registry().types();
+    }
+
+    /** The recipe keys of a stage type. */
+    public static Map<String, Param> parameters(String type) {
+        return registry().parameters(type);
     }
 }

@@ -39,16 +39,16 @@ class EvalStageHintsTest {
                 """);
         assertThat(spec.object("shape")).containsEntry("input", "1x512").containsEntry("state", "2x1x128");
         assertThat(spec.object("value")).containsEntry("sr", "16000").containsEntry("gain", "0.5").containsEntry("flag", "1");
-        InputHints hints = EvalStage.hints(spec);
+        InputHints hints = StageContext.hintsOf(spec);
         assertThat(hints.shapes().get("state")).containsExactly(2, 1, 128);
         assertThat(hints.values()).containsEntry("sr", 16000L).containsEntry("gain", 0.5);
 
         StageSpec plain = eval("      batch: 8\n");
-        assertThat(EvalStage.hints(plain).isEmpty()).isTrue();
+        assertThat(StageContext.hintsOf(plain).isEmpty()).isTrue();
         // after a trip through JSON (pipeline events), numbers come back as numbers: the same hints
         StageSpec fromJson = new StageSpec(0, "eval", java.util.Map.of("shape", java.util.Map.of("input", "1x512"),
                 "value", java.util.Map.of("sr", 16000)));
-        assertThat(EvalStage.hints(fromJson).values()).containsEntry("sr", 16000L);
+        assertThat(StageContext.hintsOf(fromJson).values()).containsEntry("sr", 16000L);
     }
 
     @Test

@@ -94,7 +94,9 @@ class EvalWorkerTest {
 
         given().when().get("/q/health").then().statusCode(200)
                 .body("status", equalTo("UP"))
-                .body("checks.name", hasItem("artifact-store"));
+                .body("checks.name", hasItem("artifact-store"))
+                .body("checks.find { it.name == 'stage-types' }.data.runs", equalTo("eval"))
+                .body("checks.find { it.name == 'stage-types' }.data.topics", equalTo("modelpress.stage.eval"));
         given().when().get("/q/metrics").then().statusCode(200)
                 .body(containsString("modelpress_stage_duration_seconds_count{outcome=\"succeeded\",stage=\"eval\"}"))
                 .body(containsString("modelpress_stage_inflight{stage=\"eval\"} 0.0"))

@@ -38,7 +38,8 @@ import java.util.function.Supplier;
  * {@link StageRequest#outputPrefix()}, and exactly one final result is published: SUCCEEDED, or FAILED with an
  * error {code, message, retryable}. Permanent errors fail at once; transient ones are retried per step with
  * backoff, then the request goes to the dead-letter topic and the result is FAILED (retryable=false). The folder
- * is removed however the attempt ends. See pipeline/README.md.
+ * is removed however the attempt ends. A request of a stage type this worker is not configured for
+ * ({@link WorkerSettings#stageTypes()}) is refused at once with a FAILED result that says so. See pipeline/README.md.
  *
  * <p>Thread-safe: it keeps no per-request state. The services hand it one request at a time per replica, because a
  * stage uses all the threads it is given.
@@ -121,7 +122,13 @@ public final class StageWorker {
         Timings timings = new Timings();
         StageResult result;
         Outcome outcome;
-        if (request.deadline() != null && Instant.now().isAfter(request.deadline())) {
+        if (!settings.stageTypes().contains(stage)) {
+            // not recorded in stage.json: a worker that runs this type must still be able to run the attempt
+            result = failed(request, "this worker (" + settings.workerId() + ") runs only stage types " + String.join(", ", settings.stageTypes())
+                    + ", not '" + stage + "': such requests are for workers whose modelpress.worker.stage-types include it, on "
+                    + Topics.stage(stage), ErrorCode.BAD_ARGUMENT, timings);
+            outcome = Outcome.FAILED;
+        } else if (request.deadline() != null && Instant.now().isAfter(request.deadline())) {
             result = failed(request, "deadline: passed at " + request.deadline() + ", before the stage started;"
                     + " the orchestrator has given up on attempt " + request.attempt(), ErrorCode.LIMIT_EXCEEDED, timings);
             outcome = Outcome.EXPIRED;

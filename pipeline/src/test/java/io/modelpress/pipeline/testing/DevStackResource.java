@@ -2,7 +2,6 @@ package io.modelpress.pipeline.testing;
 
 import io.modelpress.devstack.DevStack;
 import io.modelpress.devstack.Endpoints;
-import io.modelpress.pipeline.worker.WorkerConfig;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 
 import java.util.Map;
@@ -14,10 +13,10 @@ public class DevStackResource implements QuarkusTestResourceLifecycleManager {
         Endpoints endpoints = DevStack.shared();
         return Map.of(
                 "kafka.bootstrap.servers", endpoints.kafkaBootstrapServers(),
-                WorkerConfig.S3_ENDPOINT, endpoints.s3Endpoint(),
-                WorkerConfig.S3_ACCESS_KEY, endpoints.s3AccessKey(),
-                WorkerConfig.S3_SECRET_KEY, endpoints.s3SecretKey(),
-                WorkerConfig.S3_BUCKET, endpoints.bucket());
+                "modelpress.s3.endpoint", endpoints.s3Endpoint(),
+                "modelpress.s3.access-key", endpoints.s3AccessKey(),
+                "modelpress.s3.secret-key", endpoints.s3SecretKey(),
+                "modelpress.s3.bucket", endpoints.bucket());
     }
 
     @Override

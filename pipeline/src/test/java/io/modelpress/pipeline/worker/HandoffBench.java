@@ -53,7 +53,7 @@ class HandoffBench {
                 endpoints.s3SecretKey(), endpoints.bucket()));
              KafkaPublisher publisher = new KafkaPublisher(endpoints.kafkaBootstrapServers(), "/modelpress/bench", Duration.ofSeconds(30));
              StageMetrics metrics = StageMetrics.inMemory()) {
-            WorkerSettings settings = new WorkerSettings("bench", 1, Retry.DEFAULT, Duration.ofSeconds(1), WorkerSettings.DEFAULT_HEARTBEAT_INTERVAL, temp);
+            WorkerSettings settings = new WorkerSettings("bench", java.util.Set.of("quantize"), 1, Retry.DEFAULT, Duration.ofSeconds(1), WorkerSettings.DEFAULT_HEARTBEAT_INTERVAL, temp);
             StageWorker worker = new StageWorker(store, publisher, publisher, metrics, settings, type -> new DocStringStage());
             for (int round = 1; round <= ROUNDS; round++) {
                 String runId = StageRequests.newRunId();

@@ -63,7 +63,7 @@ class SharedConsumerGroupTest {
              KafkaPublisher publisher = new KafkaPublisher(endpoints.kafkaBootstrapServers(), "/modelpress/test", Duration.ofSeconds(30));
              StageMetrics metrics = StageMetrics.inMemory()) {
             for (String workerId : List.of("worker-a", "worker-b")) {
-                WorkerSettings settings = new WorkerSettings(workerId, 1, Retry.DEFAULT, Duration.ofSeconds(1),
+                WorkerSettings settings = new WorkerSettings(workerId, Set.of(type), 1, Retry.DEFAULT, Duration.ofSeconds(1),
                         WorkerSettings.DEFAULT_HEARTBEAT_INTERVAL, dir.resolve(workerId));
                 StageWorker worker = new StageWorker(store, publisher, publisher, metrics, settings, t -> new DocStringStage());
                 Thread loop = new Thread(() -> consume(endpoints, topic, group, type, worker, workerId, assignments, stop, failures), workerId);

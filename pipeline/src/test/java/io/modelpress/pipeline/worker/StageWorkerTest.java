@@ -41,6 +41,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -87,7 +88,7 @@ class StageWorkerTest {
                                Duration heartbeatInterval) {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         metrics = new StageMetrics(registry);
-        WorkerSettings settings = new WorkerSettings("test-worker", 1,
+        WorkerSettings settings = new WorkerSettings("test-worker", Set.of("quantize", "eval"), 1,
                 new Retry(3, Duration.ofMillis(10), Duration.ofMillis(40)), progressInterval, heartbeatInterval, temp);
         return new StageWorker(artifacts, publisher, publisher, metrics, settings, stages);
     }
@@ -320,6 +321,25 @@ class StageWorkerTest {
         assertThat(result.error().code()).isEqualTo(ErrorCode.BAD_ARGUMENT.name());
         assertThat(result.error().message()).contains("'quantize' request", Topics.stage("eval"));
         assertThat(stage.runs()).isZero();
+    }
+
+    @Test
+    void requestOfAStageTypeTheWorkerDoesNotRunIsRefusedAndNotRecorded() throws IOException {
+        String runId = StageRequests.newRunId();
+        StageRequest request = StageRequests.request(runId, "convert", StageRequests.uploadSmallModel(store, runId, dir), Map.of());
+        CountingStage stage = new CountingStage(new DocStringStage());
+
+        StageResult result = worker(stage).handle(request);
+
+        assertThat(result.status()).isEqualTo(StageResult.Status.FAILED);
+        assertThat(result.error().code()).isEqualTo(ErrorCode.BAD_ARGUMENT.name());
+        assertThat(result.error().retryable()).isFalse();
+        assertThat(result.error().message()).contains("this worker (test-worker) runs only stage types", "quantize", "eval",
+                "not 'convert'", "modelpress.worker.stage-types", Topics.stage("convert"));
+        assertThat(stage.runs()).isZero();
+        assertThat(bodies(results(runId, 1))).filteredOn(StageResult::isFinal).containsExactly(result);
+        assertThat(store.exists(request.outputPrefix() + StageWorker.STAGE_JSON))
+                .as("a worker that runs convert must still be able to run the attempt").isFalse();
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.modelpress.worker.quantize;
 
 import io.modelpress.pipeline.testing.DevStackResource;
+import io.modelpress.core.ErrorCode;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.devstack.DevStack;
 import io.modelpress.pipeline.Topics;
@@ -13,11 +14,13 @@ import io.modelpress.pipeline.kafka.StageRecords;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.testing.StageRequests;
 import io.modelpress.pipeline.testing.Topic;
+import io.modelpress.pipeline.worker.StageWorker;
 import io.quarkus.test.common.WithTestResource;
 import io.smallrye.reactive.messaging.kafka.KafkaClientService;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,6 +46,9 @@ class QuantizeWorkerTest {
 
     @Inject
     KafkaClientService kafkaClients;
+
+    @Inject
+    StageWorker worker;
 
     @TempDir
     Path dir;
@@ -90,6 +96,33 @@ class QuantizeWorkerTest {
                 .body(containsString("modelpress_stage_inflight{stage=\"quantize\"} 0.0"))
                 .body(containsString("modelpress_stage_handoff_seconds_count{phase=\"download\",stage=\"quantize\"}"))
                 .body(containsString("modelpress_model_bytes{phase=\"01-quantize\",run=\"" + request.runId() + "\"}"));
+    }
+
+    /** The worker's application.properties names its stage types only; its topics and health follow from them. */
+    @Test
+    void stageTypesDecideTheTopicsAndAreReportedInHealth() {
+        assertThat(ConfigProvider.getConfig().getValue("mp.messaging.incoming.requests.topics", String.class))
+                .isEqualTo("modelpress.stage.quantize,modelpress.stage.convert");
+        given().when().get("/q/health").then().statusCode(200)
+                .body("status", equalTo("UP"))
+                .body("checks.find { it.name == 'stage-types' }.status", equalTo("UP"))
+                .body("checks.find { it.name == 'stage-types' }.data.runs", equalTo("quantize,convert"))
+                .body("checks.find { it.name == 'stage-types' }.data.topics", equalTo("modelpress.stage.quantize,modelpress.stage.convert"))
+                .body("checks.find { it.name == 'stage-types' }.data.available", equalTo("quantize,convert,eval"));
+    }
+
+    @Test
+    void aRequestOfAnotherStageTypeIsRefusedWithAResult() throws IOException {
+        String runId = StageRequests.newRunId();
+        StageRequest request = StageRequests.request(runId, "eval", StageRequests.uploadSmallModel(store, runId, dir), Map.of("note", "refused"));
+
+        StageResult result = worker.handle(request);
+
+        assertThat(result.status()).isEqualTo(StageResult.Status.FAILED);
+        assertThat(result.error().code()).isEqualTo(ErrorCode.BAD_ARGUMENT.name());
+        assertThat(result.error().message()).contains("runs only stage types quantize, convert, not 'eval'");
+        assertThat(RecordingStages.NOTES).doesNotContain("refused");
+        assertThat(finals(runId, 1)).containsExactly(result);
     }
 
     @Test
