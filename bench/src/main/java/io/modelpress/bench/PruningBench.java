@@ -63,7 +63,8 @@ import java.util.stream.Collectors;
  * Latency is timed as {@link QuantizationBench} times it ({@link InterleavedTiming}: several sessions per model, all
  * taking turns in a shuffled order each round, ratios are medians of per-round ratios to the baseline). Options:
  * {@code --rounds N} (default 12; the CNNs get 5x as many), {@code --sessions N} (default 3), {@code --out FILE}
- * (default bench/results/pruning.md), {@code --cnn-only}, {@code --minilm-only}, and {@code --quick}: a smoke run
+ * (default bench/results/pruning.md), {@code --cnn-only}, {@code --minilm-only}, {@code --cnns LIST} (which CNNs, of
+ * {@code teacher,residual,se}; default all), and {@code --quick}: a smoke run
  * (every pass and check, the teacher as the only CNN, 2 rounds of 1 session, so its latencies are noise) written to
  * bench/target/pruning-quick.md unless {@code --out} says otherwise.
  */
@@ -114,6 +115,7 @@ public final class PruningBench {
         boolean cnns = true;
         boolean minilm = true;
         boolean quick = false;
+        List<String> cnnNames = List.of("teacher", "residual", "se");
         Path out = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -123,13 +125,15 @@ public final class PruningBench {
                 case "--cnn-only" -> minilm = false;
                 case "--minilm-only" -> cnns = false;
                 case "--quick" -> quick = true;
+                case "--cnns" -> cnnNames = List.of(args[++i].split(","));
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (options: --rounds N, --sessions N, --out FILE, --cnn-only, --minilm-only, --quick)");
+                        + " (options: --rounds N, --sessions N, --out FILE, --cnn-only, --minilm-only, --cnns teacher,residual,se, --quick)");
             }
         }
         if (quick) {
             rounds = 2;
             sessions = 1;
+            cnnNames = List.of("teacher");
         }
         if (out == null) {
             out = quick ? Path.of("bench", "target", "pruning-quick.md") : Path.of("bench", "results", "pruning.md");
@@ -157,9 +161,13 @@ public final class PruningBench {
             if (cnns) {
                 if (FashionMnist.isPresent(FashionMnist.DEFAULT_DIR)) {
                     Path cache = FashionMnistTeacher.defaultCacheDir();
-                    printAndAppend(md, cnn("Fashion-MNIST CNN teacher", FashionMnistTeacher.trainOrLoad(cache), work, rounds * 5, sessions, checks, true));
-                    if (!quick) {
+                    if (cnnNames.contains("teacher")) {
+                        printAndAppend(md, cnn("Fashion-MNIST CNN teacher", FashionMnistTeacher.trainOrLoad(cache), work, rounds * 5, sessions, checks, true));
+                    }
+                    if (cnnNames.contains("residual")) {
                         printAndAppend(md, cnn("Residual CNN", ResidualCnn.trainOrLoad(cache), work, rounds * 5, sessions, checks, false));
+                    }
+                    if (cnnNames.contains("se")) {
                         printAndAppend(md, cnn("Depthwise-separable squeeze-excite CNN", SqueezeExciteCnn.trainOrLoad(cache), work,
                                 rounds * 5, sessions, checks, false));
                     }
