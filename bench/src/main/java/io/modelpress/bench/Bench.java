@@ -16,6 +16,7 @@ public final class Bench {
             System.err.println("usage: java -jar bench/target/modelpress-bench.jar <benchmark> [options]");
             System.err.println("benchmarks: QuantizationBench (every quantization mode vs ONNX Runtime's own and fp32),");
             System.err.println("            PipelineBench (pipeline overhead and runs per minute on the local stack)");
+            System.err.println("            PruningBench (every pruning pass on three CNNs and MiniLM, before fine-tuning)");
             System.exit(2);
         }
         Class<?> benchmark;

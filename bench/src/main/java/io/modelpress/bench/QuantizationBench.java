@@ -240,7 +240,7 @@ public final class QuantizationBench {
         return md.append('\n').toString();
     }
 
-    private static EvaluationReport.Spread cosine(Path model, Path fp32, Path sentences, Path tokenizer) {
+    static EvaluationReport.Spread cosine(Path model, Path fp32, Path sentences, Path tokenizer) {
         EvaluationReport r = Evaluator.run(EvaluationRequest.of(model, sentences).withReference(fp32)
                 .withDataOptions(DataOptions.DEFAULT.withTokenizer(tokenizer)).withLatencyBudget(Duration.ZERO)
                 .withSession(SessionSettings.DEFAULT.withThreads(2)));
@@ -252,7 +252,7 @@ public final class QuantizationBench {
     }
 
     /** Rows of exactly {@code tokens} real tokens (consecutive sentences of the file), mask all ones. */
-    private static Map<String, HostArray> tokenFeeds(Path tokenizerFile, Path sentences, int batch, int tokens) throws IOException {
+    static Map<String, HostArray> tokenFeeds(Path tokenizerFile, Path sentences, int batch, int tokens) throws IOException {
         List<Long> stream = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
         try (HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(tokenizerFile, Map.of("addSpecialTokens", "false"))) {
@@ -327,7 +327,7 @@ public final class QuantizationBench {
         return md.append('\n').toString();
     }
 
-    private static Map<String, HostArray> imageFeeds(Path model, int batch) {
+    static Map<String, HostArray> imageFeeds(Path model, int batch) {
         try (ModelSession session = ModelSession.open(model, SessionSettings.DEFAULT.withThreads(1));
              Dataset data = Datasets.open(FashionMnist.DEFAULT_DIR, session.inputs(), DataOptions.DEFAULT.withSplit("test"))) {
             Batch first = data.next(batch);
@@ -402,7 +402,7 @@ public final class QuantizationBench {
     // ------------------------------------------------------------------------------------------------ shared
 
     /** Runs the first stage of a built-in recipe, as the CLI and the workers do; returns the output model. */
-    private static Path runFirstStage(String recipe, Path model, List<Path> data, Path tokenizer, Path dir) throws IOException {
+    static Path runFirstStage(String recipe, Path model, List<Path> data, Path tokenizer, Path dir) throws IOException {
         return runStage(Recipes.builtIn(recipe).stages().get(0), model, data, tokenizer, dir);
     }
 

@@ -45,6 +45,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Supplier;
 
 /**
  * A reproducible recipe for a small CNN teacher on Fashion-MNIST: trained with DJL's PyTorch engine on the CPU,
@@ -54,6 +55,8 @@ import java.util.Random;
  * <p>Network: conv3x3(32)-BN-ReLU-maxpool2 - conv3x3(64)-BN-ReLU-maxpool2 - flatten - linear(128)-ReLU-dropout(0.1) -
  * linear(10). Adam (learning rate 1e-3, cosine decay), batch 64, softmax cross-entropy, 4 epochs, fixed seed, one
  * PyTorch thread.
+ *
+ * <p>Other networks train by the same recipe through {@link Architecture} ({@link ResidualCnn}, {@link SqueezeExciteCnn}).
  */
 public final class FashionMnistTeacher {
     /** The file {@link #trainOrLoad} caches; the suffix changes whenever the default recipe does. */
@@ -67,6 +70,17 @@ public final class FashionMnistTeacher {
 
     private FashionMnistTeacher() {
     }
+
+    /**
+     * A network this recipe trains: the file its model is cached as (the suffix changes whenever the network or its
+     * default options do), what the model's doc string says, and the uninitialised network (input [N, 1, 28, 28]).
+     */
+    public record Architecture(String modelFile, String description, Supplier<? extends Block> network) {
+    }
+
+    /** This class's network, cached as {@value #MODEL_FILE}. */
+    public static final Architecture TEACHER = new Architecture(MODEL_FILE,
+            "Fashion-MNIST CNN teacher trained with DJL (PyTorch engine)", FashionMnistTeacher::network);
 
     /**
      * What to train.
@@ -145,8 +159,15 @@ public final class FashionMnistTeacher {
      * {@link FashionMnist#DEFAULT_DIR} and caches it there.
      */
     public static Path trainOrLoad(Path cacheDir) {
-        Path model = cacheDir.resolve(MODEL_FILE);
-        Options recipe = Options.defaults();
+        return trainOrLoad(TEACHER, Options.defaults(), cacheDir);
+    }
+
+    /**
+     * The model of {@code architecture} trained with {@code recipe}: {@code cacheDir/modelFile} if it exists and was
+     * made by that recipe, otherwise trained and cached there.
+     */
+    public static Path trainOrLoad(Architecture architecture, Options recipe, Path cacheDir) {
+        Path model = cacheDir.resolve(architecture.modelFile());
         if (Files.isRegularFile(model)) {
             String cachedKey = recipeKeyOf(model);
             if (recipe.recipeKey().equals(cachedKey)) {
@@ -155,8 +176,8 @@ public final class FashionMnistTeacher {
             LOG.log(System.Logger.Level.INFO, "{0} was not made by the default recipe ({1}); training it again",
                     model, cachedKey);
         }
-        Report report = train(recipe, model);
-        LOG.log(System.Logger.Level.INFO, "trained the Fashion-MNIST teacher: {0}", report);
+        Report report = train(architecture, recipe, model);
+        LOG.log(System.Logger.Level.INFO, "trained {0}: {1}", architecture.modelFile(), report);
         return model;
     }
 
@@ -204,19 +225,24 @@ public final class FashionMnistTeacher {
 
     /** Trains, exports to {@code out}, and checks that DJL and ONNX Runtime agree on the test set. */
     public static Report train(Options options, Path out) {
+        return train(TEACHER, options, out);
+    }
+
+    /** Trains {@code architecture}'s network, exports to {@code out}, and checks that DJL and ONNX Runtime agree. */
+    public static Report train(Architecture architecture, Options options, Path out) {
         DjlSetup.offline();
         Engine engine = Engine.getEngine("PyTorch");
         // PyTorch's thread count is process-wide: set it for this run only
         int previousThreads = JniUtils.getNumThreads();
         JniUtils.setNumThreads(options.threads());
         try {
-            return trainWithEngine(engine, options, out);
+            return trainWithEngine(engine, architecture, options, out);
         } finally {
             JniUtils.setNumThreads(previousThreads);
         }
     }
 
-    private static Report trainWithEngine(Engine engine, Options options, Path out) {
+    private static Report trainWithEngine(Engine engine, Architecture architecture, Options options, Path out) {
         long start = System.nanoTime();
         FashionMnist.InMemory trainSet = FashionMnist.load(options.dataDir(), Split.TRAIN);
         int perEpoch = options.trainLimit() == 0 ? trainSet.size() : Math.min(options.trainLimit(), trainSet.size());
@@ -225,7 +251,7 @@ public final class FashionMnistTeacher {
         Shape inputShape = new Shape(options.batchSize(), 1, FashionMnist.SIDE, FashionMnist.SIDE);
 
         try (Model model = Model.newInstance("fashion-mnist-cnn", Device.cpu(), engine.getEngineName())) {
-            model.setBlock(network());
+            model.setBlock(architecture.network().get());
             int steps = options.epochs() * ((perEpoch + options.batchSize() - 1) / options.batchSize());
             Tracker learningRate = Tracker.cosine().setBaseValue(options.learningRate())
                     .optFinalValue(options.learningRate() / 50).setMaxUpdates(steps).build();
@@ -254,7 +280,7 @@ public final class FashionMnistTeacher {
             Duration trainingTime = Duration.ofNanos(System.nanoTime() - trainStart);
 
             double djlAccuracy = djlAccuracy(model.getBlock(), options.dataDir());
-            export(model.getBlock(), options, djlAccuracy, out);
+            export(model.getBlock(), architecture, options, djlAccuracy, out);
             double onnxAccuracy = Evaluator.run(EvaluationRequest.of(out, options.dataDir())
                     .withDataOptions(DataOptions.DEFAULT.withSplit("test")).withBatchSize(EVAL_BATCH).withLatencyBudget(Duration.ZERO)).accuracy();
             double gapPoints = 100 * Math.abs(djlAccuracy - onnxAccuracy);
@@ -304,15 +330,15 @@ public final class FashionMnistTeacher {
         return (double) correct[0] / total[0];
     }
 
-    private static void export(Block block, Options options, double djlAccuracy, Path out) {
+    private static void export(Block block, Architecture architecture, Options options, double djlAccuracy, Path out) {
         ModelProto exported = OnnxExporter.standard().export(block, new Shape(1, 1, FashionMnist.SIDE, FashionMnist.SIDE));
         Map<String, String> metadata = new LinkedHashMap<>();
-        metadata.put("modelpress.recipe", MODEL_FILE.replace(".onnx", ""));
+        metadata.put("modelpress.recipe", architecture.modelFile().replace(".onnx", ""));
         metadata.put("modelpress.dataset", "fashion-mnist");
         metadata.put("modelpress.input", "float [batch,1,28,28], pixels / 255");
         metadata.put(RECIPE_KEY, options.recipeKey());
         metadata.put("modelpress.test_accuracy_djl", String.format(Locale.ROOT, "%.4f", djlAccuracy));
-        ModelProto.Builder model = exported.toBuilder().setDocString("Fashion-MNIST CNN teacher trained with DJL (PyTorch engine)");
+        ModelProto.Builder model = exported.toBuilder().setDocString(architecture.description());
         metadata.forEach((k, v) -> model.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
         OnnxModel.of(model.build()).write(out);
     }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
 import ai.djl.nn.Blocks;
+import ai.djl.nn.ParallelBlock;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.convolutional.Convolution;
@@ -26,9 +27,10 @@ import static io.modelpress.train.export.ExportContext.ints;
 import static io.modelpress.train.export.ExportContext.real;
 
 /**
- * Handlers for the layers of common CNNs and MLPs: {@link SequentialBlock}, {@link Conv2d}, {@link BatchNorm},
- * {@link Linear}, {@link Dropout}, {@link Pool2d}, and DJL's named lambda blocks ReLU, ReLU6, sigmoid, Tanh,
- * identity, batchFlatten, globalAvgPool2d and globalMaxPool2d.
+ * Handlers for the layers of common CNNs and MLPs: {@link SequentialBlock}, {@link ParallelBlock} (residual sums,
+ * gates, channel concatenation: see {@link ParallelBlocks}), {@link Conv2d} (grouped and depthwise too),
+ * {@link BatchNorm}, {@link Linear}, {@link Dropout}, {@link Pool2d}, and DJL's named lambda blocks ReLU, ReLU6,
+ * sigmoid, Tanh, identity, batchFlatten, globalAvgPool2d and globalMaxPool2d.
  */
 public final class StandardLayers {
     private StandardLayers() {
@@ -36,6 +38,7 @@ public final class StandardLayers {
 
     public static void registerAll(OnnxExporter exporter) {
         exporter.register(SequentialBlock.class, StandardLayers::sequential);
+        exporter.register(ParallelBlock.class, ParallelBlocks::export);
         exporter.register(Conv2d.class, StandardLayers::convolution);
         exporter.register(BatchNorm.class, StandardLayers::batchNorm);
         exporter.register(Linear.class, StandardLayers::linear);
@@ -154,6 +157,10 @@ public final class StandardLayers {
         long[] kernel = block.kernel().getShape();
         long[] stride = block.stride().getShape();
         long[] padding = block.padding().getShape();
+        if (kernel[0] == in.get(2) && kernel[1] == in.get(3) && padding[0] == 0 && padding[1] == 0) {
+            // one window over the whole map (as in squeeze-excite): the global form says so to every reader of the graph
+            return context.node(block.kind() == Pool2d.Kind.MAX ? "GlobalMaxPool" : "GlobalAveragePool", List.of(input.name()));
+        }
         long[] endPadding = new long[2];
         boolean overruns = false;
         for (int axis = 0; axis < 2; axis++) {
