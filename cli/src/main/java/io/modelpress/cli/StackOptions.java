@@ -87,7 +87,7 @@ final class StackOptions {
 
     /** The local stack as recorded in the stack directory (its ports), for commands that act on what 'up' started. */
     Stack existingStack() {
-        return stack(ports(null, null, null, null, null, null));
+        return stack(ports(null, null, null, null, null, null, null));
     }
 
     /** The local stack on these ports, its processes outliving this command. */
@@ -96,13 +96,14 @@ final class StackOptions {
     }
 
     /** Ports: those given, else those the running stack recorded, else the defaults. */
-    Stack.Ports ports(Integer api, Integer quantize, Integer eval, Integer kafka, Integer controller, Integer s3) {
+    Stack.Ports ports(Integer api, Integer quantize, Integer eval, Integer distill, Integer kafka, Integer controller, Integer s3) {
         Map<String, String> p = stackProperties();
         Stack.Ports d = Stack.Ports.DEFAULT;
         return new Stack.Ports(
                 pick(api, p, Service.ORCHESTRATOR.id() + ".port", d.orchestrator()),
                 pick(quantize, p, Service.QUANTIZE_WORKER.id() + ".port", d.quantizeWorker()),
                 pick(eval, p, Service.EVAL_WORKER.id() + ".port", d.evalWorker()),
+                pick(distill, p, Service.DISTILL_WORKER.id() + ".port", d.distillWorker()),
                 pick(kafka, p, "kafka.port", d.kafka()),
                 pick(controller, p, "controller.port", d.controller()),
                 pick(s3, p, "s3.port", d.s3()));

@@ -12,8 +12,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "up", mixinStandardHelpOptions = true,
-        description = {"Start the local stack in the background: devstack (Kafka + S3), the orchestrator, a quantize-worker "
-                + "and an eval-worker, each a process with its log under <dir>/logs. Builds what is missing or older than "
+        description = {"Start the local stack in the background: devstack (Kafka + S3), the orchestrator, a quantize-worker, "
+                + "an eval-worker and a distill-worker, each a process with its log under <dir>/logs. Builds what is missing or older than "
                 + "its sources first, and waits until every service is ready.",
                 "Idempotent: what runs already is left alone, what is missing is started."})
 final class UpCommand implements Callable<Integer> {
@@ -29,6 +29,9 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--eval-port", paramLabel = "N", description = "eval-worker HTTP port (default 8084)")
     Integer evalPort;
 
+    @Option(names = "--distill-port", paramLabel = "N", description = "distill-worker HTTP port (default 8087)")
+    Integer distillPort;
+
     @Option(names = "--kafka-port", paramLabel = "N", description = "Kafka broker port (default 9092)")
     Integer kafkaPort;
 
@@ -43,7 +46,7 @@ final class UpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        up(stack, stack.ports(apiPort, quantizePort, evalPort, kafkaPort, controllerPort, s3Port), !noBuild, stack.out());
+        up(stack, stack.ports(apiPort, quantizePort, evalPort, distillPort, kafkaPort, controllerPort, s3Port), !noBuild, stack.out());
         return 0;
     }
 
