@@ -20,6 +20,7 @@ run promtool check config deploy/prometheus/prometheus-local.yml
 run promtool check rules deploy/prometheus/rules/modelpress.rules.yml
 run promtool test rules deploy/prometheus/tests/modelpress.rules.test.yml
 run kubectl kustomize k8s
+run kubectl kustomize deploy/k8s-gpu
 run yamllint -d '{extends: relaxed, rules: {line-length: disable}}' k8s deploy docker-compose.yml
 run python3 -c 'import json,sys; [json.load(open(f)) for f in sys.argv[1:]]' deploy/grafana/dashboards/modelpress.json
 exit $failed

@@ -15,8 +15,9 @@ public final class Bench {
         if (args.length == 0 || args[0].startsWith("-")) {
             System.err.println("usage: java -jar bench/target/modelpress-bench.jar <benchmark> [options]");
             System.err.println("benchmarks: QuantizationBench (every quantization mode vs ONNX Runtime's own and fp32),");
-            System.err.println("            PipelineBench (pipeline overhead and runs per minute on the local stack)");
-            System.err.println("            PruningBench (every pruning pass on three CNNs and MiniLM, before fine-tuning)");
+            System.err.println("            PipelineBench (pipeline overhead and runs per minute on the local stack),");
+            System.err.println("            PruningBench (every pruning pass on three CNNs and MiniLM, before fine-tuning),");
+            System.err.println("            DistillBench (prune, distill, quantize on the Fashion-MNIST CNN)");
             System.exit(2);
         }
         Class<?> benchmark;

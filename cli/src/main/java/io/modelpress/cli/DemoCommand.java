@@ -54,7 +54,7 @@ final class DemoCommand implements Callable<Integer> {
         PrintWriter err = stack.err();
         long start = System.nanoTime();
         stdout.println("== 1/4 starting the local stack");
-        Stack local = UpCommand.up(stack, stack.ports(null, null, null, null, null, null, null), true, stdout);
+        Stack local = UpCommand.up(stack, stack.ports(null, null, null, null, null, null, null, null), true, stdout);
         Endpoints endpoints = stack.s3Endpoints();
         try {
             stdout.println();

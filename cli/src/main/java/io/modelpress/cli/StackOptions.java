@@ -87,7 +87,7 @@ final class StackOptions {
 
     /** The local stack as recorded in the stack directory (its ports), for commands that act on what 'up' started. */
     Stack existingStack() {
-        return stack(ports(null, null, null, null, null, null, null));
+        return stack(ports(null, null, null, null, null, null, null, null));
     }
 
     /** The local stack on these ports, its processes outliving this command. */
@@ -96,7 +96,7 @@ final class StackOptions {
     }
 
     /** Ports: those given, else those the running stack recorded, else the defaults. */
-    Stack.Ports ports(Integer api, Integer quantize, Integer eval, Integer prune, Integer kafka, Integer controller, Integer s3) {
+    Stack.Ports ports(Integer api, Integer quantize, Integer eval, Integer prune, Integer distill, Integer kafka, Integer controller, Integer s3) {
         Map<String, String> p = stackProperties();
         Stack.Ports d = Stack.Ports.DEFAULT;
         return new Stack.Ports(
@@ -104,6 +104,7 @@ final class StackOptions {
                 pick(quantize, p, Service.QUANTIZE_WORKER.id() + ".port", d.quantizeWorker()),
                 pick(eval, p, Service.EVAL_WORKER.id() + ".port", d.evalWorker()),
                 pick(prune, p, Service.PRUNE_WORKER.id() + ".port", d.pruneWorker()),
+                pick(distill, p, Service.DISTILL_WORKER.id() + ".port", d.distillWorker()),
                 pick(kafka, p, "kafka.port", d.kafka()),
                 pick(controller, p, "controller.port", d.controller()),
                 pick(s3, p, "s3.port", d.s3()));

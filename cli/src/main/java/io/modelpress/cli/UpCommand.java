@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "up", mixinStandardHelpOptions = true,
         description = {"Start the local stack in the background: devstack (Kafka + S3), the orchestrator, a quantize-worker, "
-                + "an eval-worker and a prune-worker, each a process with its log under <dir>/logs. Builds what is missing or older than "
+                + "an eval-worker, a prune-worker and a distill-worker, each a process with its log under <dir>/logs. Builds what is missing or older than "
                 + "its sources first, and waits until every service is ready.",
                 "Idempotent: what runs already is left alone, what is missing is started."})
 final class UpCommand implements Callable<Integer> {
@@ -32,6 +32,9 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--prune-port", paramLabel = "N", description = "prune-worker HTTP port (default 8086)")
     Integer prunePort;
 
+    @Option(names = "--distill-port", paramLabel = "N", description = "distill-worker HTTP port (default 8087)")
+    Integer distillPort;
+
     @Option(names = "--kafka-port", paramLabel = "N", description = "Kafka broker port (default 9092)")
     Integer kafkaPort;
 
@@ -46,7 +49,7 @@ final class UpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        up(stack, stack.ports(apiPort, quantizePort, evalPort, prunePort, kafkaPort, controllerPort, s3Port), !noBuild, stack.out());
+        up(stack, stack.ports(apiPort, quantizePort, evalPort, prunePort, distillPort, kafkaPort, controllerPort, s3Port), !noBuild, stack.out());
         return 0;
     }
 

@@ -33,7 +33,7 @@ class LauncherIT {
     static void ports() throws IOException {
         directory = E2eStack.stackDirectory("launcher-it");
         options = new String[] {"--dir", directory.toString(), "--api-port", freePort(), "--quantize-port", freePort(),
-                "--eval-port", freePort(), "--prune-port", freePort(), "--kafka-port", freePort(), "--controller-port", freePort(), "--s3-port", freePort()};
+                "--eval-port", freePort(), "--prune-port", freePort(), "--distill-port", freePort(), "--kafka-port", freePort(), "--controller-port", freePort(), "--s3-port", freePort()};
     }
 
     @AfterAll
@@ -102,7 +102,7 @@ class LauncherIT {
         try (ServerSocket squatter = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             Path other = E2eStack.stackDirectory("launcher-busy");
             Cli up = Cli.run("up", "--no-build", "--dir", other.toString(), "--api-port", Integer.toString(squatter.getLocalPort()),
-                    "--quantize-port", freePort(), "--eval-port", freePort(), "--prune-port", freePort(), "--kafka-port", freePort(),
+                    "--quantize-port", freePort(), "--eval-port", freePort(), "--prune-port", freePort(), "--distill-port", freePort(), "--kafka-port", freePort(),
                     "--controller-port", freePort(), "--s3-port", freePort());
             try {
                 assertThat(up.exitCode()).as(up.toString()).isEqualTo(2);

@@ -119,6 +119,12 @@ class RunApiTest {
                 .body("code", equalTo("BAD_RECIPE"))
                 .body("message", containsString("recipe.yaml:4:"))
                 .body("message", containsString("stages[0].quantize.bits"));
+        // distill's keys are known here (train's provider), though its stage runs only in distill-worker
+        given().multiPart("model", "model.onnx", Harness.ORIGINAL, "application/octet-stream")
+                .multiPart("recipe", "recipe.yaml", utf8("stages:\n  - distill: { temprature: 2 }\n"), "application/yaml")
+                .post("/api/runs").then().statusCode(400)
+                .body("code", equalTo("BAD_RECIPE"))
+                .body("message", containsString("stages[0].distill.temprature"));
         given().multiPart("name", "nothing").post("/api/runs").then().statusCode(400)
                 .body("code", equalTo("BAD_ARGUMENT")).body("message", containsString("'model'"));
         given().multiPart("model", "model.onnx", Harness.ORIGINAL, "application/octet-stream")

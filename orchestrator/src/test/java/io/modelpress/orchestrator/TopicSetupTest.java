@@ -22,7 +22,7 @@ import static org.awaitility.Awaitility.await;
 @QuarkusTest
 @WithTestResource(DevStackResource.class)
 class TopicSetupTest {
-    /** A stage whose worker does not exist yet, so no consumer holds its topic while it is replaced. */
+    /** A stage whose worker does not run in this test, so no consumer holds its topic while it is replaced. */
     private static final String TOPIC = Topics.stage("distill");
 
     @Inject

@@ -23,7 +23,7 @@ import java.util.stream.Stream;
 public final class Build {
     /** Modules the services are built from, besides their own (worker-service only for the workers; checking it for the
      * orchestrator too costs at most one needless build). */
-    private static final List<String> SHARED_MODULES = List.of("core", "pipeline", "worker-service");
+    private static final List<String> SHARED_MODULES = List.of("core", "train", "pipeline", "worker-service");
 
     private Build() {
     }

@@ -14,7 +14,9 @@ public enum Service {
     ORCHESTRATOR("orchestrator", "orchestrator", 8080, "512m"),
     QUANTIZE_WORKER("quantize-worker", "quantize-worker", 8082, "2g"),
     EVAL_WORKER("eval-worker", "eval-worker", 8084, "2g"),
-    PRUNE_WORKER("prune-worker", "prune-worker", 8086, "2g");
+    PRUNE_WORKER("prune-worker", "prune-worker", 8086, "2g"),
+    /** the samples of a distill stage are held on the heap; libtorch's tensors are native memory beside it */
+    DISTILL_WORKER("distill-worker", "distill-worker", 8087, "3g");
 
     private final String id;
     private final String module;

@@ -35,9 +35,9 @@ public final class Stack {
     private static final Duration DEVSTACK_COMMAND_TIMEOUT = Duration.ofSeconds(180);
 
     /** Ports of the services (HTTP) and of devstack. */
-    public record Ports(int orchestrator, int quantizeWorker, int evalWorker, int pruneWorker, int kafka, int controller, int s3) {
+    public record Ports(int orchestrator, int quantizeWorker, int evalWorker, int pruneWorker, int distillWorker, int kafka, int controller, int s3) {
         public static final Ports DEFAULT = new Ports(Service.ORCHESTRATOR.defaultPort(), Service.QUANTIZE_WORKER.defaultPort(),
-                Service.EVAL_WORKER.defaultPort(), Service.PRUNE_WORKER.defaultPort(), 9092, 9093, 9000);
+                Service.EVAL_WORKER.defaultPort(), Service.PRUNE_WORKER.defaultPort(), Service.DISTILL_WORKER.defaultPort(), 9092, 9093, 9000);
 
         public int of(Service service) {
             return switch (service) {
@@ -45,12 +45,13 @@ public final class Stack {
                 case QUANTIZE_WORKER -> quantizeWorker;
                 case EVAL_WORKER -> evalWorker;
                 case PRUNE_WORKER -> pruneWorker;
+                case DISTILL_WORKER -> distillWorker;
             };
         }
 
         /** Free loopback ports for the services (devstack's stay as given). */
         public Ports withFreeServicePorts() {
-            return new Ports(freePort(), freePort(), freePort(), freePort(), kafka, controller, s3);
+            return new Ports(freePort(), freePort(), freePort(), freePort(), freePort(), kafka, controller, s3);
         }
     }
 

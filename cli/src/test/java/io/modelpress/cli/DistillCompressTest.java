@@ -1,0 +1,76 @@
+package io.modelpress.cli;
+
+import io.modelpress.core.data.HostArray;
+import io.modelpress.core.data.NpyWriter;
+import io.modelpress.core.eval.ModelSession;
+import io.modelpress.core.eval.SessionSettings;
+import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.quantize.qdq.TestCnns;
+import io.modelpress.core.report.RunReport;
+import io.modelpress.core.report.RunReports;
+import io.modelpress.core.testing.OnnxChecker;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code modelpress compress} finds the {@code distill} stage type of the train module on its class path and runs it. */
+class DistillCompressTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aDistillRecipeRunsInProcessAndItsOutputRunsInOnnxRuntime() throws Exception {
+        Path model = dir.resolve("cnn.onnx");
+        OnnxModel.of(TestCnns.fashionLike(4, 8, 16, false, 7)).write(model);
+        int n = 96;
+        Random random = new Random(3);
+        float[] pixels = new float[n * 28 * 28];
+        long[] labels = new long[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = random.nextInt(10);
+            for (int p = 0; p < 28 * 28; p++) {
+                pixels[i * 28 * 28 + p] = (float) random.nextGaussian() + 0.01f * labels[i] * (p % 28);
+            }
+        }
+        float[] firstEight = java.util.Arrays.copyOf(pixels, 8 * 28 * 28);
+        Path data = dir.resolve("train.npz");
+        NpyWriter.writeNpz(data, Map.of("input", HostArray.of(pixels, n, 1, 28, 28), "labels", HostArray.of(labels, n)), false);
+        Path recipe = Files.writeString(dir.resolve("distill.yaml"), """
+                stages:
+                  - distill: { steps: 4, batch: 16, validation: 0.25, learning_rate: 0.001 }
+                  - eval: { metrics: [cosine] }
+                """);
+        Path out = dir.resolve("out");
+
+        CliRunner r = CliRunner.run("compress", model.toString(), "--recipe", recipe.toString(), "--data", data.toString(),
+                "--out", out.toString(), "--threads", "1");
+
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        RunReport report = RunReports.read(out.resolve("report.json"));
+        assertThat(report.run().state()).isEqualTo("SUCCEEDED");
+        RunReport.Stage distill = report.stages().get(0);
+        assertThat(distill.type()).isEqualTo("distill");
+        assertThat(distill.status()).isEqualTo("SUCCEEDED");
+        assertThat(distill.report().path("steps").asLong()).isEqualTo(4);
+        assertThat(distill.report().path("train_samples").asInt()).isEqualTo(72);
+        assertThat(distill.report().path("device").asText()).isEqualTo("cpu");
+        assertThat(distill.report().path("ort_max_abs_difference").asDouble()).isLessThan(1e-3);
+        assertThat(report.stages()).extracting(RunReport.Stage::type).containsExactly("distill", "eval");
+
+        Path output = out.resolve("model.onnx");
+        OnnxChecker.assertValid(output);
+        try (ModelSession session = ModelSession.open(output, SessionSettings.DEFAULT.withThreads(1))) {
+            HostArray logits = session.run(Map.of("input", HostArray.of(firstEight, 8, 1, 28, 28))).get("logits");
+            assertThat(logits.shape()).containsExactly(8L, 10L);
+            for (float v : logits.toFloats()) {
+                assertThat(Float.isFinite(v)).isTrue();
+            }
+        }
+    }
+}
