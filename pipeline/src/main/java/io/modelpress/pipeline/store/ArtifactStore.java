@@ -19,6 +19,7 @@ import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.pipeline.events.ArtifactRef;
 import io.modelpress.pipeline.events.Json;
+import okhttp3.ConnectionPool;
 import okhttp3.OkHttpClient;
 
 import java.io.ByteArrayInputStream;
@@ -61,6 +62,10 @@ public final class ArtifactStore implements AutoCloseable {
                 .writeTimeout(settings.ioTimeout().toMillis(), TimeUnit.MILLISECONDS)
                 // our callers retry with backoff and know what is idempotent; no silent retries underneath
                 .retryOnConnectionFailure(false)
+                // Without silent retries, a pooled connection the server has closed while idle (S3Proxy's Jetty after
+                // 30 s, load balancers sooner) fails the next request with "unexpected end of stream"; reuse only
+                // connections idle for less than any server keeps them.
+                .connectionPool(new ConnectionPool(8, 5, TimeUnit.SECONDS))
                 .build();
         this.client = MinioClient.builder()
                 .endpoint(settings.endpoint())
