@@ -4,13 +4,21 @@ import io.modelpress.core.stage.Stages;
 import io.modelpress.core.testing.SmallModels;
 import io.modelpress.devstack.DevStack;
 import io.modelpress.devstack.Endpoints;
+import io.modelpress.pipeline.Topics;
+import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.RunState;
+import io.modelpress.pipeline.events.StageResult;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.store.S3Settings;
 import io.modelpress.stack.ApiClient;
 import io.modelpress.stack.Service;
 import io.modelpress.stack.ServiceProcess;
 import io.modelpress.stack.Stack;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -20,9 +28,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -195,4 +205,28 @@ final class E2eStack {
             stages:
               - eval: { metrics: [latency, size] }
             """;
+
+    /** The run's final stage results on the results topic, read until {@code count} are there. */
+    List<StageResult> finalResults(String runId, int count) {
+        Map<String, Object> config = Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, endpoints.kafkaBootstrapServers(),
+                ConsumerConfig.GROUP_ID_CONFIG, "e2e-results-" + UUID.randomUUID(),
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        List<StageResult> found = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(Topics.STAGE_RESULTS));
+            long deadline = System.nanoTime() + E2eStack.WAIT.toNanos();
+            while (System.nanoTime() < deadline && found.size() < count) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    StageResult result = Json.read(record.value(), StageResult.class);
+                    if (runId.equals(record.key()) && result.isFinal()) {
+                        found.add(result);
+                    }
+                }
+            }
+        }
+        assertThat(found).as("final results of " + runId + " on " + Topics.STAGE_RESULTS).hasSize(count);
+        return found;
+    }
 }

@@ -6,26 +6,16 @@ import io.modelpress.core.report.RunReport;
 import io.modelpress.core.report.RunReports;
 import io.modelpress.core.testing.Ort;
 import io.modelpress.core.testing.SmallModels;
-import io.modelpress.pipeline.Topics;
-import io.modelpress.pipeline.events.Json;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.StageResult;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -71,7 +61,7 @@ class PruneQuantizeIT {
         assertThat(report.size().outputBytes()).isLessThan(model.length / 5L);
 
         // each stage was computed by its own worker type
-        List<StageResult> finals = finalResults(run.runId(), 3);
+        List<StageResult> finals = e2e.finalResults(run.runId(), 3);
         assertThat(finals).filteredOn(r -> r.stageType().equals("prune")).singleElement()
                 .satisfies(r -> assertThat(r.workerId()).startsWith("prune-worker-"));
         assertThat(finals).filteredOn(r -> r.stageType().equals("quantize")).singleElement()
@@ -83,29 +73,5 @@ class PruneQuantizeIT {
         assertThat(OnnxModel.read(compressed).outputs().get(0).name()).isEqualTo("y");
         float[] y = Ort.runFirstOutput(compressed, Map.of("x", new Ort.Floats(SmallModels.random(new Random(3), 4 * 64, 1f), 4, 64)));
         assertThat(y).hasSize(4 * 16);
-    }
-
-    /** The run's final stage results on the results topic, read until {@code count} are there. */
-    private List<StageResult> finalResults(String runId, int count) {
-        Map<String, Object> config = Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, e2e.endpoints.kafkaBootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "prune-quantize-it-" + UUID.randomUUID(),
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        List<StageResult> found = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(config, new StringDeserializer(), new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(Topics.STAGE_RESULTS));
-            long deadline = System.nanoTime() + E2eStack.WAIT.toNanos();
-            while (System.nanoTime() < deadline && found.size() < count) {
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
-                    StageResult result = Json.read(record.value(), StageResult.class);
-                    if (runId.equals(record.key()) && result.isFinal()) {
-                        found.add(result);
-                    }
-                }
-            }
-        }
-        assertThat(found).as("final results of " + runId + " on " + Topics.STAGE_RESULTS).hasSize(count);
-        return found;
     }
 }

@@ -109,7 +109,7 @@ class PruneStageTest {
         assertThat(problems("lowrank: {}")).contains("stages[0].lowrank.rank_ratio: is required (or energy)");
         assertThat(problems("lowrank: { rank_ratio: 0.5, energy: 0.9 }")).contains("stages[0].lowrank.energy: give either rank_ratio or energy, not both");
         assertThat(problems("lowrank: { rank_ratio: 0 }")).contains("stages[0].lowrank.rank_ratio: must be above 0");
-        assertThat(problems("distill: {}")).contains("not available in this version yet");
+        assertThat(problems("distill: {}")).contains("unknown stage type");
     }
 
     /** Every weight tensor of the pruned layers loses exactly round(ratio x size) values; the mask record travels along. */
