@@ -341,6 +341,8 @@ final class DistillStage implements Stage {
 
     /** The training loop with its validations, and what it measured. */
     private static final class Training {
+        /** Steps in a row whose loss or gradients may be non-finite before the stage gives up. */
+        private static final int MAX_SKIPPED_IN_A_ROW = 5;
         private final StageContext context;
         private final SampleSet data;
         private final Split split;
@@ -352,6 +354,8 @@ final class DistillStage implements Stage {
         private final List<String> outputs;
         private final Device device;
         private long steps;
+        private long skippedSteps;
+        private int skippedInARow;
         private Validation before;
         private Validation bestValidation;
         private Validation last;
@@ -403,11 +407,22 @@ final class DistillStage implements Stage {
                 int[] rows = Arrays.copyOfRange(order, cursor, Math.min(order.length, cursor + batch));
                 cursor += rows.length;
                 float value = trainStep(trainer, rows);
-                if (!Float.isFinite(value)) {
-                    throw new ModelPressException(ErrorCode.RUNTIME_ERROR, context.spec().label(), "the loss became " + value
-                            + " at step " + (step + 1) + "; a lower learning_rate may help");
+                if (Float.isFinite(value)) {
+                    trainer.optimizerStep();
+                } else {
+                    trainer.discardGradients();
                 }
-                trainer.optimizerStep();
+                if (!Float.isFinite(value) || trainer.lastStepSkipped()) {
+                    // one bad batch is skipped, not applied: a single NaN update would ruin every weight
+                    skippedSteps++;
+                    if (++skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
+                        throw new ModelPressException(ErrorCode.RUNTIME_ERROR, context.spec().label(), "the loss or its gradients were"
+                                + " not finite in " + skippedInARow + " steps in a row (the last at step " + (step + 1)
+                                + "); a lower learning_rate may help");
+                    }
+                    continue;
+                }
+                skippedInARow = 0;
                 steps = step + 1;
                 if (Double.isNaN(firstLoss)) {
                     firstLoss = value;
@@ -494,6 +509,7 @@ final class DistillStage implements Stage {
         void report(ObjectNode report) {
             report.put("train_seconds", seconds);
             report.put("samples_per_second", seconds > 0 ? steps * batch / seconds : 0);
+            report.put("skipped_steps", skippedSteps);
             report.put("first_loss", firstLoss);
             report.put("last_loss", lastLoss);
             if (before != null) {

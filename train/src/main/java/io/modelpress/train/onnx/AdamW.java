@@ -56,10 +56,12 @@ public final class AdamW {
     /**
      * Updates every parameter from its accumulated gradient, then zeroes the gradients.
      *
-     * @return the global gradient norm before clipping, or NaN when clipping is off (it is not computed then)
+     * A step whose gradients are not finite changes nothing (no weight, no moment, no step count): one bad backward
+     * pass would otherwise turn every weight into NaN, since a NaN norm never triggers clipping.
+     *
+     * @return the global gradient norm before clipping; not finite when the step was skipped for that reason
      */
     double step(List<GraphParameter> parameters, double learningRate) {
-        steps++;
         return GradMode.disabled(() -> {
             try (NDManager scope = manager.newSubManager()) {
                 List<NDArray> borrowed = new ArrayList<>();
@@ -78,16 +80,17 @@ public final class AdamW {
                     g.attach(scope);
                     gradients.add(p.mask() != null ? g.mul(p.mask()) : g);
                 }
-                double norm = Double.NaN;
-                double rescale = 1;
-                if (settings.maxGradNorm() > 0) {
-                    double squares = 0;
-                    for (NDArray g : gradients) {
-                        squares += g.square().sum().getFloat();
-                    }
-                    norm = Math.sqrt(squares);
-                    rescale = norm > settings.maxGradNorm() ? settings.maxGradNorm() / norm : 1;
+                double squares = 0;
+                for (NDArray g : gradients) {
+                    squares += g.square().sum().getFloat();
                 }
+                double norm = Math.sqrt(squares);
+                if (!Double.isFinite(norm)) {
+                    discardGradients(parameters);
+                    return norm;
+                }
+                steps++;
+                double rescale = settings.maxGradNorm() > 0 && norm > settings.maxGradNorm() ? settings.maxGradNorm() / norm : 1;
                 float biasCorrected = (float) (learningRate * Math.sqrt(1 - Math.pow(settings.beta2(), steps))
                         / (1 - Math.pow(settings.beta1(), steps)));
                 for (int i = 0; i < parameters.size(); i++) {
@@ -105,6 +108,15 @@ public final class AdamW {
                 return norm;
             }
         });
+    }
+
+    /** Zeroes the accumulated gradients without updating anything. */
+    static void discardGradients(List<GraphParameter> parameters) {
+        for (GraphParameter p : parameters) {
+            if (p.array().hasGradient()) {
+                JniUtils.zeroGrad((PtNDArray) p.array());
+            }
+        }
     }
 
     /** Steps taken so far. */

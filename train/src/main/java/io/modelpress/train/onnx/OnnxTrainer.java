@@ -58,6 +58,7 @@ public final class OnnxTrainer implements AutoCloseable {
     private final AdamW optimizer;
     private final LearningRateSchedule schedule;
     private double lastGradientNorm = Double.NaN;
+    private boolean lastStepSkipped;
 
     private OnnxTrainer(OnnxGraphModule module, Options options) {
         this.module = module;
@@ -87,12 +88,25 @@ public final class OnnxTrainer implements AutoCloseable {
      * Updates the weights from the gradients accumulated since the last update, at the schedule's rate, and zeroes
      * the gradients.
      *
+     * A step whose gradients are not finite is skipped ({@link #lastStepSkipped()}): the weights stay as they were.
+     *
      * @return the learning rate used
      */
     public double optimizerStep() {
         double rate = learningRate();
         lastGradientNorm = optimizer.step(module.parameters(), rate);
+        lastStepSkipped = !Double.isFinite(lastGradientNorm);
         return rate;
+    }
+
+    /** Whether the last {@link #optimizerStep()} was skipped because its gradients were not finite. */
+    public boolean lastStepSkipped() {
+        return lastStepSkipped;
+    }
+
+    /** Drops the gradients accumulated since the last update (e.g. after a loss that was not finite). */
+    public void discardGradients() {
+        AdamW.discardGradients(module.parameters());
     }
 
     /** The learning rate the next {@link #optimizerStep()} uses. */
@@ -105,7 +119,7 @@ public final class OnnxTrainer implements AutoCloseable {
         return optimizer.steps();
     }
 
-    /** The global gradient norm of the last optimizer step (before clipping); NaN before the first or without clipping. */
+    /** The global gradient norm of the last optimizer step (before clipping); NaN before the first. */
     public double lastGradientNorm() {
         return lastGradientNorm;
     }

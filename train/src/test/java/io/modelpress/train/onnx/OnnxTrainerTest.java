@@ -154,6 +154,47 @@ class OnnxTrainerTest {
         }
     }
 
+    /** A backward pass with NaN gradients (here from a NaN input) changes no weight and no step count, with or without clipping. */
+    @Test
+    void aStepWithNonFiniteGradientsIsSkippedNotApplied() {
+        for (double clip : new double[] {1.0, 0}) {
+            OnnxModel model = OnnxModel.of(SmallModels.mlp(FEATURES, 8, CLASSES, false, 4));
+            OnnxTrainer.Options options = options(0.01).withOptimizer(AdamW.Settings.defaults().withMaxGradNorm(clip));
+            try (OnnxTrainer trainer = OnnxTrainer.create(model, options)) {
+                float[] x = TrainingModels.inputs(new Random(5), 8, FEATURES);
+                x[3] = Float.NaN;
+                try (TrainingStep step = trainer.newStep()) {
+                    NDArray y = step.forward(Map.of("x", step.manager().create(x, new Shape(8, FEATURES))), List.of("y")).get("y");
+                    step.backward(y.square().mean());
+                }
+                Map<String, float[]> before = new java.util.HashMap<>();
+                for (GraphParameter p : trainer.parameters()) {
+                    before.put(p.name(), p.array().toFloatArray());
+                }
+                trainer.optimizerStep();
+                assertThat(trainer.lastStepSkipped()).as("clip " + clip).isTrue();
+                assertThat(trainer.stepCount()).isZero();
+                for (GraphParameter p : trainer.parameters()) {
+                    assertThat(p.array().toFloatArray()).as(p.name()).containsExactly(before.get(p.name()));
+                    try (NDArray g = p.array().getGradient()) {
+                        assertThat(g.abs().sum().getFloat()).as("the bad gradients are dropped").isZero();
+                    }
+                }
+
+                // the next good batch trains as usual
+                x[3] = 0.5f;
+                try (TrainingStep step = trainer.newStep()) {
+                    NDArray y = step.forward(Map.of("x", step.manager().create(x, new Shape(8, FEATURES))), List.of("y")).get("y");
+                    step.backward(y.square().mean());
+                }
+                trainer.optimizerStep();
+                assertThat(trainer.lastStepSkipped()).isFalse();
+                assertThat(trainer.stepCount()).isEqualTo(1);
+                assertThat(trainer.parameters().get(0).array().toFloatArray()).isNotEqualTo(before.get(trainer.parameters().get(0).name()));
+            }
+        }
+    }
+
     @Test
     void warmUpAndCosineScheduleDrivesTheSteps() {
         LearningRateSchedule schedule = LearningRateSchedule.warmupCosine(1e-3, 10, 110, 1e-5);
