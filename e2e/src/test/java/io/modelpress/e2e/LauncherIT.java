@@ -55,10 +55,10 @@ class LauncherIT {
         Cli up = Cli.run(with("up", "--no-build"));
         assertThat(up.exitCode()).as(up.toString()).isZero();
         assertThat(up.out()).contains("the stack is up").contains("orchestrator     ready").contains("eval-worker      ready")
-                .contains("prune-worker     ready");
+                .contains("prune-worker     ready").contains("distill-worker   ready");
         StackDirectory stack = new StackDirectory(directory);
         Map<Service, Long> pids = pids(stack);
-        assertThat(pids).hasSize(4);
+        assertThat(pids).containsOnlyKeys(Service.values());
 
         Cli status = Cli.run("status", "--dir", directory.toString());
         assertThat(status.exitCode()).as(status.toString()).isZero();
