@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -26,6 +27,8 @@ import java.util.Optional;
 public final class ServiceProcess {
     private static final String QUARKUS_MAIN = "io.quarkus.bootstrap.runner.QuarkusEntryPoint";
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    static final String LIBTORCH_CPU_ISA = "DNNL_MAX_CPU_ISA";
 
     private final Service service;
     private final ChildJvm child;
@@ -51,8 +54,15 @@ public final class ServiceProcess {
         }
         List<String> options = new ArrayList<>(List.of("-Xmx" + service.heap(), "-Dai.djl.offline=true"));
         options.addAll(jvm);
+        Map<String, String> environment = new HashMap<>(env);
+        // libtorch's AVX-512 CPU convolution now and then returns NaN while distilling; AVX2 does not
+        // (docs/operations.md). An explicit setting, here or in this process's environment, wins.
+        if (System.getenv(LIBTORCH_CPU_ISA) == null) {
+            environment.putIfAbsent(LIBTORCH_CPU_ISA, "AVX2");
+        }
         ChildJvm child = ChildJvm.start(directory, service.id(),
-                new ChildJvm.Launch(List.of(jar), QUARKUS_MAIN, List.of(), options, env, jar.getParent()), lifetime);
+                new ChildJvm.Launch(List.of(jar), QUARKUS_MAIN, List.of(), options, environment, jar.getParent()),
+                lifetime);
         return new ServiceProcess(service, child, port);
     }
 
