@@ -362,7 +362,7 @@ public final class PruningBench {
         OnnxModel model = OnnxModel.read(fp32);
         long start = System.nanoTime();
         PruneReport headsReport = StructuredPruner.prune(model, StructuredOptions.ratio(0).withHeads(0.25).withFfn(0.3)
-                .withCriterion(StructuredOptions.Criterion.ACTIVATION), data);
+                .withCriterion("activation"), data);
         Variant heads = written("`structured` heads 0.25, ffn 0.3 (activation)", model, dir, start);
         heads.note = "widths " + widths(headsReport);
         Variant headsInt8 = quantized("`structured` heads 0.25, ffn 0.3, then `int8-dynamic`", heads.model, "int8-dynamic",

@@ -3,6 +3,7 @@ package io.modelpress.core.prune;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.onnx.NodeSelector;
+import io.modelpress.core.prune.importance.Criteria;
 
 import java.util.Locale;
 
@@ -12,33 +13,15 @@ import java.util.Locale;
  * @param ratio     fraction of each group's channels removed (0 keeps everything)
  * @param heads     fraction of attention heads removed; null: {@code ratio}
  * @param ffn       fraction of Gemm/MatMul neurons removed (a transformer's FFN neurons); null: {@code ratio}
- * @param criterion how channels are ranked
+ * @param criterion how channels are ranked: a name {@link Criteria} knows (l1, l2, bn_scale, activation, ...)
  * @param scope     {@code PER_LAYER}: each group loses its ratio; {@code GLOBAL}: the ratio is taken over all groups of
  *                  a kind together, so less important groups lose more
  * @param roundTo   kept widths are rounded to a multiple of this many channels (kernels prefer multiples of 8)
  * @param selector  which layers may change (include/exclude by name, op type or pattern)
- * @param samples   samples of calibration data the activation criterion observes
+ * @param samples   samples of calibration data the data-driven criteria (activation, taylor) look at
  */
-public record StructuredOptions(double ratio, Double heads, Double ffn, Criterion criterion, Scope scope, int roundTo,
+public record StructuredOptions(double ratio, Double heads, Double ffn, String criterion, Scope scope, int roundTo,
                                 NodeSelector selector, int samples) {
-
-    public enum Criterion {
-        L1, L2, BN_SCALE, ACTIVATION;
-
-        public String label() {
-            return name().toLowerCase(Locale.ROOT);
-        }
-
-        /** Parses a recipe value ("l1", "l2", "bn_scale", "activation"). */
-        public static Criterion parse(String value) {
-            for (Criterion c : values()) {
-                if (c.label().equals(value)) {
-                    return c;
-                }
-            }
-            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "criterion", "must be one of l1, l2, bn_scale, activation; got '" + value + "'");
-        }
-    }
 
     public enum Scope {
         GLOBAL, PER_LAYER;
@@ -78,6 +61,7 @@ public record StructuredOptions(double ratio, Double heads, Double ffn, Criterio
         if (criterion == null || scope == null || selector == null) {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "structured pruning", "criterion, scope and selector must be given");
         }
+        Criteria.get(criterion);
     }
 
     private static void checkRatio(String name, double value) {
@@ -88,7 +72,7 @@ public record StructuredOptions(double ratio, Double heads, Double ffn, Criterio
 
     /** Removes {@code ratio} of every group's channels by L1 magnitude, per layer, widths rounded to 8. */
     public static StructuredOptions ratio(double ratio) {
-        return new StructuredOptions(ratio, null, null, Criterion.L1, Scope.PER_LAYER, DEFAULT_ROUND_TO, NodeSelector.ALL, DEFAULT_SAMPLES);
+        return new StructuredOptions(ratio, null, null, "l1", Scope.PER_LAYER, DEFAULT_ROUND_TO, NodeSelector.ALL, DEFAULT_SAMPLES);
     }
 
     public StructuredOptions withHeads(Double value) {
@@ -99,7 +83,7 @@ public record StructuredOptions(double ratio, Double heads, Double ffn, Criterio
         return new StructuredOptions(ratio, heads, value, criterion, scope, roundTo, selector, samples);
     }
 
-    public StructuredOptions withCriterion(Criterion value) {
+    public StructuredOptions withCriterion(String value) {
         return new StructuredOptions(ratio, heads, ffn, value, scope, roundTo, selector, samples);
     }
 

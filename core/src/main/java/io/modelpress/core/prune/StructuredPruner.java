@@ -7,16 +7,14 @@ import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.graph.ValueShapes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ShapeInference;
-import io.modelpress.core.prune.StructuredOptions.Criterion;
 import io.modelpress.core.prune.StructuredOptions.Scope;
 import io.modelpress.core.prune.graph.ChannelAnalysis;
 import io.modelpress.core.prune.graph.ChannelCut;
 import io.modelpress.core.prune.graph.ChannelGraph.Kind;
 import io.modelpress.core.prune.graph.ChannelGraph;
-import io.modelpress.core.prune.importance.ActivationImportance;
-import io.modelpress.core.prune.importance.BnScaleImportance;
+import io.modelpress.core.prune.importance.Criteria;
 import io.modelpress.core.prune.importance.Importance;
-import io.modelpress.core.prune.importance.MagnitudeImportance;
+import io.modelpress.core.prune.importance.ImportanceProvider;
 import io.modelpress.core.prune.ops.OpHandlers;
 import io.modelpress.core.stats.ModelFootprint;
 
@@ -44,14 +42,15 @@ public final class StructuredPruner {
     /**
      * Prunes the model in place.
      *
-     * @param data sample inputs; needed only by the activation criterion
+     * @param data sample inputs; needed only by the data-driven criteria (activation, taylor)
      */
     public static PruneReport prune(OnnxModel model, StructuredOptions options, CalibrationData data) {
-        if (options.criterion() == Criterion.ACTIVATION && data.isEmpty()) {
-            throw new ModelPressException(ErrorCode.DATA_MISMATCH, "criterion activation", "needs sample data (--data) to observe activations");
+        ImportanceProvider criterion = Criteria.get(options.criterion());
+        if (criterion.needsData() && data.isEmpty()) {
+            throw new ModelPressException(ErrorCode.DATA_MISMATCH, "criterion " + criterion.name(), "needs sample data (--data) to rank channels on");
         }
         PruneReport report = new PruneReport("structured");
-        report.note("criterion", options.criterion().label());
+        report.note("criterion", criterion.name());
         report.note("scope", options.scope().label());
         report.note("round_to", Integer.toString(options.roundTo()));
         report.footprints(ModelFootprint.withoutGzip(model), null);
@@ -68,7 +67,7 @@ public final class StructuredPruner {
             report.note("analysis_dims", shapes.assumedDims().toString());
         }
         ChannelGraph graph = ChannelAnalysis.analyze(model, shapes.shapes(), OpHandlers.standard(), options.selector());
-        Importance importance = importance(model, graph, options, data);
+        Importance importance = criterion.create(new ImportanceProvider.Context(model, graph, data, options.samples(), 1));
 
         Selection selection = select(graph, options, importance);
         Map<ChannelGraph.Group, List<Integer>> removed = selection.removed();
@@ -102,15 +101,6 @@ public final class StructuredPruner {
 
     /** The classes each group loses, and why the others stay whole (by group index). */
     private record Selection(Map<ChannelGraph.Group, List<Integer>> removed, Map<Integer, String> reasons) {
-    }
-
-    private static Importance importance(OnnxModel model, ChannelGraph graph, StructuredOptions options, CalibrationData data) {
-        return switch (options.criterion()) {
-            case L1 -> new MagnitudeImportance(model, graph, 1);
-            case L2 -> new MagnitudeImportance(model, graph, 2);
-            case BN_SCALE -> new BnScaleImportance(model, graph);
-            case ACTIVATION -> new ActivationImportance(model, graph, data, options.samples(), 1);
-        };
     }
 
     static double ratioFor(Kind kind, StructuredOptions options) {

@@ -86,14 +86,16 @@ public final class RecipeSchema {
             Param.number("ffn", 0, 1, null, "fraction of Gemm/MatMul neurons removed (a transformer's FFN), below 1 "
                     + "(default `ratio`)").onlyIn("structured"),
             Param.choice("criterion", "l1", "how channels are ranked: l1 or l2 weight magnitude, bn_scale (|gamma| of their "
-                    + "BatchNormalizations), activation (mean |activation| on the run's data times weight norm; needs data)",
-                    "l1", "l2", "bn_scale", "activation").onlyIn("structured"),
+                    + "BatchNormalizations), activation (mean |activation| on the run's data times weight norm; needs data), "
+                    + "taylor (first-order |w * dL/dw| summed over the run's data, the model's own predictions as targets; "
+                    + "needs data and the train module: `modelpress compress` has it, the prune-worker does not)",
+                    "l1", "l2", "bn_scale", "activation", "taylor").onlyIn("structured"),
             Param.integer("round_to", 1, 4096, 8L, "kept widths are multiples of this many channels").onlyIn("structured"),
             Param.integers("drop", 0, 100_000, "indices of the repeated blocks to remove, from 0 in graph order").onlyIn("layers"),
             Param.integer("keep", 1, 100_000, null, "how many repeated blocks stay (with data: those that change their input "
                     + "most; without: evenly spaced)").onlyIn("layers"),
-            Param.integer("samples", 1, 1_000_000, 64L, "samples of the data observed by criterion: activation and by "
-                    + "keep").onlyIn("structured", "layers"),
+            Param.integer("samples", 1, 1_000_000, 64L, "samples of the data observed by criterion: activation or taylor "
+                    + "and by keep").onlyIn("structured", "layers"),
             selection("include").onlyIn(SELECTIVE),
             selection("exclude").onlyIn(SELECTIVE));
 

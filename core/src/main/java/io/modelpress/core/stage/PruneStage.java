@@ -66,7 +66,7 @@ final class PruneStage implements Stage {
         // only heads and ffn given: nothing else is pruned
         double ratio = spec.has("ratio") ? spec.number("ratio") : 0;
         return StructuredOptions.ratio(ratio).withHeads(heads).withFfn(ffn)
-                .withCriterion(StructuredOptions.Criterion.parse(spec.string("criterion")))
+                .withCriterion(spec.string("criterion"))
                 .withScope(StructuredOptions.Scope.parse(spec.string("scope")))
                 .withRoundTo((int) spec.integer("round_to"))
                 .withSelector(spec.selector());

@@ -98,8 +98,8 @@ class PruneStageTest {
         assertThat(problems("prune: { method: block, ratio: 0.5, block: [4] }")).contains("stages[0].prune.block: expected two integers [rows, cols], found [4]");
         assertThat(problems("prune: { method: block, ratio: 0.5, block: [4, x] }")).contains("stages[0].prune.block[1]: expected a list of integers from 1 to 4096, found 'x'");
         assertThat(problems("prune: { method: structured }")).contains("stages[0].prune.ratio: is required for method: structured unless heads or ffn is given");
-        assertThat(problems("prune: { method: structured, ratio: 0.5, criterion: taylor }"))
-                .contains("stages[0].prune.criterion: expected one of: l1, l2, bn_scale, activation, found 'taylor'");
+        assertThat(problems("prune: { method: structured, ratio: 0.5, criterion: random }"))
+                .contains("stages[0].prune.criterion: expected one of: l1, l2, bn_scale, activation, taylor, found 'random'");
         assertThat(problems("prune: { method: structured, ratio: 0.5, round_to: 0 }")).contains("stages[0].prune.round_to: expected an integer from 1 to 4096, found '0'");
         assertThat(problems("prune: { method: structured, heads: 1.0 }")).contains("stages[0].prune.heads: must be below 1");
         assertThat(problems("prune: { method: layers }")).contains("stages[0].prune.drop: method: layers takes either drop: [indices] or keep: N");

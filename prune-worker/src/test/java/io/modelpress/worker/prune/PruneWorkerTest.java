@@ -118,6 +118,15 @@ class PruneWorkerTest {
         assertThat(result.error().message()).contains("no weights this pass can prune");
     }
 
+    /** Criterion taylor needs gradients, hence libtorch, which this worker does not carry: it says so. */
+    @Test
+    void theTaylorCriterionIsRefusedWithWhereItRuns() throws IOException {
+        StageResult result = runOnTheTopic("prune", params("prune: { method: structured, ratio: 0.5, criterion: taylor }"));
+
+        assertThat(result.status()).isEqualTo(StageResult.Status.FAILED);
+        assertThat(result.error().message()).contains("criterion taylor").contains("the train module").contains("modelpress compress");
+    }
+
     /** The worker's application.properties names its stage types only; its topics, consumer group and health follow. */
     @Test
     void stageTypesDecideTheTopicsAndAreReportedInHealth() {

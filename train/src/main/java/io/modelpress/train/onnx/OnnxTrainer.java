@@ -81,7 +81,15 @@ public final class OnnxTrainer implements AutoCloseable {
 
     /** Opens a training-mode forward/backward pass (close it before the next). */
     public TrainingStep newStep() {
-        return new TrainingStep(module);
+        return new TrainingStep(module, true);
+    }
+
+    /**
+     * Opens a forward/backward pass in inference mode (running statistics, no dropout): gradients of the model as it
+     * is deployed, e.g. for importance scores. Close it before the next.
+     */
+    public TrainingStep newInferenceStep() {
+        return new TrainingStep(module, false);
     }
 
     /**

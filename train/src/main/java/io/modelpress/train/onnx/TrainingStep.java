@@ -25,7 +25,7 @@ public final class TrainingStep implements AutoCloseable {
     private final NDManager manager;
     private final GradientCollector collector;
 
-    TrainingStep(OnnxGraphModule module) {
+    TrainingStep(OnnxGraphModule module, boolean training) {
         this.module = module;
         this.manager = module.manager().newSubManager();
         try {
@@ -34,7 +34,7 @@ public final class TrainingStep implements AutoCloseable {
             manager.close();
             throw e;
         }
-        module.setTraining(true);
+        module.setTraining(training);
     }
 
     /** Where the step's arrays live; make labels and loss terms here. */
@@ -42,7 +42,7 @@ public final class TrainingStep implements AutoCloseable {
         return manager;
     }
 
-    /** The training-mode forward pass: the named outputs (graph outputs or intermediate values) for these inputs. */
+    /** The forward pass (in the mode the step was opened in): the named outputs (graph outputs or intermediate values). */
     public Map<String, NDArray> forward(Map<String, NDArray> inputs, Collection<String> outputs) {
         return module.forward(manager, inputs, outputs);
     }

@@ -29,21 +29,28 @@ final class SliceScores {
     double[] norms(String tensor, int axis, int p) {
         return cache.computeIfAbsent(tensor + "#" + axis + "#" + p, k -> {
             TensorProto t = model.constant(tensor).orElseThrow();
-            long[] dims = Tensors.dims(t);
             float[] values = model.floats(t);
-            int n = (int) dims[axis];
-            long inner = 1;
-            for (int i = axis + 1; i < dims.length; i++) {
-                inner *= dims[i];
+            if (p == 2) {
+                for (int e = 0; e < values.length; e++) {
+                    values[e] *= values[e];
+                }
             }
-            double[] sums = new double[n];
-            for (int e = 0; e < values.length; e++) {
-                int j = (int) ((e / inner) % n);
-                double v = Math.abs(values[e]);
-                sums[j] += p == 1 ? v : v * v;
-            }
-            return sums;
+            return positionSums(values, Tensors.dims(t), axis);
         });
+    }
+
+    /** Sum of |v| over all elements of each position along {@code axis}, for values laid out as {@code dims}. */
+    static double[] positionSums(float[] values, long[] dims, int axis) {
+        int n = (int) dims[axis];
+        long inner = 1;
+        for (int i = axis + 1; i < dims.length; i++) {
+            inner *= dims[i];
+        }
+        double[] sums = new double[n];
+        for (int e = 0; e < values.length; e++) {
+            sums[(int) ((e / inner) % n)] += Math.abs(values[e]);
+        }
+        return sums;
     }
 
     /**

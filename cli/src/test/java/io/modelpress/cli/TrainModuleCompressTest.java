@@ -19,8 +19,11 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** {@code modelpress compress} finds the {@code distill} stage type of the train module on its class path and runs it. */
-class DistillCompressTest {
+/**
+ * {@code modelpress compress} finds what the train module offers on its class path: the {@code distill} stage type and
+ * the {@code taylor} pruning criterion.
+ */
+class TrainModuleCompressTest {
     @TempDir
     Path dir;
 
@@ -28,19 +31,9 @@ class DistillCompressTest {
     void aDistillRecipeRunsInProcessAndItsOutputRunsInOnnxRuntime() throws Exception {
         Path model = dir.resolve("cnn.onnx");
         OnnxModel.of(TestCnns.fashionLike(4, 8, 16, false, 7)).write(model);
-        int n = 96;
-        Random random = new Random(3);
-        float[] pixels = new float[n * 28 * 28];
-        long[] labels = new long[n];
-        for (int i = 0; i < n; i++) {
-            labels[i] = random.nextInt(10);
-            for (int p = 0; p < 28 * 28; p++) {
-                pixels[i * 28 * 28 + p] = (float) random.nextGaussian() + 0.01f * labels[i] * (p % 28);
-            }
-        }
+        float[] pixels = labelledData(96);
         float[] firstEight = java.util.Arrays.copyOf(pixels, 8 * 28 * 28);
         Path data = dir.resolve("train.npz");
-        NpyWriter.writeNpz(data, Map.of("input", HostArray.of(pixels, n, 1, 28, 28), "labels", HostArray.of(labels, n)), false);
         Path recipe = Files.writeString(dir.resolve("distill.yaml"), """
                 stages:
                   - distill: { steps: 4, batch: 16, validation: 0.25, learning_rate: 0.001 }
@@ -72,5 +65,42 @@ class DistillCompressTest {
                 assertThat(Float.isFinite(v)).isTrue();
             }
         }
+    }
+
+    @Test
+    void aPruneRecipeRankingByTaylorRunsInProcess() throws Exception {
+        Path model = dir.resolve("cnn.onnx");
+        OnnxModel.of(TestCnns.fashionLike(8, 16, 16, false, 7)).write(model);
+        labelledData(64);
+        Path recipe = Files.writeString(dir.resolve("taylor.yaml"), """
+                stages:
+                  - prune: { method: structured, ratio: 0.5, criterion: taylor, samples: 32 }
+                """);
+        Path out = dir.resolve("out");
+
+        CliRunner r = CliRunner.run("compress", model.toString(), "--recipe", recipe.toString(), "--data", dir.resolve("train.npz").toString(),
+                "--out", out.toString(), "--threads", "1");
+
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        RunReport.Stage prune = RunReports.read(out.resolve("report.json")).stages().get(0);
+        assertThat(prune.status()).isEqualTo("SUCCEEDED");
+        assertThat(prune.report().path("notes").path("criterion").asText()).as(prune.report().toString()).isEqualTo("taylor");
+        assertThat(prune.report().path("after").path("parameters").asLong()).isLessThan(prune.report().path("before").path("parameters").asLong());
+        OnnxChecker.assertValid(out.resolve("model.onnx"));
+    }
+
+    /** Writes {@code n} noisy 28x28 images with labels to train.npz; returns the pixels. */
+    private float[] labelledData(int n) throws java.io.IOException {
+        Random random = new Random(3);
+        float[] pixels = new float[n * 28 * 28];
+        long[] labels = new long[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = random.nextInt(10);
+            for (int p = 0; p < 28 * 28; p++) {
+                pixels[i * 28 * 28 + p] = (float) random.nextGaussian() + 0.01f * labels[i] * (p % 28);
+            }
+        }
+        NpyWriter.writeNpz(dir.resolve("train.npz"), Map.of("input", HostArray.of(pixels, n, 1, 28, 28), "labels", HostArray.of(labels, n)), false);
+        return pixels;
     }
 }
