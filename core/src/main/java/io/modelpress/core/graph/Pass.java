@@ -11,7 +11,7 @@ import io.modelpress.core.onnx.OnnxModel;
  * {@code transform.ExactRewrite}); a pass that finds nothing to do returns a result with no changes and, where that is
  * worth knowing, a note saying why.
  *
- * @param <O> the pass's settings, typed (a record; {@link NoOptions} when it has none)
+ * @param <O> the pass's settings, typed (a record; passes that have none implement {@link WithoutOptions})
  */
 public interface Pass<O> {
     /** A short snake_case key, e.g. {@code attention_masks}: the pass's name in reports and logs. */
@@ -26,5 +26,13 @@ public interface Pass<O> {
     /** The settings of a pass that has none. */
     enum NoOptions {
         NONE
+    }
+
+    /** A pass without settings. */
+    interface WithoutOptions extends Pass<NoOptions> {
+        @Override
+        default NoOptions options() {
+            return NoOptions.NONE;
+        }
     }
 }

@@ -36,15 +36,10 @@ public final class Passes {
     /** A pass without settings whose work fits in a function. */
     public static Pass<Pass.NoOptions> simple(String name, Function<OnnxModel, PassResult> body) {
         Objects.requireNonNull(body);
-        return new Pass<>() {
+        return new Pass.WithoutOptions() {
             @Override
             public String name() {
                 return name;
-            }
-
-            @Override
-            public Pass.NoOptions options() {
-                return Pass.NoOptions.NONE;
             }
 
             @Override

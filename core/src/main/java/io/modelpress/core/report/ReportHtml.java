@@ -172,7 +172,8 @@ public final class ReportHtml {
     }
 
     /** Decimal units, as the CLI prints sizes. */
-    static String bytes(long bytes) {
+    /** A byte count for people: "812 B", "1.7 MB" (powers of 1000, one decimal). */
+    public static String bytes(long bytes) {
         if (bytes < 1000) {
             return bytes + " B";
         }

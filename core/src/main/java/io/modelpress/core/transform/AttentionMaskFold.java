@@ -34,7 +34,7 @@ import java.util.Set;
  * constant [.., heads, head size] and transposed [0, 2, 1, 3]; K reshaped and transposed [0, 2, 3, 1]; a scalar
  * scale; a mask of shape [batch, 1, 1, keys] measured by a shape probe); anything else is left alone.
  */
-public final class AttentionMaskFold implements Pass<Pass.NoOptions> {
+public final class AttentionMaskFold implements Pass.WithoutOptions {
     public static final String NAME = "attention_masks";
     private static final long PROBE_BATCH = 7;
     private static final long PROBE_SEQUENCE = 11;
@@ -44,10 +44,6 @@ public final class AttentionMaskFold implements Pass<Pass.NoOptions> {
         return NAME;
     }
 
-    @Override
-    public NoOptions options() {
-        return NoOptions.NONE;
-    }
 
     /**
      * Changes: the attention blocks rewritten (nodes then re-sorted). The note says the outputs were checked unchanged:

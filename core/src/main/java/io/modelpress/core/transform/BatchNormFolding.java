@@ -25,7 +25,7 @@ import java.util.Optional;
  * (computed in double). Quantizing afterwards then sees one weight tensor instead of a Conv followed by a float
  * normalisation that no integer kernel can absorb. Only the main graph is edited; subgraphs are left as they are.
  */
-public final class BatchNormFolding implements Pass<Pass.NoOptions> {
+public final class BatchNormFolding implements Pass.WithoutOptions {
     public static final String NAME = "batchnorm_folded";
 
     @Override
@@ -33,10 +33,6 @@ public final class BatchNormFolding implements Pass<Pass.NoOptions> {
         return NAME;
     }
 
-    @Override
-    public NoOptions options() {
-        return NoOptions.NONE;
-    }
 
     /** Changes: the pairs folded; the BatchNormalizations left alone are listed with the reason. */
     @Override

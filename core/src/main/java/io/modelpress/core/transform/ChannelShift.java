@@ -25,7 +25,7 @@ import java.util.Optional;
  * </ul>
  * Any other consumer (or a graph output) leaves the activation as it is. Only constants change: no node is added.
  */
-public final class ChannelShift implements Pass<Pass.NoOptions> {
+public final class ChannelShift implements Pass.WithoutOptions {
     public static final String NAME = "channel_shift";
     /** Shift only where the tensor's range shrinks by at least this factor. */
     static final double MIN_GAIN = 1.1;
@@ -44,10 +44,6 @@ public final class ChannelShift implements Pass<Pass.NoOptions> {
         return NAME;
     }
 
-    @Override
-    public NoOptions options() {
-        return NoOptions.NONE;
-    }
 
     @Override
     public PassResult apply(OnnxModel model) {

@@ -41,7 +41,7 @@ import java.util.Set;
  * token activations is read from shapes measured with two distinct prime sizes for the batch and sequence axes. It is
  * applied only when it removes more transposes than it adds; the caller checks the result against the original model.
  */
-public final class SequenceMajorLayout implements Pass<Pass.NoOptions> {
+public final class SequenceMajorLayout implements Pass.WithoutOptions {
     public static final String NAME = "layout";
 
     /**
@@ -64,10 +64,6 @@ public final class SequenceMajorLayout implements Pass<Pass.NoOptions> {
         return NAME;
     }
 
-    @Override
-    public NoOptions options() {
-        return NoOptions.NONE;
-    }
 
     /** Changes: the attention transposes that now fold into the batched products (0 with the model as it was). */
     @Override

@@ -37,7 +37,7 @@ import java.util.Optional;
  * {@code -3e29 * x_scale}. The two columns are made once from the existing mask column (Slice, Reshape, Equal, Where) and shared
  * by all layers; each layer adds one Concat over bytes.
  */
-final class IntegerMaskColumns implements Pass<Pass.NoOptions> {
+final class IntegerMaskColumns implements Pass.WithoutOptions {
     static final String NAME = "mask_columns";
     /** The exporter's mask constant must be at least this negative: far beyond any attention score. */
     static final float MASK_CONSTANT_LIMIT = -1e30f;
@@ -49,10 +49,6 @@ final class IntegerMaskColumns implements Pass<Pass.NoOptions> {
         return NAME;
     }
 
-    @Override
-    public NoOptions options() {
-        return NoOptions.NONE;
-    }
 
     /** Changes: the layers rewritten (nodes then re-sorted). */
     @Override
