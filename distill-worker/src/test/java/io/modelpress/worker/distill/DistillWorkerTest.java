@@ -51,9 +51,7 @@ class DistillWorkerTest {
     Path dir;
 
     private ArtifactRef upload(String runId, String name, byte[] bytes) throws IOException {
-        Path file = dir.resolve(runId + "-" + name.replace('/', '-'));
-        Files.write(file, bytes);
-        return store.put("runs/" + runId + "/" + name, file);
+        return StageRequests.upload(store, runId, name, bytes, dir);
     }
 
     /** Mean squared difference of two models' outputs on the same inputs, in ONNX Runtime. */
@@ -93,10 +91,7 @@ class DistillWorkerTest {
 
         String bootstrap = DevStack.shared().kafkaBootstrapServers();
         Topic.send(bootstrap, Topics.stage("distill"), runId, Json.write(request));
-        StageResult result = Topic.read(bootstrap, Topics.STAGE_RESULTS, runId,
-                        records -> records.stream().anyMatch(r -> Json.read(r.value(), StageResult.class).isFinal()), WAIT)
-                .stream().map(r -> Json.read(r.value(), StageResult.class)).filter(StageResult::isFinal)
-                .findFirst().orElseThrow(() -> new AssertionError("no final result for " + runId + " within " + WAIT));
+        StageResult result = StageRequests.finalResult(bootstrap, runId, WAIT);
 
         assertThat(result.status()).as(String.valueOf(result.error())).isEqualTo(StageResult.Status.SUCCEEDED);
         assertThat(result.workerId()).startsWith("distill-worker-");

@@ -53,9 +53,7 @@ class EvalWorkerTest {
     }
 
     private ArtifactRef upload(String runId, String name, byte[] bytes) throws IOException {
-        Path file = dir.resolve(runId + "-" + name.replace('/', '-'));
-        Files.write(file, bytes);
-        return store.put("runs/" + runId + "/" + name, file);
+        return StageRequests.upload(store, runId, name, bytes, dir);
     }
 
     private StageResult evaluate(String runId, ArtifactRef input, ArtifactRef original, Map<String, Object> params) {
@@ -63,10 +61,7 @@ class EvalWorkerTest {
                 Instant.now().plus(Duration.ofHours(1)));
         String bootstrap = DevStack.shared().kafkaBootstrapServers();
         Topic.send(bootstrap, Topics.stage("eval"), runId, Json.write(request));
-        return Topic.read(bootstrap, Topics.STAGE_RESULTS, runId,
-                        records -> records.stream().anyMatch(r -> Json.read(r.value(), StageResult.class).isFinal()), WAIT)
-                .stream().map(r -> Json.read(r.value(), StageResult.class)).filter(StageResult::isFinal)
-                .findFirst().orElseThrow(() -> new AssertionError("no final result for " + runId + " within " + WAIT));
+        return StageRequests.finalResult(bootstrap, runId, WAIT);
     }
 
     @Test

@@ -65,10 +65,7 @@ class PruneWorkerTest {
         String runId = StageRequests.newRunId();
         StageRequest request = StageRequests.request(runId, type, StageRequests.uploadSmallModel(store, runId, dir), params);
         Topic.send(bootstrap(), Topics.stage(type), runId, Json.write(request));
-        return Topic.read(bootstrap(), Topics.STAGE_RESULTS, runId,
-                        records -> records.stream().anyMatch(r -> Json.read(r.value(), StageResult.class).isFinal()), WAIT)
-                .stream().map(r -> Json.read(r.value(), StageResult.class)).filter(StageResult::isFinal)
-                .findFirst().orElseThrow(() -> new AssertionError("no final result for " + runId + " within " + WAIT));
+        return StageRequests.finalResult(bootstrap(), runId, WAIT);
     }
 
     @Test
