@@ -1,11 +1,17 @@
 package io.modelpress.core.quantize.qdq;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.modelpress.core.onnx.DataType;
+import io.modelpress.core.onnx.Nodes;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Which operators take part in QDQ quantization and how. The kinds follow the node-unit patterns that ONNX Runtime's
+ * Which operators take part in QDQ quantization and how: one small handler per operator, found by operator type in a
+ * registry (as the dynamic mode's handlers are). The kinds follow the node-unit patterns that ONNX Runtime's
  * CPU provider (1.26) fuses into integer kernels, checked on its optimized models:
  * <ul>
  * <li>DQ(x), DQ(w), DQ(int32 bias) -> Conv -> [Relu | Clip(0, max)] -> Q becomes QLinearConv (the ReLU is absorbed
@@ -55,33 +61,157 @@ final class OperatorRules {
         }
     }
 
-    private static final Map<String, Kind> KINDS = Map.ofEntries(
-            Map.entry("Conv", Kind.CONV),
-            Map.entry("MatMul", Kind.MATMUL),
-            Map.entry("Gemm", Kind.GEMM),
-            Map.entry("Add", Kind.BINARY),
-            Map.entry("Mul", Kind.BINARY),
-            Map.entry("Concat", Kind.CONCAT),
-            Map.entry("AveragePool", Kind.POOL),
-            Map.entry("GlobalAveragePool", Kind.POOL),
-            Map.entry("MaxPool", Kind.PASS_THROUGH),
-            Map.entry("Reshape", Kind.PASS_THROUGH),
-            Map.entry("Flatten", Kind.PASS_THROUGH),
-            Map.entry("Transpose", Kind.PASS_THROUGH),
-            Map.entry("Squeeze", Kind.PASS_THROUGH),
-            Map.entry("Unsqueeze", Kind.PASS_THROUGH),
-            Map.entry("Slice", Kind.PASS_THROUGH),
-            Map.entry("Expand", Kind.PASS_THROUGH));
+    /** What a handler may ask about the graph being planned. */
+    interface NodeFacts {
+        StaticSettings settings();
+
+        /** The constant (initializer or Constant node) behind a value, or null. */
+        TensorProto constantOrNull(String value);
+
+        /** Null when the input is a float32 value computed at run time, else why it cannot be a quantized activation. */
+        String activation(NodeProto node, int slot);
+
+        /** The bias slot, -1 without a bias, -2 when it cannot be quantized. */
+        int biasSlot(NodeProto node, int slot, long channels);
+    }
+
+    /** Decides for one node of its operator: a {@link QdqPlan.Unit}, or the reason (a String) why it stays in float. */
+    @FunctionalInterface
+    interface Analysis {
+        Object analyse(NodeFacts facts, int position, NodeProto node);
+    }
+
+    /** How static quantization treats one operator: its unit kind and the analysis of its nodes. */
+    record Handler(Kind kind, Analysis analysis) {
+    }
+
+    private static final Handler CONV = new Handler(Kind.CONV, OperatorRules::conv);
+    private static final Handler MATMUL = new Handler(Kind.MATMUL, OperatorRules::matMul);
+    private static final Handler GEMM = new Handler(Kind.GEMM, OperatorRules::gemm);
+    private static final Handler BINARY = new Handler(Kind.BINARY, (facts, position, node) -> join(facts, position, node, Kind.BINARY));
+    private static final Handler CONCAT = new Handler(Kind.CONCAT, (facts, position, node) -> join(facts, position, node, Kind.CONCAT));
+    private static final Handler POOL = new Handler(Kind.POOL, (facts, position, node) -> singleInput(facts, position, node, Kind.POOL));
+    private static final Handler PASS_THROUGH = new Handler(Kind.PASS_THROUGH,
+            (facts, position, node) -> singleInput(facts, position, node, Kind.PASS_THROUGH));
+
+    /** The registry: operator type to handler. */
+    private static final Map<String, Handler> HANDLERS = Map.ofEntries(
+            Map.entry("Conv", CONV),
+            Map.entry("MatMul", MATMUL),
+            Map.entry("Gemm", GEMM),
+            Map.entry("Add", BINARY),
+            Map.entry("Mul", BINARY),
+            Map.entry("Concat", CONCAT),
+            Map.entry("AveragePool", POOL),
+            Map.entry("GlobalAveragePool", POOL),
+            Map.entry("MaxPool", PASS_THROUGH),
+            Map.entry("Reshape", PASS_THROUGH),
+            Map.entry("Flatten", PASS_THROUGH),
+            Map.entry("Transpose", PASS_THROUGH),
+            Map.entry("Squeeze", PASS_THROUGH),
+            Map.entry("Unsqueeze", PASS_THROUGH),
+            Map.entry("Slice", PASS_THROUGH),
+            Map.entry("Expand", PASS_THROUGH));
 
     private OperatorRules() {
     }
 
-    /** The node's kind, or null when static quantization does not touch this operator. */
-    static Kind kindOf(NodeProto node) {
+    /** The node's handler, or null when static quantization does not touch this operator. */
+    static Handler handlerOf(NodeProto node) {
         if (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx")) {
             return null;
         }
-        return KINDS.get(node.getOpType());
+        return HANDLERS.get(node.getOpType());
+    }
+
+    /** Whether static quantization touches this operator at all. */
+    static boolean handles(NodeProto node) {
+        return handlerOf(node) != null;
+    }
+
+    private static Object conv(NodeFacts facts, int position, NodeProto node) {
+        String why = facts.activation(node, 0);
+        if (why != null) {
+            return why;
+        }
+        TensorProto w = facts.constantOrNull(QdqPlanner.input(node, 1));
+        if (w == null || DataType.of(w) != DataType.FLOAT || w.getDimsCount() < 3) {
+            return "its weight is not a float32 constant";
+        }
+        long channelsPerGroup = w.getDims(1);
+        boolean depthwise = channelsPerGroup == 1 && Nodes.intAttribute(node, "group", 1) > 1;
+        if (QdqPlanner.slowIntegerConv(channelsPerGroup) && !depthwise && !facts.settings().selector().includeNames().contains(node.getName())) {
+            return "it reads only " + channelsPerGroup + " input channel" + (channelsPerGroup == 1 ? "" : "s")
+                    + " per group, where ONNX Runtime's integer convolution is slower than its float one"
+                    + " (name the node in include.nodes to quantize it anyway)";
+        }
+        int bias = facts.biasSlot(node, 2, w.getDims(0));
+        if (bias == -2) {
+            return "its bias is not a float32 constant with one value per output channel";
+        }
+        return new QdqPlan.Unit(position, node, Kind.CONV, List.of(0), 1, facts.settings().perChannel() ? 0 : -1, bias);
+    }
+
+    private static Object matMul(NodeFacts facts, int position, NodeProto node) {
+        String why = facts.activation(node, 0);
+        if (why != null) {
+            return why;
+        }
+        TensorProto w = facts.constantOrNull(QdqPlanner.input(node, 1));
+        if (w == null) {
+            return "its second input is not a constant weight (activation x activation products stay in float)";
+        }
+        if (DataType.of(w) != DataType.FLOAT || w.getDimsCount() < 2) {
+            return "its weight is not a float32 matrix";
+        }
+        int axis = facts.settings().perChannel() && w.getDimsCount() == 2 ? 1 : -1;
+        return new QdqPlan.Unit(position, node, Kind.MATMUL, List.of(0), 1, axis, -1);
+    }
+
+    private static Object gemm(NodeFacts facts, int position, NodeProto node) {
+        String why = facts.activation(node, 0);
+        if (why != null) {
+            return why;
+        }
+        TensorProto w = facts.constantOrNull(QdqPlanner.input(node, 1));
+        if (w == null || DataType.of(w) != DataType.FLOAT || w.getDimsCount() != 2) {
+            return "its B input is not a float32 constant matrix";
+        }
+        boolean transB = Nodes.intAttribute(node, "transB", 0) != 0;
+        int nAxis = transB ? 0 : 1;
+        int bias = facts.biasSlot(node, 2, w.getDims(nAxis));
+        if (bias == -2) {
+            return "its C input is not a float32 constant with one value per output column (or a scalar)";
+        }
+        return new QdqPlan.Unit(position, node, Kind.GEMM, List.of(0), 1, facts.settings().perChannel() ? nAxis : -1, bias);
+    }
+
+    /** Add, Mul, Concat: every input an activation. */
+    private static Object join(NodeFacts facts, int position, NodeProto node, Kind kind) {
+        List<Integer> activations = new ArrayList<>();
+        for (int slot = 0; slot < node.getInputCount(); slot++) {
+            String why = facts.activation(node, slot);
+            if (why != null) {
+                return why;
+            }
+            activations.add(slot);
+        }
+        if (activations.isEmpty()) {
+            return "it has no inputs";
+        }
+        return new QdqPlan.Unit(position, node, kind, activations, -1, -1, -1);
+    }
+
+    /** Pooling and pass-through operators: one activation in, one value out. */
+    private static Object singleInput(NodeFacts facts, int position, NodeProto node, Kind kind) {
+        String why = facts.activation(node, 0);
+        if (why != null) {
+            return why;
+        }
+        if (node.getOutputCount() != 1) {
+            return "it has more than one output";
+        }
+        return new QdqPlan.Unit(position, node, kind, List.of(0), -1, -1, -1);
     }
 
     /** ReLU-like nodes that a following QuantizeLinear makes redundant: Relu, and Clip with a constant lower bound of 0. */

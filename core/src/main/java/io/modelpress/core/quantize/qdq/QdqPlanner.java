@@ -4,14 +4,12 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.onnx.DataType;
 import io.modelpress.core.onnx.GraphIndex;
-import io.modelpress.core.onnx.Nodes;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.Tensors;
 import io.modelpress.core.onnx.Weights;
 import io.modelpress.core.quantize.qdq.OperatorRules.Kind;
 import io.modelpress.core.transform.ValueTypes;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +22,7 @@ import java.util.Set;
  * quantized anyway, and share its scale, so that ONNX Runtime drops their Q/DQ pair. A Relu (or Clip from 0) right after
  * a unit is absorbed by the unit's QuantizeLinear when activations are asymmetric: its range then starts at 0.
  */
-final class QdqPlanner {
+final class QdqPlanner implements OperatorRules.NodeFacts {
     /**
      * ONNX Runtime 1.26's fast integer convolution (MLAS ConvSym) needs a multiple of 4 input channels per group; other
      * counts take a generic im2col path that, below 8 channels, is slower than the float Conv (measured on AVX-512
@@ -70,17 +68,18 @@ final class QdqPlanner {
         QdqPlan plan = new QdqPlan();
         for (int position : index.topologicalOrder()) {
             NodeProto node = index.node(position);
-            Kind kind = OperatorRules.kindOf(node);
-            if (kind == null) {
+            OperatorRules.Handler handler = OperatorRules.handlerOf(node);
+            if (handler == null) {
                 continue;
             }
+            Kind kind = handler.kind();
             String reason = settings.selector().exclusionReason(node);
             if (reason == null) {
                 reason = keptInFloat.get(position);
             }
             QdqPlan.Unit unit = null;
             if (reason == null) {
-                Object analysed = analyse(position, node, kind);
+                Object analysed = handler.analysis().analyse(this, position, node);
                 if (analysed instanceof String why) {
                     reason = why;
                 } else {
@@ -141,101 +140,23 @@ final class QdqPlanner {
         return integer;
     }
 
-    /** A unit, or the reason (a String) why the node stays in float. */
-    private Object analyse(int position, NodeProto node, Kind kind) {
-        List<Integer> activations = new ArrayList<>();
-        switch (kind) {
-            case CONV -> {
-                String why = activation(node, 0);
-                if (why != null) {
-                    return why;
-                }
-                activations.add(0);
-                TensorProto w = constants.get(input(node, 1));
-                if (w == null || DataType.of(w) != DataType.FLOAT || w.getDimsCount() < 3) {
-                    return "its weight is not a float32 constant";
-                }
-                long channelsPerGroup = w.getDims(1);
-                boolean depthwise = channelsPerGroup == 1 && Nodes.intAttribute(node, "group", 1) > 1;
-                if (slowIntegerConv(channelsPerGroup) && !depthwise && !settings.selector().includeNames().contains(node.getName())) {
-                    return "it reads only " + channelsPerGroup + " input channel" + (channelsPerGroup == 1 ? "" : "s")
-                            + " per group, where ONNX Runtime's integer convolution is slower than its float one"
-                            + " (name the node in include.nodes to quantize it anyway)";
-                }
-                int bias = biasSlot(node, 2, w.getDims(0));
-                if (bias == -2) {
-                    return "its bias is not a float32 constant with one value per output channel";
-                }
-                return new QdqPlan.Unit(position, node, kind, activations, 1, settings.perChannel() ? 0 : -1, bias);
-            }
-            case MATMUL -> {
-                String why = activation(node, 0);
-                if (why != null) {
-                    return why;
-                }
-                TensorProto w = constants.get(input(node, 1));
-                if (w == null) {
-                    return "its second input is not a constant weight (activation x activation products stay in float)";
-                }
-                if (DataType.of(w) != DataType.FLOAT || w.getDimsCount() < 2) {
-                    return "its weight is not a float32 matrix";
-                }
-                activations.add(0);
-                int axis = settings.perChannel() && w.getDimsCount() == 2 ? 1 : -1;
-                return new QdqPlan.Unit(position, node, kind, activations, 1, axis, -1);
-            }
-            case GEMM -> {
-                String why = activation(node, 0);
-                if (why != null) {
-                    return why;
-                }
-                TensorProto w = constants.get(input(node, 1));
-                if (w == null || DataType.of(w) != DataType.FLOAT || w.getDimsCount() != 2) {
-                    return "its B input is not a float32 constant matrix";
-                }
-                boolean transB = Nodes.intAttribute(node, "transB", 0) != 0;
-                int nAxis = transB ? 0 : 1;
-                int bias = biasSlot(node, 2, w.getDims(nAxis));
-                if (bias == -2) {
-                    return "its C input is not a float32 constant with one value per output column (or a scalar)";
-                }
-                activations.add(0);
-                return new QdqPlan.Unit(position, node, kind, activations, 1, settings.perChannel() ? nAxis : -1, bias);
-            }
-            case BINARY, CONCAT -> {
-                for (int slot = 0; slot < node.getInputCount(); slot++) {
-                    String why = activation(node, slot);
-                    if (why != null) {
-                        return why;
-                    }
-                    activations.add(slot);
-                }
-                if (activations.isEmpty()) {
-                    return "it has no inputs";
-                }
-                return new QdqPlan.Unit(position, node, kind, activations, -1, -1, -1);
-            }
-            case POOL, PASS_THROUGH -> {
-                String why = activation(node, 0);
-                if (why != null) {
-                    return why;
-                }
-                if (node.getOutputCount() != 1) {
-                    return "it has more than one output";
-                }
-                activations.add(0);
-                return new QdqPlan.Unit(position, node, kind, activations, -1, -1, -1);
-            }
-            default -> throw new IllegalStateException(kind.name());
-        }
-    }
-
-    private static String input(NodeProto node, int slot) {
+    static String input(NodeProto node, int slot) {
         return slot < node.getInputCount() ? node.getInput(slot) : "";
     }
 
+    @Override
+    public StaticSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public TensorProto constantOrNull(String value) {
+        return constants.get(value);
+    }
+
     /** Null when the input is a float32 value computed at run time, else why it cannot be a quantized activation. */
-    private String activation(NodeProto node, int slot) {
+    @Override
+    public String activation(NodeProto node, int slot) {
         String value = input(node, slot);
         if (value.isEmpty()) {
             return "input " + slot + " is missing";
@@ -251,7 +172,8 @@ final class QdqPlanner {
     }
 
     /** The bias slot, -1 without a bias, -2 when it cannot be quantized. */
-    private int biasSlot(NodeProto node, int slot, long channels) {
+    @Override
+    public int biasSlot(NodeProto node, int slot, long channels) {
         String name = input(node, slot);
         if (name.isEmpty()) {
             return -1;

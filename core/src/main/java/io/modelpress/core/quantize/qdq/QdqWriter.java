@@ -150,7 +150,7 @@ final class QdqWriter {
                 continue;
             }
             NodeProto pool = index.node(poolAt);
-            if (!pool.getOpType().equals("MaxPool") || OperatorRules.kindOf(pool) == null || pool.getOutputCount() != 1) {
+            if (!pool.getOpType().equals("MaxPool") || !OperatorRules.handles(pool) || pool.getOutputCount() != 1) {
                 continue;
             }
             String activated = pool.getInput(0);
@@ -159,7 +159,7 @@ final class QdqWriter {
                 continue;
             }
             NodeProto relu = index.node(reluAt);
-            if (!relu.getOpType().equals("Relu") || OperatorRules.kindOf(pool) == null) {
+            if (!relu.getOpType().equals("Relu") || !OperatorRules.handles(pool)) {
                 continue;
             }
             rewritten.put(reluAt, pool.toBuilder().setInput(0, relu.getInput(0)).setOutput(0, activated).build());
