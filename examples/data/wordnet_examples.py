@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes wordnet-eval.jsonl and wordnet-calib.jsonl: usage examples from WordNet 3.0 (Debian `wordnet-base`).
+"""Writes wordnet-eval.jsonl, wordnet-calib.jsonl and wordnet-train.jsonl: usage examples from WordNet 3.0 (Debian
+`wordnet-base`).
 
 The second text source of examples/data (README.md there): everyday English usage, where the sentences-*.jsonl files
 are Python documentation. Deterministic: the same package gives the same files.
@@ -14,7 +15,7 @@ from pathlib import Path
 
 WORDNET = Path("/usr/share/wordnet")
 OUT = Path(__file__).resolve().parent
-EVAL, CALIB = 640, 320
+EVAL, CALIB, TRAIN = 640, 320, 6000
 # letters, digits, spaces and plain punctuation only: no quotes, brackets, slashes or ellipses
 PLAIN = re.compile(r"[A-Za-z0-9 ,;:'!?.-]+")
 
@@ -54,11 +55,13 @@ def main():
             continue
         openings.add(opening)
         kept.append((sentence, grams))
-        if len(kept) == EVAL + CALIB:
+        if len(kept) == EVAL + CALIB + TRAIN:
             break
     else:
-        sys.exit(f"only {len(kept)} sentences survived the filter, {EVAL + CALIB} needed")
-    for name, part in (("wordnet-eval.jsonl", kept[:EVAL]), ("wordnet-calib.jsonl", kept[EVAL:])):
+        sys.exit(f"only {len(kept)} sentences survived the filter, {EVAL + CALIB + TRAIN} needed")
+    # the sets are consecutive slices of one greedy pass, so eval and calib are the same whatever TRAIN is
+    for name, part in (("wordnet-eval.jsonl", kept[:EVAL]), ("wordnet-calib.jsonl", kept[EVAL:EVAL + CALIB]),
+                       ("wordnet-train.jsonl", kept[EVAL + CALIB:])):
         with open(OUT / name, "w", encoding="ascii") as out:
             out.writelines(json.dumps({"text": s}) + "\n" for s, _ in part)
         print(f"{name}: {len(part)} sentences")
