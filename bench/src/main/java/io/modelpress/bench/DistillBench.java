@@ -7,7 +7,10 @@ import io.modelpress.core.data.DataOptions;
 import io.modelpress.core.data.Dataset;
 import io.modelpress.core.data.Datasets;
 import io.modelpress.core.data.HostArray;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.modelpress.core.ReferenceModels;
 import io.modelpress.core.eval.CalibrationData;
+import io.modelpress.core.eval.DatasetCalibration;
 import io.modelpress.core.eval.EvaluationReport;
 import io.modelpress.core.eval.EvaluationRequest;
 import io.modelpress.core.eval.Evaluator;
@@ -15,6 +18,9 @@ import io.modelpress.core.eval.InterleavedTiming;
 import io.modelpress.core.eval.ModelSession;
 import io.modelpress.core.eval.SessionSettings;
 import io.modelpress.core.onnx.OnnxModel;
+import io.modelpress.core.prune.LayerOptions;
+import io.modelpress.core.prune.LayerPruner;
+import io.modelpress.core.prune.PruneReport;
 import io.modelpress.core.prune.StructuredOptions;
 import io.modelpress.core.prune.StructuredPruner;
 import io.modelpress.core.recipe.RecipeParser;
@@ -47,7 +53,9 @@ import java.util.Map;
  * {@code --learning-rate R} (default 0.0005: at 0.002 the distill stage's ONNX Runtime check found NaN outputs, at 0.001
  * on 2,000 samples its loss became NaN after 76 steps, both with gradient clipping on).
  * {@code --qat}: the quantization-aware fine-tuning case instead (bench/results/qat.md, see
- * {@link #quantizationAwareTraining}); {@code --qat-quantize '{...}'} replaces its quantize stage.
+ * {@link #quantizationAwareTraining}); {@code --qat-quantize '{...}'} replaces its quantize stage, {@code --qat-epochs N}
+ * its 3 epochs. {@code --minilm}: a 4-of-6-layer MiniLM distilled on unlabeled text, then int8-dynamic, against ONNX
+ * Runtime's own int8 release (bench/results/distill-minilm.md, see {@link #miniLmStudent}; with --quick one epoch).
  */
 public final class DistillBench {
     private static final double MAX_MACS_FRACTION = 0.5;
@@ -58,6 +66,7 @@ public final class DistillBench {
     public static void main(String[] args) throws Exception {
         boolean quick = false;
         boolean qat = false;
+        boolean miniLm = false;
         Path out = null;
         Double learningRateOption = null;
         String qatQuantize = HARSH_STATIC;
@@ -66,21 +75,26 @@ public final class DistillBench {
             switch (args[i]) {
                 case "--quick" -> quick = true;
                 case "--qat" -> qat = true;
+                case "--minilm" -> miniLm = true;
                 case "--qat-quantize" -> qatQuantize = args[++i];
                 case "--qat-epochs" -> qatEpochs = Integer.parseInt(args[++i]);
                 case "--out" -> out = Path.of(args[++i]);
                 case "--learning-rate" -> learningRateOption = Double.parseDouble(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (options: --quick, --qat, --qat-quantize '{ mode: static, ... }', --qat-epochs N, --out FILE, --learning-rate R)");
+                        + " (options: --quick, --qat, --minilm, --qat-quantize '{ mode: static, ... }', --qat-epochs N, --out FILE, --learning-rate R)");
             }
         }
         if (out == null) {
-            out = Path.of("bench", "results", qat ? "qat.md" : quick ? "distill-quick.md" : "distill.md");
+            out = Path.of("bench", "results", qat ? "qat.md" : miniLm ? "distill-minilm.md" : quick ? "distill-quick.md" : "distill.md");
+        }
+        System.setProperty("ai.djl.offline", "true");
+        if (miniLm) {
+            miniLmStudent(quick, learningRateOption == null ? 2e-4 : learningRateOption, out, arguments(args));
+            return;
         }
         if (!FashionMnist.isPresent(FashionMnist.DEFAULT_DIR)) {
             throw new IllegalStateException("needs the Fashion-MNIST images: " + FashionMnist.INSTALL_HINT);
         }
-        System.setProperty("ai.djl.offline", "true");
         if (System.getenv("DNNL_MAX_CPU_ISA") == null) {
             System.err.println("warning: DNNL_MAX_CPU_ISA is not set; libtorch's AVX-512 convolution may return NaN "
                     + "(docs/operations.md): run with DNNL_MAX_CPU_ISA=AVX2");
@@ -256,6 +270,114 @@ public final class DistillBench {
                     100 * drop, 100 * (qatTop1 - int8Top1), 100 * recovered));
             md.append("QuantizeLinear/DequantizeLinear nodes before and after QAT: ").append(int8Ops).append(" -> ").append(qatOps)
                     .append(int8Ops.equals(qatOps) ? " (the same: the model stays static INT8)" : " (CHANGED)").append(".\n");
+            md.append("\nThe distill stage's report: `").append(report).append("`\n");
+            System.out.print(md);
+            Files.createDirectories(out.toAbsolutePath().getParent());
+            Files.writeString(out, md);
+            System.out.println("written to " + out);
+            TempFiles.deleteTree(work);
+        } catch (RuntimeException e) {
+            System.err.println("the models made so far are kept in " + work);
+            throw e;
+        }
+    }
+
+    /** Training text for the MiniLM student: WordNet usage examples, disjoint from every calibration and eval file. */
+    static final Path MINILM_TRAIN = QuantizationBench.EXAMPLES_DATA.resolve("wordnet-train.jsonl");
+    /** Sentences longer than this many words are left out of training: every batch is padded to the longest. */
+    private static final int MAX_TRAIN_WORDS = 16;
+
+    /**
+     * all-MiniLM-L6-v2 cut to 4 of its 6 layers (`layers` keep 4, chosen by block influence), distilled from the
+     * 6-layer model on unlabeled WordNet sentences (cosine on the token embeddings), then `int8-dynamic`. Reported:
+     * cosine of mean-pooled embeddings to the fp32 teacher on both evaluation sets, the training time, and latency at
+     * 32x128 against ONNX Runtime's own quantized release (-q).
+     */
+    private static void miniLmStudent(boolean quick, double learningRate, Path out, String command) throws Exception {
+        int threads = Runtime.getRuntime().availableProcessors();
+        int epochs = quick ? 1 : 3;
+        int rounds = quick ? 10 : 30;
+        Path teacher = ReferenceModels.minilm();
+        Path tokenizer = ReferenceModels.minilmTokenizer();
+        Path ortQuantized = ReferenceModels.minilmQuantized();
+        Path work = TempFiles.createDirectory("modelpress-dbench-minilm-");
+        try {
+            OnnxModel model = OnnxModel.read(teacher);
+            CalibrationData calibration = DatasetCalibration.forModel(model, QuantizationBench.WORDNET.calibration(), tokenizer);
+            long start = System.nanoTime();
+            PruneReport layers = LayerPruner.prune(model, LayerOptions.keep(4), calibration);
+            double pruneSeconds = seconds(start);
+            Path student = work.resolve("minilm-4-layers.onnx");
+            model.write(student);
+
+            List<String> train = new ArrayList<>();
+            ObjectMapper json = new ObjectMapper();
+            for (String line : Files.readAllLines(MINILM_TRAIN)) {
+                if (json.readTree(line).path("text").asText().split("\\s+").length <= MAX_TRAIN_WORDS) {
+                    train.add(line);
+                }
+            }
+            Path trainFile = Files.write(work.resolve("train.jsonl"), train);
+            String yaml = String.format(Locale.ROOT, "stages:\n  - distill: { epochs: %d, batch: 32, learning_rate: %s, validation: 0.05 }\n",
+                    epochs, learningRate);
+            StageSpec spec = RecipeParser.parse(yaml, "distill-minilm.yaml").stages().get(0);
+            Files.createDirectories(work.resolve("distill"));
+            start = System.nanoTime();
+            StageOutcome distilled = Stages.forType("distill").run(new StageContext(spec, student, teacher, List.of(trainFile), tokenizer,
+                    work.resolve("distill"), threads, (fraction, message) -> System.out.printf("  %s: %s%n", spec.label(), message)));
+            double distillSeconds = seconds(start);
+            start = System.nanoTime();
+            Path int8 = QuantizationBench.runFirstStage("int8-dynamic", distilled.model(), List.of(QuantizationBench.WORDNET.calibration()),
+                    tokenizer, work.resolve("int8"));
+            double quantizeSeconds = seconds(start);
+
+            Map<String, Path> models = new LinkedHashMap<>();
+            models.put("teacher fp32, 6 layers", teacher);
+            models.put("ONNX Runtime -q (6 layers, int8; latency baseline)", ortQuantized);
+            models.put("4 layers (`layers` keep 4)", student);
+            models.put("4 layers + `distill`", distilled.model());
+            models.put("4 layers + `distill` + `int8-dynamic`", int8);
+            Map<String, HostArray> feeds = QuantizationBench.tokenFeeds(tokenizer, QuantizationBench.PYTHON_DOCS.eval(), 32, 128);
+            Map<String, Path> timed = new LinkedHashMap<>(models);
+            timed.remove("4 layers (`layers` keep 4)");
+            InterleavedTiming.Result timing = InterleavedTiming.run(contenders(timed, feeds),
+                    InterleavedTiming.Plan.fixed(SessionSettings.DEFAULT.withThreads(1), 3, rounds, 3));
+            InterleavedTiming.Samples base = timing.of("ONNX Runtime -q (6 layers, int8; latency baseline)", 0);
+
+            JsonNode report = distilled.report();
+            StringBuilder md = new StringBuilder("# Distilling a 4-layer MiniLM student\n\n")
+                    .append("Measured ").append(Machine.date()).append(" on ").append(Machine.describe()).append(", ONNX Runtime ")
+                    .append(ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()).append(", DJL PyTorch on the CPU.\n")
+                    .append("Command: `./mvnw -q -pl bench -am package -DskipTests && DNNL_MAX_CPU_ISA=AVX2 java -jar bench/target/modelpress-bench.jar DistillBench ")
+                    .append(command).append("`\n\n")
+                    .append(String.format(Locale.ROOT, "Teacher: all-MiniLM-L6-v2 (fp32). Student: the same with 4 of its 6 layers "
+                                    + "(`layers` keep 4; dropped by block influence on wordnet-calib.jsonl: %s; %.1f s). "
+                                    + "Distilled on %,d unlabeled sentences of examples/data/wordnet-train.jsonl (WordNet usage examples of "
+                                    + "at most %d words; disjoint from every evaluation and calibration file), cosine loss on the token "
+                                    + "embeddings, %d epoch(s), batch 32, learning rate %s: %d optimizer steps, %.1f s in the stage "
+                                    + "(report: %.1f samples/s, %d threads). Then `int8-dynamic` (%.1f s). Cosine: mean-pooled embeddings "
+                                    + "vs the fp32 teacher, mean / min, on the 640 sentences of each evaluation file (A: Python documentation, "
+                                    + "another kind of text than the training set; B: WordNet usage examples). Latency: median ms per batch "
+                                    + "of 32 x 128 real tokens, 1 ONNX Runtime thread, 3 sessions per model taking turns over %d rounds, and the "
+                                    + "median per-round ratio to ONNX Runtime's own int8 release (-q; below 1 is faster).%n%n",
+                            layers.notes().getOrDefault("dropped", layers.blocks().stream().filter(PruneReport.Block::removed)
+                                    .map(b -> Integer.toString(b.index())).collect(java.util.stream.Collectors.joining(", "))),
+                            pruneSeconds, train.size(), MAX_TRAIN_WORDS, epochs, learningRate, report.path("steps").asLong(),
+                            distillSeconds, report.path("samples_per_second").asDouble(), threads, quantizeSeconds, rounds))
+                    .append("| model | bytes | cosine A (docs) | cosine B (WordNet) | 32x128 ms | ratio to -q |\n|---|---|---|---|---|---|\n");
+            for (var e : models.entrySet()) {
+                EvaluationReport.Spread a = QuantizationBench.cosine(e.getValue(), teacher, QuantizationBench.PYTHON_DOCS.eval(), tokenizer);
+                EvaluationReport.Spread b = QuantizationBench.cosine(e.getValue(), teacher, QuantizationBench.WORDNET.eval(), tokenizer);
+                String latency = "-";
+                String ratio = "-";
+                if (timed.containsKey(e.getKey())) {
+                    InterleavedTiming.Samples t = timing.of(e.getKey(), 0);
+                    latency = String.format(Locale.ROOT, "%.1f", t.medianMs());
+                    ratio = String.format(Locale.ROOT, "%.2f", t.medianRatioTo(base));
+                }
+                md.append(String.format(Locale.ROOT, "| %s | %,d | %.4f / %.4f | %.4f / %.4f | %s | %s |%n", e.getKey(),
+                        OnnxModel.fileBytes(e.getValue()), a.mean(), a.worst(), b.mean(), b.worst(), latency, ratio));
+            }
             md.append("\nThe distill stage's report: `").append(report).append("`\n");
             System.out.print(md);
             Files.createDirectories(out.toAbsolutePath().getParent());

@@ -65,7 +65,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * bench/results/quantization-fidelity.md).
  */
 public final class QuantizationBench {
-    private static final Path EXAMPLES_DATA = Path.of("examples", "data");
+    static final Path EXAMPLES_DATA = Path.of("examples", "data");
     private static final String QUANTIZED_BY_ORT = "ONNX Runtime -q (baseline)";
     private static final List<String> MINILM_RECIPES = List.of("int8-dynamic", "int4-weight-only", "fp16");
 
