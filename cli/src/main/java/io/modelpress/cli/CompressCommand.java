@@ -48,6 +48,11 @@ final class CompressCommand implements Callable<Integer> {
             + "inputs and inputs the data file does not hold (repeatable; overrides the recipe's eval value key)")
     List<String> values = new ArrayList<>();
 
+    @Option(names = "--student", paramLabel = "STUDENT", description = "an ONNX model to start from instead of MODEL (same input "
+            + "and output names), e.g. a smaller architecture to distill: the stages work on it, MODEL stays the teacher of "
+            + "distill and the reference of eval")
+    Path student;
+
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "output folder")
     Path out;
 
@@ -66,7 +71,7 @@ final class CompressCommand implements Callable<Integer> {
         Recipe parsed = Recipes.resolve(recipe);
         PrintWriter err = console.err();
         Path tokenizerJson = tokenizer != null ? tokenizer : besideModel();
-        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threads.count(), hints),
+        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threads.count(), hints).withStudent(student),
                 json ? silent() : progressTo(err));
         PrintWriter stdout = console.out();
         if (json) {

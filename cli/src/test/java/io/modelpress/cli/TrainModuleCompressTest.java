@@ -89,6 +89,41 @@ class TrainModuleCompressTest {
         OnnxChecker.assertValid(out.resolve("model.onnx"));
     }
 
+    @Test
+    void aUserSuppliedStudentIsDistilledFromTheModel() throws Exception {
+        Path teacher = dir.resolve("teacher.onnx");
+        OnnxModel.of(TestCnns.fashionLike(8, 16, 32, false, 7)).write(teacher);
+        Path student = dir.resolve("student.onnx");
+        OnnxModel.of(TestCnns.fashionLike(4, 8, 16, false, 11)).write(student);
+        labelledData(64);
+        Path recipe = Files.writeString(dir.resolve("distill.yaml"), """
+                stages:
+                  - distill: { steps: 3, batch: 16, validation: 0.25 }
+                  - eval: { metrics: [cosine] }
+                """);
+        Path out = dir.resolve("out");
+
+        CliRunner r = CliRunner.run("compress", teacher.toString(), "--student", student.toString(), "--recipe", recipe.toString(),
+                "--data", dir.resolve("train.npz").toString(), "--out", out.toString(), "--threads", "1");
+
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        RunReport report = RunReports.read(out.resolve("report.json"));
+        assertThat(report.stages().get(0).report().path("steps").asLong()).isEqualTo(3);
+        // the output is the student's architecture, trained, and evaluated against the teacher
+        OnnxModel result = OnnxModel.read(out.resolve("model.onnx"));
+        assertThat(io.modelpress.core.onnx.Tensors.dims(result.constant("conv1.weight").orElseThrow())[0]).isEqualTo(4);
+        assertThat(report.stages().get(1).type()).isEqualTo("eval");
+        assertThat(report.input().location()).endsWith("teacher.onnx");
+
+        Path stranger = dir.resolve("stranger.onnx");
+        OnnxModel.of(io.modelpress.core.testing.SmallModels.mlp(8, 16, 4, false, 3)).write(stranger);
+        CliRunner refused = CliRunner.run("compress", teacher.toString(), "--student", stranger.toString(), "--recipe", recipe.toString(),
+                "--data", dir.resolve("train.npz").toString(), "--out", dir.resolve("out2").toString());
+        assertThat(refused.exitCode()).isNotZero();
+        assertThat(refused.err()).contains("student").contains("inputs").contains("input").doesNotContain("Exception");
+        assertThat(dir.resolve("out2").resolve("model.onnx")).doesNotExist();
+    }
+
     /** Writes {@code n} noisy 28x28 images with labels to train.npz; returns the pixels. */
     private float[] labelledData(int n) throws java.io.IOException {
         Random random = new Random(3);

@@ -45,15 +45,28 @@ public final class Compressor {
         void stageFinished(StageSpec stage, StageOutcome outcome, Duration took);
     }
 
-    /** @param hints shapes and constant values for model inputs (the CLI's --shape/--value), handed to every stage */
-    public record Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads, InputHints hints) {
+    /**
+     * @param hints   shapes and constant values for model inputs (the CLI's --shape/--value), handed to every stage
+     * @param student a model to start from instead of {@code model} (null: none): the stages work on it, while
+     *                {@code model} stays the original - the teacher of distill, the reference of eval
+     */
+    public record Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads, InputHints hints,
+                          Path student) {
         public Request {
             data = List.copyOf(data);
             hints = hints == null ? InputHints.NONE : hints;
         }
 
+        public Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads, InputHints hints) {
+            this(model, recipe, data, tokenizer, outDir, threads, hints, null);
+        }
+
         public Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads) {
-            this(model, recipe, data, tokenizer, outDir, threads, InputHints.NONE);
+            this(model, recipe, data, tokenizer, outDir, threads, InputHints.NONE, null);
+        }
+
+        public Request withStudent(Path value) {
+            return new Request(model, recipe, data, tokenizer, outDir, threads, hints, value);
         }
     }
 
@@ -77,12 +90,16 @@ public final class Compressor {
     }
 
     public static Result run(Request request, Listener listener) {
-        OnnxModel.read(request.model()); // fail fast, before any work, on a model that cannot be used
+        // fail fast, before any work, on a model that cannot be used
+        OnnxModel original = OnnxModel.read(request.model());
+        if (request.student() != null) {
+            checkStudent(original, OnnxModel.read(request.student()), request.student());
+        }
         Path work = TempFiles.createDirectory("modelpress-compress-");
         try {
             Files.createDirectories(request.outDir());
             Instant started = Instant.now();
-            Path current = request.model();
+            Path current = request.student() != null ? request.student() : request.model();
             Recipe plan = Recipes.withFinalEvaluation(request.recipe());
             int ownStages = request.recipe().stages().size();
             List<RunReport.Stage> stages = new ArrayList<>();
@@ -123,6 +140,23 @@ public final class Compressor {
         } finally {
             TempFiles.deleteTree(work);
         }
+    }
+
+    /** A student stands in for the model: it must take the same inputs and give the same outputs, by name. */
+    private static void checkStudent(OnnxModel model, OnnxModel student, Path file) {
+        for (String side : List.of("inputs", "outputs")) {
+            boolean inputs = side.equals("inputs");
+            java.util.Set<String> expected = names(inputs ? model.inputs() : model.outputs());
+            java.util.Set<String> actual = names(inputs ? student.inputs() : student.outputs());
+            if (!expected.equals(actual)) {
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, "student " + file, "has " + side + " " + actual
+                        + " where the model has " + expected + "; a student must take the model's inputs and give its outputs, by name");
+            }
+        }
+    }
+
+    private static java.util.Set<String> names(List<io.modelpress.core.onnx.ValueShape> values) {
+        return values.stream().map(io.modelpress.core.onnx.ValueShape::name).collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
     }
 
     /** The model's file name without ".onnx". */
