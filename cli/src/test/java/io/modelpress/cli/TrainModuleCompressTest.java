@@ -74,7 +74,7 @@ class TrainModuleCompressTest {
         labelledData(64);
         Path recipe = Files.writeString(dir.resolve("taylor.yaml"), """
                 stages:
-                  - prune: { method: structured, ratio: 0.5, criterion: taylor, samples: 32 }
+                  - prune: { method: structured, ratio: 0.5, criterion: taylor, samples: 32, round_to: 8 }
                 """);
         Path out = dir.resolve("out");
 

@@ -68,7 +68,7 @@ class PruneStageTest {
         assertThat(nm.params()).doesNotContainKeys("round_to", "criterion", "allocation");
 
         StageSpec structured = stage("prune: { method: structured, heads: 0.25, ffn: 0.3 }");
-        assertThat(structured.integer("round_to")).isEqualTo(8);
+        assertThat(structured.integer("round_to")).isEqualTo(16);
         assertThat(structured.string("criterion")).isEqualTo("l1");
         assertThat(structured.string("scope")).isEqualTo("per-layer");
         assertThat(PruneStage.structuredOptions(structured).ratio()).isZero();
