@@ -187,11 +187,7 @@ public final class DistillBench {
                         s.medianMs(), s.medianRatioTo(base)));
             }
             md.append("\nThe distill stage's report: `").append(report).append("`\n");
-            System.out.print(md);
-            Files.createDirectories(out.toAbsolutePath().getParent());
-            Files.writeString(out, md);
-            System.out.println("written to " + out);
-            TempFiles.deleteTree(work);
+            publish(md, out, work);
         } catch (RuntimeException e) {
             System.err.println("the models made so far are kept in " + work);
             throw e;
@@ -271,11 +267,7 @@ public final class DistillBench {
             md.append("QuantizeLinear/DequantizeLinear nodes before and after QAT: ").append(int8Ops).append(" -> ").append(qatOps)
                     .append(int8Ops.equals(qatOps) ? " (the same: the model stays static INT8)" : " (CHANGED)").append(".\n");
             md.append("\nThe distill stage's report: `").append(report).append("`\n");
-            System.out.print(md);
-            Files.createDirectories(out.toAbsolutePath().getParent());
-            Files.writeString(out, md);
-            System.out.println("written to " + out);
-            TempFiles.deleteTree(work);
+            publish(md, out, work);
         } catch (RuntimeException e) {
             System.err.println("the models made so far are kept in " + work);
             throw e;
@@ -379,15 +371,20 @@ public final class DistillBench {
                         OnnxModel.fileBytes(e.getValue()), a.mean(), a.worst(), b.mean(), b.worst(), latency, ratio));
             }
             md.append("\nThe distill stage's report: `").append(report).append("`\n");
-            System.out.print(md);
-            Files.createDirectories(out.toAbsolutePath().getParent());
-            Files.writeString(out, md);
-            System.out.println("written to " + out);
-            TempFiles.deleteTree(work);
+            publish(md, out, work);
         } catch (RuntimeException e) {
             System.err.println("the models made so far are kept in " + work);
             throw e;
         }
+    }
+
+    /** Prints the results, writes them to {@code out} and deletes the run's models. */
+    private static void publish(CharSequence md, Path out, Path work) throws java.io.IOException {
+        System.out.print(md);
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, md);
+        System.out.println("written to " + out);
+        TempFiles.deleteTree(work);
     }
 
     /** The options as a shell would need them typed (values with spaces quoted). */
