@@ -9,9 +9,6 @@ import ai.djl.nn.SequentialBlock;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
-import io.modelpress.core.data.DataOptions;
-import io.modelpress.core.eval.EvaluationRequest;
-import io.modelpress.core.eval.Evaluator;
 import io.modelpress.core.onnx.GraphIndex;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.onnx.ValueShape;
@@ -19,9 +16,9 @@ import io.modelpress.core.testing.OnnxChecker;
 import io.modelpress.train.export.OnnxExporter;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -29,8 +26,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The residual and the depthwise-separable squeeze-excite CNNs: what their exports contain (checked on initialised
- * networks, no data needed), and the trained models, cached in the shared models folder for the pruning benchmark
- * (trained once, about 3 minutes of CPU each; needs the Debian dataset).
+ * networks, no data needed), and short training runs of each (needs the Debian dataset).
  */
 @Order(2)
 class PruningCnnsTest {
@@ -100,34 +96,43 @@ class PruningCnnsTest {
         });
     }
 
+    @TempDir
+    Path dir;
+
+    /*
+     * Short runs (one epoch over 12,000 images) of each network's own recipe: that it learns, exports and runs in ONNX
+     * Runtime as in DJL. The full three-epoch models are trained on first use by PruningBench, which reports their
+     * top-1 (bench/results/pruning-cnn.md).
+     */
     @Test
-    void trainedResidualCnnReachesEightyPercent() {
+    void residualCnnLearnsAndRunsInOnnxRuntimeAsInDjl() {
         assumeDataset();
-        checkTrained(ResidualCnn.trainOrLoad(FashionMnistTeacher.defaultCacheDir()), ResidualCnn.MODEL_FILE);
+        checkTrained(FashionMnistTeacher.train(ResidualCnn.ARCHITECTURE, shortRun(ResidualCnn.recipe()), dir.resolve(ResidualCnn.MODEL_FILE)));
     }
 
     @Test
-    void trainedSqueezeExciteCnnReachesEightyPercent() {
+    void squeezeExciteCnnLearnsAndRunsInOnnxRuntimeAsInDjl() {
         assumeDataset();
-        checkTrained(SqueezeExciteCnn.trainOrLoad(FashionMnistTeacher.defaultCacheDir()), SqueezeExciteCnn.MODEL_FILE);
+        checkTrained(FashionMnistTeacher.train(SqueezeExciteCnn.ARCHITECTURE, shortRun(SqueezeExciteCnn.recipe()),
+                dir.resolve(SqueezeExciteCnn.MODEL_FILE)));
+    }
+
+    private static FashionMnistTeacher.Options shortRun(FashionMnistTeacher.Options recipe) {
+        return recipe.withEpochs(1).withTrainLimit(12_000);
     }
 
     private static void assumeDataset() {
         assumeTrue(FashionMnist.isPresent(FashionMnist.DEFAULT_DIR), "Fashion-MNIST is not installed: " + FashionMnist.INSTALL_HINT);
     }
 
-    private static void checkTrained(Path model, String file) {
-        double accuracy = Evaluator.run(EvaluationRequest.of(model, FashionMnist.DEFAULT_DIR)
-                .withDataOptions(DataOptions.DEFAULT.withSplit("test")).withLatencyBudget(Duration.ZERO)).accuracy();
-        System.out.printf("%s: top-1 %.2f %% on the 10,000 test images in ONNX Runtime%n", file, 100 * accuracy);
-
-        assertThat(model.getFileName().toString()).isEqualTo(file);
-        // "it learned", with room: training is not bit-reproducible across machines (the squeeze-excite CNN measured
-        // 84.92 % in one CI run, above 85 % in others); PruningBench reports the exact figure of the model it uses
-        assertThat(accuracy).isGreaterThanOrEqualTo(0.80);
-        OnnxModel onnx = OnnxModel.read(model);
+    private static void checkTrained(FashionMnistTeacher.Report report) {
+        System.out.println(report);
+        // far above chance (10 %) after one short epoch (the squeeze-excite CNN measured 51 % after 6,000 images); DJL and ONNX Runtime agree on the 10,000 test images
+        assertThat(report.onnxTestAccuracy()).isGreaterThan(0.5);
+        assertThat(report.onnxTestAccuracy()).isCloseTo(report.djlTestAccuracy(), org.assertj.core.api.Assertions.within(0.002));
+        OnnxModel onnx = OnnxModel.read(report.model());
         assertThat(ValueShape.of(onnx.build().getGraph().getInput(0)).toString()).isEqualTo("input: float[batch,1,28,28]");
         assertThat(ValueShape.of(onnx.build().getGraph().getOutput(0)).toString()).isEqualTo("logits: float[batch,10]");
-        OnnxChecker.assertValid(model);
+        OnnxChecker.assertValid(report.model());
     }
 }
