@@ -163,7 +163,7 @@ public final class DistillBench {
             StringBuilder md = new StringBuilder("# Prune, distill, quantize: Fashion-MNIST CNN\n\n")
                     .append("Measured ").append(Machine.date()).append(" on ").append(Machine.describe()).append(", ONNX Runtime ")
                     .append(ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion()).append(", DJL PyTorch on the CPU.\n")
-                    .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar DistillBench")
+                    .append("Command: `./mvnw -q -pl bench -am package -DskipTests && DNNL_MAX_CPU_ISA=AVX2 java -jar bench/target/modelpress-bench.jar DistillBench")
                     .append(quick ? " --quick" : "").append("`\n\n")
                     .append(String.format(Locale.ROOT, "Structured pruning ratio %.2f: MACs %,d -> %,d (%.1f%% of the teacher's). "
                             + "Distillation: learning rate %s, %d epoch(s) over %,d training images (%d held out for the best checkpoint), batch 64, "
