@@ -381,9 +381,7 @@ public final class DistillBench {
     /** Prints the results, writes them to {@code out} and deletes the run's models. */
     private static void publish(CharSequence md, Path out, Path work) throws java.io.IOException {
         System.out.print(md);
-        Files.createDirectories(out.toAbsolutePath().getParent());
-        Files.writeString(out, md);
-        System.out.println("written to " + out);
+        Results.write(out, md);
         TempFiles.deleteTree(work);
     }
 

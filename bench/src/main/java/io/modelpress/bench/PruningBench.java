@@ -162,21 +162,21 @@ public final class PruningBench {
                 if (FashionMnist.isPresent(FashionMnist.DEFAULT_DIR)) {
                     Path cache = FashionMnistTeacher.defaultCacheDir();
                     if (cnnNames.contains("teacher")) {
-                        printAndAppend(md, cnn("Fashion-MNIST CNN teacher", FashionMnistTeacher.trainOrLoad(cache), work, rounds * 5, sessions, checks, true));
+                        Results.printAndAppend(md, cnn("Fashion-MNIST CNN teacher", FashionMnistTeacher.trainOrLoad(cache), work, rounds * 5, sessions, checks, true));
                     }
                     if (cnnNames.contains("residual")) {
-                        printAndAppend(md, cnn("Residual CNN", ResidualCnn.trainOrLoad(cache), work, rounds * 5, sessions, checks, false));
+                        Results.printAndAppend(md, cnn("Residual CNN", ResidualCnn.trainOrLoad(cache), work, rounds * 5, sessions, checks, false));
                     }
                     if (cnnNames.contains("se")) {
-                        printAndAppend(md, cnn("Depthwise-separable squeeze-excite CNN", SqueezeExciteCnn.trainOrLoad(cache), work,
+                        Results.printAndAppend(md, cnn("Depthwise-separable squeeze-excite CNN", SqueezeExciteCnn.trainOrLoad(cache), work,
                                 rounds * 5, sessions, checks, false));
                     }
                 } else {
-                    printAndAppend(md, "## Fashion-MNIST CNNs\n\nSkipped: " + FashionMnist.INSTALL_HINT + "\n\n");
+                    Results.printAndAppend(md, "## Fashion-MNIST CNNs\n\nSkipped: " + FashionMnist.INSTALL_HINT + "\n\n");
                 }
             }
             if (minilm) {
-                printAndAppend(md, miniLm(work, rounds, sessions, checks));
+                Results.printAndAppend(md, miniLm(work, rounds, sessions, checks));
             }
         } finally {
             TempFiles.deleteTree(work);
@@ -186,16 +186,8 @@ public final class PruningBench {
                 .append(c.met() ? "yes" : "**no**").append(" |\n"));
         acceptance.append(String.format(Locale.ROOT, "%nLoad average at the end: %.1f.%n",
                 ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
-        printAndAppend(md, acceptance.toString());
-        Files.createDirectories(out.toAbsolutePath().getParent());
-        Files.writeString(out, md);
-        System.out.println("written to " + out);
-    }
-
-    private static void printAndAppend(StringBuilder md, String section) {
-        System.out.print(section);
-        System.out.flush();
-        md.append(section);
+        Results.printAndAppend(md, acceptance.toString());
+        Results.write(out, md);
     }
 
     // ------------------------------------------------------------------------------------------------ CNNs

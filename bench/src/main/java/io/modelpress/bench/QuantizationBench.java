@@ -126,23 +126,15 @@ public final class QuantizationBench {
         System.out.print(md);
         try {
             // each section is printed when it is done: the next one may train the CNN teacher first
-            printAndAppend(md, miniLm(work, runs, sessions, latency));
-            printAndAppend(md, cnn(work, runs, sessions, latency));
+            Results.printAndAppend(md, miniLm(work, runs, sessions, latency));
+            Results.printAndAppend(md, cnn(work, runs, sessions, latency));
             if (latency) {
-                printAndAppend(md, calibrationMemory(work));
+                Results.printAndAppend(md, calibrationMemory(work));
             }
         } finally {
             TempFiles.deleteTree(work);
         }
-        Files.createDirectories(out.toAbsolutePath().getParent());
-        Files.writeString(out, md);
-        System.out.println("written to " + out);
-    }
-
-    private static void printAndAppend(StringBuilder md, String section) {
-        System.out.print(section);
-        System.out.flush();
-        md.append(section);
+        Results.write(out, md);
     }
 
     // ------------------------------------------------------------------------------------------------ MiniLM
