@@ -8,6 +8,7 @@ import io.modelpress.core.onnx.Nodes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Which operators take part in QDQ quantization and how: one small handler per operator, found by operator type in a
@@ -65,8 +66,8 @@ final class OperatorRules {
     interface NodeFacts {
         StaticSettings settings();
 
-        /** The constant (initializer or Constant node) behind a value, or null. */
-        TensorProto constantOrNull(String value);
+        /** The constant (initializer or Constant node) behind a value. */
+        Optional<TensorProto> constant(String value);
 
         /** Null when the input is a float32 value computed at run time, else why it cannot be a quantized activation. */
         String activation(NodeProto node, int slot);
@@ -134,7 +135,7 @@ final class OperatorRules {
         if (why != null) {
             return why;
         }
-        TensorProto w = facts.constantOrNull(QdqPlanner.input(node, 1));
+        TensorProto w = facts.constant(QdqPlanner.input(node, 1)).orElse(null);
         if (w == null || DataType.of(w) != DataType.FLOAT || w.getDimsCount() < 3) {
             return "its weight is not a float32 constant";
         }
@@ -157,7 +158,7 @@ final class OperatorRules {
         if (why != null) {
             return why;
         }
-        TensorProto w = facts.constantOrNull(QdqPlanner.input(node, 1));
+        TensorProto w = facts.constant(QdqPlanner.input(node, 1)).orElse(null);
         if (w == null) {
             return "its second input is not a constant weight (activation x activation products stay in float)";
         }
@@ -173,7 +174,7 @@ final class OperatorRules {
         if (why != null) {
             return why;
         }
-        TensorProto w = facts.constantOrNull(QdqPlanner.input(node, 1));
+        TensorProto w = facts.constant(QdqPlanner.input(node, 1)).orElse(null);
         if (w == null || DataType.of(w) != DataType.FLOAT || w.getDimsCount() != 2) {
             return "its B input is not a float32 constant matrix";
         }

@@ -57,7 +57,8 @@ final class QdqPlanner implements OperatorRules.NodeFacts {
         return index;
     }
 
-    Optional<TensorProto> constant(String value) {
+    @Override
+    public Optional<TensorProto> constant(String value) {
         return Optional.ofNullable(constants.get(value));
     }
 
@@ -147,11 +148,6 @@ final class QdqPlanner implements OperatorRules.NodeFacts {
     @Override
     public StaticSettings settings() {
         return settings;
-    }
-
-    @Override
-    public TensorProto constantOrNull(String value) {
-        return constants.get(value);
     }
 
     /** Null when the input is a float32 value computed at run time, else why it cannot be a quantized activation. */
