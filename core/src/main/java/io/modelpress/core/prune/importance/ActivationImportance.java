@@ -87,22 +87,19 @@ public final class ActivationImportance implements Importance {
         if (meanAbs == null) {
             meanAbs = observe();
         }
-        Map<Integer, Integer> classIndex = SliceScores.classIndex(group);
-        double[] result = new double[group.width()];
-        boolean any = false;
-        for (ChannelGraph.Slice slice : scores.graph().slices()) {
+        double[] result = scores.classScores(group, slice -> {
             double[] activation = slice.role() == Role.IN ? meanAbs.get(slice.activation()) : null;
-            if (activation == null || activation.length != slice.ids().length || !scores.touches(slice, classIndex)) {
-                continue;
+            if (activation == null || activation.length != slice.ids().length) {
+                return null;
             }
             double[] weights = scores.norms(slice.tensor(), slice.axis(), 2);
             double[] contribution = new double[weights.length];
             for (int j = 0; j < weights.length; j++) {
                 contribution[j] = activation[j] * Math.sqrt(weights[j]);
             }
-            any |= scores.accumulate(group, classIndex, slice.ids(), contribution, result);
-        }
-        return any ? result : fallback.score(group);
+            return contribution;
+        });
+        return result != null ? result : fallback.score(group);
     }
 
     @Override

@@ -4,7 +4,6 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.prune.graph.ChannelGraph;
 import io.modelpress.core.prune.graph.ChannelGraph.Role;
 
-import java.util.Map;
 
 /**
  * |gamma| of the BatchNormalization layers a class passes through (network slimming); a group without batch norm is
@@ -21,15 +20,8 @@ public final class BnScaleImportance implements Importance {
 
     @Override
     public double[] score(ChannelGraph.Group group) {
-        Map<Integer, Integer> classIndex = SliceScores.classIndex(group);
-        double[] result = new double[group.width()];
-        boolean any = false;
-        for (ChannelGraph.Slice slice : scores.graph().slices()) {
-            if (slice.role() == Role.BN_SCALE && scores.touches(slice, classIndex)) {
-                any |= scores.accumulate(group, classIndex, slice.ids(), scores.norms(slice.tensor(), slice.axis(), 1), result);
-            }
-        }
-        return any ? result : fallback.score(group);
+        double[] result = scores.classScores(group, slice -> slice.role() == Role.BN_SCALE ? scores.norms(slice.tensor(), slice.axis(), 1) : null);
+        return result != null ? result : fallback.score(group);
     }
 
     @Override

@@ -4,7 +4,6 @@ import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.prune.graph.ChannelGraph;
 import io.modelpress.core.prune.graph.ChannelGraph.Role;
 
-import java.util.Map;
 
 /**
  * Weight magnitude (L1: sum of |w|; L2: sum of w^2) of everything a class owns: its filters or weight columns, the
@@ -24,14 +23,8 @@ public final class MagnitudeImportance implements Importance {
 
     @Override
     public double[] score(ChannelGraph.Group group) {
-        Map<Integer, Integer> classIndex = SliceScores.classIndex(group);
-        double[] result = new double[group.width()];
-        for (ChannelGraph.Slice slice : scores.graph().slices()) {
-            if (weighed(slice.role()) && scores.touches(slice, classIndex)) {
-                scores.accumulate(group, classIndex, slice.ids(), scores.norms(slice.tensor(), slice.axis(), p), result);
-            }
-        }
-        return result;
+        double[] result = scores.classScores(group, slice -> weighed(slice.role()) ? scores.norms(slice.tensor(), slice.axis(), p) : null);
+        return result != null ? result : new double[group.width()];
     }
 
     static boolean weighed(Role role) {

@@ -86,6 +86,26 @@ final class SliceScores {
         return true;
     }
 
+    /**
+     * The group's class scores summed over the slices that touch it, each slice's per-position values given by
+     * {@code perPosition} (null: the slice does not count) and weighed as {@link #accumulate} does; null when no slice
+     * counted.
+     */
+    double[] classScores(ChannelGraph.Group group, java.util.function.Function<ChannelGraph.Slice, double[]> perPosition) {
+        Map<Integer, Integer> classIndex = classIndex(group);
+        double[] result = new double[group.width()];
+        boolean any = false;
+        for (ChannelGraph.Slice slice : graph.slices()) {
+            if (touches(slice, classIndex)) {
+                double[] values = perPosition.apply(slice);
+                if (values != null) {
+                    any |= accumulate(group, classIndex, slice.ids(), values, result);
+                }
+            }
+        }
+        return any ? result : null;
+    }
+
     static Map<Integer, Integer> classIndex(ChannelGraph.Group group) {
         Map<Integer, Integer> index = new HashMap<>();
         List<Integer> classes = group.classes();

@@ -32,21 +32,19 @@ public final class WeightScoreImportance implements Importance {
 
     @Override
     public double[] score(ChannelGraph.Group group) {
-        Map<Integer, Integer> classIndex = SliceScores.classIndex(group);
-        double[] result = new double[group.width()];
-        boolean any = false;
-        for (ChannelGraph.Slice slice : scores.graph().slices()) {
+        double[] result = scores.classScores(group, slice -> {
             float[] values = elementScores.get(slice.tensor());
-            if (values == null || !MagnitudeImportance.weighed(slice.role()) || !scores.touches(slice, classIndex)) {
-                continue;
+            if (values == null || !MagnitudeImportance.weighed(slice.role())) {
+                return null;
             }
             long[] dims = Tensors.dims(model.constant(slice.tensor()).orElseThrow());
             if (Tensors.elementCount(dims, slice.tensor()) != values.length) {
-                throw new IllegalArgumentException("scores of " + slice.tensor() + ": " + values.length + " values for " + Tensors.elementCount(dims, slice.tensor()) + " elements");
+                throw new IllegalArgumentException("scores of " + slice.tensor() + ": " + values.length + " values for "
+                        + Tensors.elementCount(dims, slice.tensor()) + " elements");
             }
-            any |= scores.accumulate(group, classIndex, slice.ids(), SliceScores.positionSums(values, dims, slice.axis()), result);
-        }
-        return any ? result : fallback.score(group);
+            return SliceScores.positionSums(values, dims, slice.axis());
+        });
+        return result != null ? result : fallback.score(group);
     }
 
     @Override
