@@ -117,6 +117,11 @@ final class CompressCommand implements Callable<Integer> {
                         outcome.gatePassed() ? "" : " - gate FAILED: " + outcome.gateFailure());
                 err.flush();
             }
+
+            public void candidateStarted(io.modelpress.core.tune.Candidates.Candidate candidate, int count) {
+                err.printf("tuning: candidate %d of %d: %s%n", candidate.number(), count, String.join("; ", candidate.changes()));
+                err.flush();
+            }
         };
     }
 }

@@ -26,7 +26,7 @@ import java.util.stream.Collectors;
  * The one printer of a run report for people, used by compress, watch, fetch and demo: the same report gives the same
  * lines whether it was written in-process or by the pipeline. One fact per line, the label in a column of ten:
  * recipe, input, output, size, fidelity (per output), accuracy, agreement, latency and speed (per batch size), note
- * (one per note, warnings included), gate, time.
+ * (one per note, warnings included), candidate (one per tuning candidate), gate, time.
  */
 final class ReportPrinter {
     private ReportPrinter() {
@@ -45,6 +45,9 @@ final class ReportPrinter {
             notes.addAll(e.notes());
         }
         notes.forEach(note -> line(out, "note", note));
+        if (report.tuning() != null) {
+            report.tuning().candidates().forEach(c -> line(out, "candidate", candidate(c)));
+        }
         line(out, "gate", gate(report));
         String stages = report.stages().stream().filter(s -> s.durationMs() != null)
                 .map(s -> s.label() + " " + seconds(s.durationMs())).collect(Collectors.joining(", "));
@@ -83,6 +86,28 @@ final class ReportPrinter {
                 }
             }
         }
+    }
+
+    /** e.g. "2: 01-quantize: keep_float 0 -> 1 (...); 1.2 MiB, accuracy -0.35, gate passed; Pareto front; chosen". */
+    private static String candidate(RunReport.Candidate c) {
+        List<String> parts = new ArrayList<>();
+        parts.add(c.output() == null ? "no model" : Format.bytes(c.output().bytes()));
+        if (c.quality() != null) {
+            parts.add(c.qualityMetric() + (c.qualityMetric().equals("accuracy")
+                    ? String.format(Locale.ROOT, " %+.2f points", 100 * c.quality()) : String.format(Locale.ROOT, " %+.4f", c.quality())));
+        }
+        if (c.latencyRatio() != null) {
+            parts.add(String.format(Locale.ROOT, "latency %.2fx", c.latencyRatio()));
+        }
+        parts.add("gate " + c.gate());
+        if (c.pareto()) {
+            parts.add("Pareto front");
+        }
+        if (c.chosen()) {
+            parts.add("CHOSEN");
+        }
+        return c.number() + ": " + (c.changes().isEmpty() ? "the recipe's own settings" : String.join("; ", c.changes()))
+                + " - " + String.join(", ", parts);
     }
 
     private static String gate(RunReport report) {

@@ -15,6 +15,8 @@ import io.modelpress.core.stage.ProgressListener;
 import io.modelpress.core.stage.StageContext;
 import io.modelpress.core.stage.StageOutcome;
 import io.modelpress.core.stage.Stages;
+import io.modelpress.core.tune.Candidates;
+import io.modelpress.core.tune.Candidates.Candidate;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,8 +27,10 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Runs a recipe's stages in-process, one after another, the way the pipeline runs them across workers: each stage
@@ -34,6 +38,11 @@ import java.util.List;
  * evaluation appended ({@link Recipes#withFinalEvaluation}, as in the pipeline). Writes {@code model.onnx} (plus
  * external data if any), {@code report.json} and {@code report.html} (see {@link RunReport}) to the output folder.
  * A failed quality gate does not stop the run: the outputs are written and the report says which gate failed.
+ *
+ * <p>A recipe that tunes ({@code tuning: on_gate_failure: tune}) and misses its gate tries the gentler candidates of
+ * {@link Candidates} in turn, within {@code max_attempts} and the time budget, reusing the models of stages whose
+ * settings an earlier candidate shared; the output is the chosen candidate ({@link RunReport.Tuning#of}) and every
+ * candidate's model is kept under {@code candidates/NN/} in the output folder.
  */
 public final class Compressor {
     /** Stage listener for the CLI: which stage, and how far. */
@@ -43,6 +52,10 @@ public final class Compressor {
         void progress(StageSpec stage, double fraction, String message);
 
         void stageFinished(StageSpec stage, StageOutcome outcome, Duration took);
+
+        /** Tuning tries another candidate (the recipe's own, number 1, is not announced). */
+        default void candidateStarted(Candidate candidate, int count) {
+        }
     }
 
     /**
@@ -99,14 +112,136 @@ public final class Compressor {
         try {
             Files.createDirectories(request.outDir());
             Instant started = Instant.now();
-            Path current = request.student() != null ? request.student() : request.model();
             Recipe plan = Recipes.withFinalEvaluation(request.recipe());
-            int ownStages = request.recipe().stages().size();
+            Recipe.Tuning tuning = plan.tuning();
+            List<Candidate> candidates = Candidates.of(plan, Stages.registry());
+            Instant deadline = started.plus(tuning.timeBudget());
+            Runner runner = new Runner(request, listener, plan, work);
+            List<RunReport.Candidate> tried = new ArrayList<>();
+            List<Path> models = new ArrayList<>();
+            String stoppedBy = RunReport.Tuning.ALL_TRIED;
+            Duration slowest = Duration.ZERO;
+            for (Candidate candidate : candidates) {
+                if (candidate.number() > 1) {
+                    boolean passed = tried.stream().anyMatch(c -> !RunReport.FAILED.equals(c.gate()));
+                    if (passed && (candidate.number() == 2 || Candidates.stopsAtFirstPass(tuning.strategy()))) {
+                        stoppedBy = RunReport.Tuning.PASSED_STOP;
+                        break;
+                    }
+                    // a candidate is not started when one like the slowest so far would end past the budget
+                    if (Instant.now().plus(slowest).isAfter(deadline)) {
+                        stoppedBy = RunReport.Tuning.TIME_BUDGET;
+                        break;
+                    }
+                    listener.candidateStarted(candidate, candidates.size());
+                }
+                Instant candidateStart = Instant.now();
+                RunReport.Candidate result = runner.run(candidate);
+                Duration took = Duration.between(candidateStart, Instant.now());
+                slowest = took.compareTo(slowest) > 0 ? took : slowest;
+                tried.add(result);
+                models.add(runner.lastModel);
+            }
+            if (Candidates.stopsAtFirstPass(tuning.strategy()) && tried.stream().anyMatch(c -> !RunReport.FAILED.equals(c.gate()))) {
+                stoppedBy = RunReport.Tuning.PASSED_STOP; // also when the passing one was the last candidate
+            }
+            // a run that did not tune (its recipe's own candidate passed, or the recipe does not tune) has no tuning section
+            boolean tuned = candidates.size() > 1 && RunReport.FAILED.equals(tried.get(0).gate());
+            RunReport.Tuning tuningReport = !tuned ? null : RunReport.Tuning.of(tuning.strategy(), tuning.maxAttempts(),
+                    tuning.timeBudget().toString(), stoppedBy, tried);
+            int chosen = tuningReport == null ? 0 : tuningReport.chosen() - 1;
+            if (tuningReport != null) {
+                tried = keepCandidates(tuningReport.candidates(), models, request.outDir());
+                tuningReport = new RunReport.Tuning(tuningReport.strategy(), tuningReport.maxAttempts(), tuningReport.timeBudget(),
+                        tuningReport.outcome(), tuningReport.chosen(), tuningReport.stoppedBy(), tried);
+            }
+            Path outModel = request.outDir().resolve("model.onnx");
+            OnnxModel.read(models.get(chosen)).write(outModel);
+            List<RunReport.Stage> stages = tried.get(chosen).stages();
+            RunReport.Run run = new RunReport.Run(RunReport.LOCAL_RUN, name(request.model()), "cli",
+                    stages.stream().anyMatch(s -> s.error() != null) ? RunReport.FAILED_STATE : RunReport.SUCCEEDED_STATE,
+                    failure(stages, tuningReport));
+            RunReport.RecipeRef recipe = new RunReport.RecipeRef(request.recipe().name(), recipeSource(request.recipe()),
+                    request.recipe().source());
+            RunReport report = RunReport.assemble(run, recipe, modelRef(request.model()), modelRef(outModel), stages, started,
+                    Instant.now(), tuningReport);
+            RunReports.writeFiles(report, request.outDir());
+            return new Result(outModel, request.outDir().resolve(RunReports.JSON_FILE), report);
+        } catch (IOException e) {
+            throw new ModelPressException(ErrorCode.IO_ERROR, request.outDir().toString(), "cannot be written: " + e.getMessage(), e);
+        } finally {
+            TempFiles.deleteTree(work);
+        }
+    }
+
+    /** Why the run failed, worded as the pipeline words a failed stage, or null; in-process the later stages still run. */
+    private static String failure(List<RunReport.Stage> stages, RunReport.Tuning tuning) {
+        String error = stages.stream().filter(s -> s.error() != null).findFirst()
+                .map(s -> "stage " + s.index() + " (" + s.type() + ") failed: " + s.error().code() + ": " + s.error().message())
+                .orElse(null);
+        if (error != null && tuning != null) {
+            error = RunReport.Tuning.GOAL_NOT_MET + ": none of the " + tuning.candidates().size() + " candidates passed its gate ("
+                    + tuning.stoppedBy() + "); the output is candidate " + tuning.chosen() + ", the closest: " + error;
+        }
+        return error;
+    }
+
+    /** Every candidate's model kept as candidates/NN/model.onnx in the output folder, its entry pointing there. */
+    private static List<RunReport.Candidate> keepCandidates(List<RunReport.Candidate> candidates, List<Path> models, Path outDir)
+            throws IOException {
+        List<RunReport.Candidate> kept = new ArrayList<>();
+        for (int i = 0; i < candidates.size(); i++) {
+            RunReport.Candidate c = candidates.get(i);
+            Path file = Files.createDirectories(outDir.resolve("candidates").resolve(String.format("%02d", c.number())))
+                    .resolve("model.onnx");
+            OnnxModel.read(models.get(i)).write(file);
+            kept.add(new RunReport.Candidate(c.number(), c.changes(), c.reusedStages(), c.stages(), modelRef(file), c.gate(),
+                    c.gateFailure(), c.shortfall(), c.qualityMetric(), c.quality(), c.latencyRatio(), c.durationMs(), c.pareto(),
+                    c.chosen()));
+        }
+        return kept;
+    }
+
+    /**
+     * Runs candidates' stages, each stage once per distinct settings: a candidate whose first stages have the settings
+     * of an earlier candidate's starts from that candidate's models (pruned once, quantized three ways).
+     */
+    private static final class Runner {
+        private record Done(Path model, RunReport.Stage entry) {
+        }
+
+        private final Request request;
+        private final Listener listener;
+        private final int ownStages;
+        private final Path work;
+        private final InputHints hints;
+        private final Map<List<StageSpec>, Done> done = new HashMap<>();
+        /** The last candidate's final model. */
+        Path lastModel;
+
+        Runner(Request request, Listener listener, Recipe plan, Path work) {
+            this.request = request;
+            this.listener = listener;
+            this.ownStages = request.recipe().stages().size();
+            this.work = work;
+            this.hints = StageContext.hintsOf(plan.stages(), request.hints());
+        }
+
+        RunReport.Candidate run(Candidate candidate) throws IOException {
+            Path current = request.student() != null ? request.student() : request.model();
             List<RunReport.Stage> stages = new ArrayList<>();
-            InputHints hints = StageContext.hintsOf(plan.stages(), request.hints());
-            for (StageSpec spec : plan.stages()) {
-                listener.stageStarted(spec, plan.stages().size());
-                Path stageDir = Files.createDirectories(work.resolve(spec.label()));
+            int reused = 0;
+            for (StageSpec spec : candidate.stages()) {
+                List<StageSpec> settings = candidate.stages().subList(0, spec.index() + 1);
+                Done earlier = done.get(settings);
+                if (earlier != null) {
+                    reused++;
+                    stages.add(earlier.entry());
+                    current = earlier.model();
+                    continue;
+                }
+                listener.stageStarted(spec, candidate.stages().size());
+                Path stageDir = Files.createDirectories(work.resolve(String.format("%02d", candidate.number())).resolve(spec.label()));
                 ProgressListener progress = (fraction, message) -> listener.progress(spec, fraction, message);
                 StageContext context = new StageContext(spec, current, request.model(), request.data(), request.tokenizer(),
                         stageDir, request.threads(), progress, hints);
@@ -116,29 +251,16 @@ public final class Compressor {
                 listener.stageFinished(spec, outcome, Duration.between(start, end));
                 RunReport.StageError error = outcome.gatePassed() ? null
                         : new RunReport.StageError(ErrorCode.GATE_FAILED.name(), outcome.gateFailure());
-                stages.add(RunReport.Stage.of(spec.index(), spec.type(), spec.index() >= ownStages,
+                RunReport.Stage entry = RunReport.Stage.of(spec.index(), spec.type(), spec.index() >= ownStages,
                         outcome.gatePassed() ? RunReport.SUCCEEDED_STATE : RunReport.FAILED_STATE, 1, start, end, null, null,
-                        error, outcome.report()));
+                        error, outcome.report());
+                stages.add(entry);
+                done.put(List.copyOf(settings), new Done(outcome.model(), entry));
                 current = outcome.model();
             }
-            Path outModel = request.outDir().resolve("model.onnx");
-            OnnxModel.read(current).write(outModel);
-            // worded as the pipeline words a failed stage; in-process the later stages still run and the outputs are written
-            String error = stages.stream().filter(s -> s.error() != null).findFirst()
-                    .map(s -> "stage " + s.index() + " (" + s.type() + ") failed: " + s.error().code() + ": " + s.error().message())
-                    .orElse(null);
-            RunReport.Run run = new RunReport.Run(RunReport.LOCAL_RUN, name(request.model()), "cli",
-                    error == null ? RunReport.SUCCEEDED_STATE : RunReport.FAILED_STATE, error);
-            RunReport.RecipeRef recipe = new RunReport.RecipeRef(request.recipe().name(), recipeSource(request.recipe()),
-                    request.recipe().source());
-            RunReport report = RunReport.assemble(run, recipe, modelRef(request.model()), modelRef(outModel), stages, started,
-                    Instant.now());
-            RunReports.writeFiles(report, request.outDir());
-            return new Result(outModel, request.outDir().resolve(RunReports.JSON_FILE), report);
-        } catch (IOException e) {
-            throw new ModelPressException(ErrorCode.IO_ERROR, request.outDir().toString(), "cannot be written: " + e.getMessage(), e);
-        } finally {
-            TempFiles.deleteTree(work);
+            lastModel = current;
+            return RunReport.Candidate.of(candidate.number(), candidate.changes(), reused, stages,
+                    new RunReport.ModelRef(current.toString(), OnnxModel.fileBytes(current), null));
         }
     }
 

@@ -132,9 +132,25 @@ public final class RecipeParser {
             throw new ModelPressException(ErrorCode.BAD_RECIPE, sourceName, (errors.size() == 1 ? "has a problem:\n  " : "has "
                     + errors.size() + " problems:\n  ") + String.join("\n  ", errors));
         }
-        Recipe.Tuning parsedTuning = new Recipe.Tuning((String) tuning.get("on_gate_failure"),
+        Recipe.Tuning parsedTuning = new Recipe.Tuning((String) tuning.get("on_gate_failure"), (String) tuning.get("strategy"),
                 ((Number) tuning.get("max_attempts")).intValue(), parseDuration((String) tuning.get("time_budget")));
+        checkTuning(parsedTuning, stages);
         return new Recipe(name == null ? sourceName.replaceFirst("\\.ya?ml$", "") : name, stages, parsedTuning, yaml);
+    }
+
+    /** A recipe that tunes needs a stage that can be made gentler by its strategy; said at parse time, not after a run. */
+    private void checkTuning(Recipe.Tuning tuning, List<StageSpec> stages) {
+        if (!tuning.tunes()) {
+            return;
+        }
+        boolean fallback = "fallback".equals(tuning.strategy());
+        boolean any = stages.stream().flatMap(s -> stageTypes.tuningAxes(s).stream())
+                .anyMatch(a -> "search".equals(tuning.strategy()) || (a.kind() == TuningAxis.Kind.FALLBACK) == fallback);
+        if (!any) {
+            throw new ModelPressException(ErrorCode.BAD_RECIPE, sourceName + ": tuning.strategy", "is " + tuning.strategy()
+                    + ", but no stage of this recipe can " + (fallback ? "fall back nodes (quantize in dynamic or static mode can)"
+                    : "be made gentler (quantize, prune and lowrank can)") + "; use another strategy or on_gate_failure: fail");
+        }
     }
 
     private void parseStages(Node value, List<StageSpec> stages) {

@@ -138,10 +138,15 @@ public final class RecipeSchema {
     }
 
     public static final Map<String, Param> TUNING = params(
-            Param.choice("on_gate_failure", "fail", "fail the run, or retry the compression stages with gentler settings",
-                    "fail", "backoff"),
-            Param.integer("max_attempts", 1, 10, 1L, "attempts in all when backing off"),
-            Param.duration("time_budget", "30m", "wall-clock budget for the whole run"));
+            Param.choice("on_gate_failure", "fail", "when a candidate misses its quality gate: fail the run, or tune - try "
+                    + "gentler candidates by the strategy and end with the best (backoff: the older spelling of tune with "
+                    + "strategy backoff)", "fail", "tune", "backoff"),
+            Param.choice("strategy", "backoff", "backoff: one gentler setting at a time (lower ratio or sparsity, higher bit "
+                    + "width, a calibration that clips less, SmoothQuant); fallback: more of the most sensitive nodes left in "
+                    + "float (keep_float 1, 2, 4, ...); search: a grid over the first two axes, with the Pareto front of size "
+                    + "against quality", "backoff", "fallback", "search"),
+            Param.integer("max_attempts", 1, 50, 5L, "candidates in all when tuning, the recipe's own included"),
+            Param.duration("time_budget", "30m", "wall-clock budget for the whole run; tuning starts no candidate past it"));
 
     /** Stage types of the design that no module provides yet. */
     public static final Set<String> PLANNED = Set.of();

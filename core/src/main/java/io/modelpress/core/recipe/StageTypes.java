@@ -26,6 +26,9 @@ public interface StageTypes {
      */
     List<String> problems(StageSpec spec);
 
+    /** How a parsed stage can be made gentler by accuracy-aware tuning, in the order its axes are tried. */
+    List<TuningAxis> tuningAxes(StageSpec spec);
+
     /** The stage types of this process: core's and those contributed by other modules ({@code core.stage.Stages}). */
     static StageTypes ofThisProcess() {
         return ServiceLoader.load(StageTypes.class, StageTypes.class.getClassLoader()).findFirst()

@@ -29,10 +29,12 @@ import java.util.Map;
  *                      0.9800"), or null
  * @param notes         what the reader should know about the run as a whole (a final evaluation appended, a stage that
  *                      left the model unchanged); the evaluation's own notes are in {@code evaluation.notes}
+ * @param tuning        the candidates of accuracy-aware tuning when the recipe's own missed its gate and the recipe
+ *                      tunes, else null; {@code stages}, {@code output} and the summary are then the chosen candidate's
  */
 public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef input, ModelRef output, Size size,
                         List<Stage> stages, Evaluation evaluation, String gate, String gateFailure, Timings timings,
-                        List<String> notes) {
+                        List<String> notes, Tuning tuning) {
     public static final int SCHEMA_VERSION = 1;
     /** The run id of an in-process run (no pipeline, no run id). */
     public static final String LOCAL_RUN = "local";
@@ -280,12 +282,239 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
     }
 
     /**
+     * Accuracy-aware tuning ({@code tuning: on_gate_failure: tune}): every candidate tried, which one the run kept and why
+     * it stopped. The candidates and their order come from the recipe alone ({@code core.tune.Candidates}).
+     *
+     * @param strategy    backoff, fallback or search
+     * @param maxAttempts candidates allowed in all, the recipe's own included
+     * @param timeBudget  the run's time budget, e.g. "PT10M"
+     * @param outcome     {@value #GOAL_MET} (the output is a candidate that passed its gate) or {@value #GOAL_NOT_MET}
+     *                    (none passed; the output is the candidate closest to passing)
+     * @param chosen      the number of the candidate whose model is the run's output
+     * @param stoppedBy   why no further candidate was tried: "a candidate passed" (backoff, fallback), "every candidate
+     *                    tried", or "time budget"
+     * @param candidates  in the order tried
+     */
+    public record Tuning(String strategy, int maxAttempts, String timeBudget, String outcome, int chosen, String stoppedBy,
+                         List<Candidate> candidates) {
+        public static final String GOAL_MET = "goal met";
+        public static final String GOAL_NOT_MET = "goal not met";
+        public static final String PASSED_STOP = "a candidate passed";
+        public static final String ALL_TRIED = "every candidate tried";
+        public static final String TIME_BUDGET = "time budget";
+
+        public Tuning {
+            candidates = candidates == null ? List.of() : List.copyOf(candidates);
+        }
+
+        /**
+         * The tuning section from the candidates run: marks the Pareto front (no other candidate smaller and at least as
+         * good, or as small and better) and the chosen one - with a passing candidate, the first passing (backoff and
+         * fallback try the most compressed first) or, for search, the smallest passing; without one, the one whose gate
+         * came closest (smallest {@link Candidate#shortfall}).
+         */
+        public static Tuning of(String strategy, int maxAttempts, String timeBudget, String stoppedBy, List<Candidate> tried) {
+            if (tried.isEmpty()) {
+                throw new IllegalArgumentException("tuning without candidates");
+            }
+            Candidate best = null;
+            for (Candidate c : tried) {
+                if (!FAILED.equals(c.gate()) && (best == null || "search".equals(strategy) && smaller(c, best))) {
+                    best = c;
+                }
+            }
+            boolean met = best != null;
+            if (!met) {
+                for (Candidate c : tried) {
+                    if (best == null || shortfall(c) < shortfall(best)) {
+                        best = c;
+                    }
+                }
+            }
+            List<Candidate> marked = new ArrayList<>();
+            for (Candidate c : tried) {
+                boolean pareto = tried.stream().noneMatch(o -> o != c && dominates(o, c));
+                marked.add(c.marked(pareto, c.number() == best.number()));
+            }
+            return new Tuning(strategy, maxAttempts, timeBudget, met ? GOAL_MET : GOAL_NOT_MET, best.number(), stoppedBy, marked);
+        }
+
+        /** The chosen candidate. */
+        public Candidate chosenCandidate() {
+            return candidates.stream().filter(c -> c.number() == chosen).findFirst().orElseThrow();
+        }
+
+        /** One line for the run's notes. */
+        public String summary() {
+            Candidate c = chosenCandidate();
+            return String.format(java.util.Locale.ROOT, "tuning (%s): %s after %d candidate%s (%s); the output is candidate %d%s",
+                    strategy, outcome, candidates.size(), candidates.size() == 1 ? "" : "s", stoppedBy, c.number(),
+                    c.changes().isEmpty() ? ", the recipe's own settings" : " (" + String.join("; ", c.changes()) + ")");
+        }
+
+        private static boolean smaller(Candidate a, Candidate b) {
+            long sa = a.output() == null ? Long.MAX_VALUE : a.output().bytes();
+            long sb = b.output() == null ? Long.MAX_VALUE : b.output().bytes();
+            return sa < sb || sa == sb && quality(a) > quality(b);
+        }
+
+        private static boolean dominates(Candidate a, Candidate b) {
+            if (a.output() == null || b.output() == null) {
+                return false;
+            }
+            long sa = a.output().bytes();
+            long sb = b.output().bytes();
+            double qa = quality(a);
+            double qb = quality(b);
+            return sa <= sb && qa >= qb && (sa < sb || qa > qb);
+        }
+
+        private static double quality(Candidate c) {
+            return c.quality() == null ? Double.NEGATIVE_INFINITY : c.quality();
+        }
+
+        private static double shortfall(Candidate c) {
+            return c.shortfall() == null ? Double.POSITIVE_INFINITY : c.shortfall();
+        }
+    }
+
+    /**
+     * One candidate of tuning.
+     *
+     * @param number        1 for the recipe's own settings, then in the order tried
+     * @param changes       its changes from the recipe, e.g. "01-quantize: keep_float 0 -> 2 (...)"
+     * @param reusedStages  leading stages whose models it shares with an earlier candidate (same settings), not run again
+     * @param stages        its stages, the reused ones included
+     * @param output        its model (in-process: under candidates/ in the output folder; pipeline: the stage key)
+     * @param gate          {@value #PASSED}, {@value #FAILED} or {@value #NONE}; a tuning candidate whose stages all left
+     *                      the model unchanged counts as failed (it compresses nothing)
+     * @param gateFailure   the first failed limit, or null
+     * @param shortfall     how far the gate was missed: per failed limit |value - limit| / |limit|, summed over the
+     *                      closer of the gate's two branches; 0 when it passed; null when a value could not be measured
+     * @param qualityMetric which quality delta {@code quality} is: accuracy, agreement or cosine (the first measured)
+     * @param quality       the last evaluation's quality delta of that metric (0 = no loss, negative = worse)
+     * @param latencyRatio  the last evaluation's latency ratio to the input model (batch N, else batch 1), null when not timed
+     * @param durationMs    the time its own stages took (reused stages not counted)
+     * @param pareto        on the Pareto front of output bytes against quality among the candidates
+     * @param chosen        the run's output
+     */
+    public record Candidate(int number, List<String> changes, int reusedStages, List<Stage> stages, ModelRef output,
+                            String gate, String gateFailure, Double shortfall, String qualityMetric, Double quality,
+                            Double latencyRatio, Long durationMs, boolean pareto, boolean chosen) {
+        public Candidate {
+            changes = changes == null ? List.of() : List.copyOf(changes);
+            stages = stages == null ? List.of() : List.copyOf(stages);
+        }
+
+        /** A candidate's entry from its stages; gate, shortfall, quality and latency are derived from them. */
+        public static Candidate of(int number, List<String> changes, int reusedStages, List<Stage> stages, ModelRef output) {
+            String gate = NONE;
+            String gateFailure = null;
+            Evaluation evaluation = null;
+            Double shortfall = 0.0;
+            long durationMs = 0;
+            for (Stage stage : stages) {
+                if (stage.type().equals("eval") && stage.report() != null && stage.report().isObject()) {
+                    evaluation = Evaluation.of(stage.index(), stage.report());
+                }
+                if (stage.gate().equals(FAILED)) {
+                    if (gateFailure == null) {
+                        gateFailure = stage.label() + ": " + (stage.error() != null ? stage.error().message() : "the gate failed");
+                    }
+                    gate = FAILED;
+                    Double missed = shortfall(stage.gateChecks());
+                    shortfall = shortfall == null || missed == null ? null : shortfall + missed;
+                } else if (stage.gate().equals(PASSED) && gate.equals(NONE)) {
+                    gate = PASSED;
+                }
+                if (stage.index() >= reusedStages && stage.durationMs() != null) {
+                    durationMs += stage.durationMs();
+                }
+            }
+            boolean changesSomething = stages.stream().anyMatch(s -> !s.type().equals("eval")
+                    && (s.report() == null || !s.report().path("unchanged").asBoolean()));
+            if (number > 1 && !changesSomething && !gate.equals(FAILED)) {
+                // tuning that backs off until nothing is compressed has not met the goal, it has given up on it
+                gate = FAILED;
+                gateFailure = "no stage changed the model (each left it unchanged), so it is no compressed candidate";
+                shortfall = null;
+            }
+            String metric = null;
+            Double quality = null;
+            Double latency = null;
+            if (evaluation != null) {
+                for (String key : List.of("accuracy", "agreement", "cosine")) {
+                    if (evaluation.qualityDelta().containsKey(key)) {
+                        metric = key;
+                        quality = evaluation.qualityDelta().get(key);
+                        break;
+                    }
+                }
+                Verdicts verdicts = evaluation.latencyVsInput();
+                if (verdicts != null) {
+                    Verdict v = verdicts.batchN() != null && verdicts.batchN().ratio() != null ? verdicts.batchN() : verdicts.batch1();
+                    latency = v == null ? null : v.ratio();
+                }
+            }
+            return new Candidate(number, changes, reusedStages, stages, output, gate, gateFailure, shortfall, metric, quality,
+                    latency, durationMs, false, false);
+        }
+
+        Candidate marked(boolean onFront, boolean isChosen) {
+            return new Candidate(number, changes, reusedStages, stages, output, gate, gateFailure, shortfall, qualityMetric,
+                    quality, latencyRatio, durationMs, onFront, isChosen);
+        }
+
+        /** The closer branch's summed relative misses (the gate's own limits, or those under "or"). */
+        private static Double shortfall(List<GateCheck> checks) {
+            Double best = null;
+            boolean anyBranch = false;
+            for (boolean or : new boolean[] {false, true}) {
+                double sum = 0;
+                boolean seen = false;
+                boolean unmeasured = false;
+                for (GateCheck check : checks) {
+                    if (check.name().startsWith("or.") != or) {
+                        continue;
+                    }
+                    seen = true;
+                    if (check.passed()) {
+                        continue;
+                    }
+                    if (check.value() == null || check.limit() == null) {
+                        unmeasured = true;
+                    } else {
+                        sum += Math.abs(check.value() - check.limit()) / Math.max(Math.abs(check.limit()), 1e-9);
+                    }
+                }
+                if (seen) {
+                    anyBranch = true;
+                    if (!unmeasured && (best == null || sum < best)) {
+                        best = sum;
+                    }
+                }
+            }
+            return anyBranch ? best : null;
+        }
+    }
+
+    /**
      * A report from its parts; size, evaluation, gate, gate failure, notes and timings are derived from them.
      *
      * @param stages the stages run, in order
      */
     public static RunReport assemble(Run run, RecipeRef recipe, ModelRef input, ModelRef output, List<Stage> stages,
                                      Instant startedAt, Instant finishedAt) {
+        return assemble(run, recipe, input, output, stages, startedAt, finishedAt, null);
+    }
+
+    /**
+     * A report of a run that tuned: {@code stages} and {@code output} are the chosen candidate's ({@link Tuning#chosen}).
+     *
+     * @param tuning null when the run did not tune
+     */
+    public static RunReport assemble(Run run, RecipeRef recipe, ModelRef input, ModelRef output, List<Stage> stages,
+                                     Instant startedAt, Instant finishedAt, Tuning tuning) {
         Evaluation evaluation = null;
         String gate = NONE;
         String gateFailure = null;
@@ -315,9 +544,13 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
                 notes.add(stage.label() + " left the model unchanged" + (why == null ? "" : ": " + why.asText()));
             }
         }
+        if (tuning != null) {
+            notes.add(tuning.summary());
+            stagesMs = tuning.candidates().stream().mapToLong(c -> c.durationMs() == null ? 0 : c.durationMs()).sum();
+        }
         Long durationMs = startedAt == null || finishedAt == null ? null : Duration.between(startedAt, finishedAt).toMillis();
         return new RunReport(SCHEMA_VERSION, run, recipe, input, output, Size.of(input.bytes(), output.bytes()), stages,
-                evaluation, gate, gateFailure, new Timings(text(startedAt), text(finishedAt), durationMs, stagesMs), notes);
+                evaluation, gate, gateFailure, new Timings(text(startedAt), text(finishedAt), durationMs, stagesMs), notes, tuning);
     }
 
     private static String text(Instant instant) {

@@ -6,6 +6,7 @@ import io.modelpress.core.quantize.weightonly.WeightOnlyQuantizer;
 import io.modelpress.core.recipe.Param;
 import io.modelpress.core.recipe.RecipeSchema;
 import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.recipe.TuningAxis;
 
 import java.util.List;
 import java.util.Map;
@@ -27,6 +28,11 @@ public final class CoreStages {
         @Override
         public Map<String, Param> parameters() {
             return RecipeSchema.QUANTIZE;
+        }
+
+        @Override
+        public List<TuningAxis> tuningAxes(StageSpec spec) {
+            return CoreTuningAxes.quantize(spec);
         }
 
         @Override
@@ -89,6 +95,11 @@ public final class CoreStages {
         }
 
         @Override
+        public List<TuningAxis> tuningAxes(StageSpec spec) {
+            return CoreTuningAxes.prune(spec);
+        }
+
+        @Override
         public Stage stage() {
             return new PruneStage();
         }
@@ -108,6 +119,11 @@ public final class CoreStages {
         @Override
         public List<String> problems(StageSpec spec) {
             return LowRankStage.problems(spec);
+        }
+
+        @Override
+        public List<TuningAxis> tuningAxes(StageSpec spec) {
+            return CoreTuningAxes.lowRank(spec);
         }
 
         @Override

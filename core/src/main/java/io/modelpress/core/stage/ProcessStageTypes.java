@@ -29,4 +29,9 @@ public final class ProcessStageTypes implements StageTypes {
     public List<String> problems(StageSpec spec) {
         return Stages.registry().problems(spec);
     }
+
+    @Override
+    public List<io.modelpress.core.recipe.TuningAxis> tuningAxes(StageSpec spec) {
+        return Stages.registry().tuningAxes(spec);
+    }
 }

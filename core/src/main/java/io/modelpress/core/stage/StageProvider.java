@@ -2,6 +2,7 @@ package io.modelpress.core.stage;
 
 import io.modelpress.core.recipe.Param;
 import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.recipe.TuningAxis;
 
 import java.util.List;
 
@@ -33,6 +34,15 @@ public interface StageProvider {
      * None by default.
      */
     default List<String> problems(StageSpec spec) {
+        return List.of();
+    }
+
+    /**
+     * How the stage backs off when a candidate misses its quality gate and the recipe tunes ({@code tuning:
+     * on_gate_failure: tune}): its axes for this spec, in the order they are tried. None by default: such a stage is
+     * run as the recipe gives it in every candidate.
+     */
+    default List<TuningAxis> tuningAxes(StageSpec spec) {
         return List.of();
     }
 

@@ -144,6 +144,11 @@ public final class StageRegistry implements StageTypes {
         return provider(spec.type()).problems(spec);
     }
 
+    @Override
+    public List<io.modelpress.core.recipe.TuningAxis> tuningAxes(StageSpec spec) {
+        return provider(spec.type()).tuningAxes(spec);
+    }
+
     /** The stage of a type, made on first use. */
     public Stage stage(String type) {
         StageProvider provider = provider(type);
