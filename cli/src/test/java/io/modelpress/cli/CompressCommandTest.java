@@ -64,6 +64,26 @@ class CompressCommandTest {
     }
 
     @Test
+    void aTuningRecipeShowsEveryCandidateAndKeepsTheOneThatPassed() throws Exception {
+        // weight-only int4 in blocks of 128 misses the cosine limit; the int8 of the first backoff step keeps it
+        Path recipe = Files.writeString(dir.resolve("tuned.yaml"), """
+                stages:
+                  - quantize: { mode: weight-only, weights: int4, block_size: 128 }
+                  - eval: { metrics: [cosine, size], gate: { min_cosine: 0.9999 } }
+                tuning: { on_gate_failure: tune, max_attempts: 3 }
+                """);
+        Path out = dir.resolve("out");
+        CliRunner r = CliRunner.run("compress", mlp().toString(), "--recipe", recipe.toString(), "--out", out.toString(), "--threads", "1");
+        assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+        assertThat(r.err()).contains("tuning: candidate 2 of 3: 01-quantize: weights int4 -> int8");
+        assertThat(r.out()).contains("candidate 1: the recipe's own settings - ").contains("gate failed")
+                .contains("candidate 2: 01-quantize: weights int4 -> int8 - ").contains("CHOSEN")
+                .contains("note      tuning (backoff): goal met after 2 candidates");
+        assertThat(out.resolve("candidates/01/model.onnx")).exists();
+        assertThat(Files.readAllBytes(out.resolve("model.onnx"))).isEqualTo(Files.readAllBytes(out.resolve("candidates/02/model.onnx")));
+    }
+
+    @Test
     void aRecipeWithoutAGateSaysSoInsteadOfPassed() throws Exception {
         Path recipe = Files.writeString(dir.resolve("ungated.yaml"), """
                 stages:

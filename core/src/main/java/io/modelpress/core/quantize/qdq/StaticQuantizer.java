@@ -3,6 +3,7 @@ package io.modelpress.core.quantize.qdq;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.eval.ActivationObserver;
 import io.modelpress.core.eval.CalibrationData;
 import io.modelpress.core.graph.GraphEditor;
 import io.modelpress.core.graph.PassResult;
@@ -133,7 +134,12 @@ public final class StaticQuantizer {
                 }
             }
             if (settings.keepFloat() > 0) {
-                Map<Integer, String> kept = mostSensitive(model, planner, plan, seen, params, settings);
+                Map<Integer, String> kept = weightedUnits(plan) <= MEASURED_UNITS
+                        ? measuredMostSensitive(model, plan, params, seen, data, settings, smoothed, threads)
+                        : null;
+                if (kept == null) {
+                    kept = mostSensitive(model, planner, plan, seen, params, settings);
+                }
                 plan = planner.plan(kept);
                 observed += calibrateMissing(model, plan, params, seen, data, settings, threads);
             }
@@ -193,6 +199,91 @@ public final class StaticQuantizer {
             params.put(value, QuantParams.of(range, settings.activations(), settings.symmetricActivations()));
         }
         return params;
+    }
+
+    /** Up to this many weighted units, keep_float measures each one's effect on the outputs; beyond, it estimates it. */
+    static final int MEASURED_UNITS = 48;
+    /** Calibration samples the measured sensitivity runs each trial model on. */
+    private static final int SENSITIVITY_SAMPLES = 64;
+
+    private static int weightedUnits(QdqPlan plan) {
+        return (int) plan.units.values().stream().filter(u -> u.kind().weighted()).count();
+    }
+
+    /**
+     * The {@code keep_float} weighted units that change the model's outputs most when quantized alone: for each unit, a
+     * copy of the model with only that unit (and the joins around it) in int8 runs on {@value #SENSITIVITY_SAMPLES}
+     * calibration samples, and its float outputs are compared with the float model's (squared error over the outputs'
+     * mean square). Null when the model has no float output to compare.
+     */
+    private static Map<Integer, String> measuredMostSensitive(OnnxModel model, QdqPlan plan,
+                                                              Map<String, QuantParams> params, Map<String, ValueHistogram> seen,
+                                                              CalibrationData data, StaticSettings settings, Set<String> smoothed,
+                                                              int threads) {
+        List<String> outputs = model.outputs().stream()
+                .filter(o -> o.type() == io.modelpress.core.onnx.DataType.FLOAT).map(io.modelpress.core.onnx.ValueShape::name).toList();
+        if (outputs.isEmpty()) {
+            return null;
+        }
+        int samples = Math.min(SENSITIVITY_SAMPLES, settings.calibrationSamples());
+        Map<String, float[]> reference = outputsOn(model, outputs, data, samples, threads);
+        List<Integer> weighted = plan.units.values().stream().filter(u -> u.kind().weighted()).map(QdqPlan.Unit::position).toList();
+        record Sensitivity(int position, double error) {
+        }
+        List<Sensitivity> ranked = new ArrayList<>();
+        for (int position : weighted) {
+            Map<Integer, String> others = new HashMap<>();
+            weighted.stream().filter(p -> p != position).forEach(p -> others.put(p, "measuring another unit"));
+            OnnxModel trial = model.copy();
+            QdqPlanner trialPlanner = new QdqPlanner(trial, settings, ValueTypes.infer(trial));
+            QdqPlan trialPlan = trialPlanner.plan(others);
+            calibrateMissing(trial, trialPlan, params, seen, data, settings, threads);
+            new QdqWriter(trial, trialPlanner, trialPlan, params, settings, smoothed).write(new QuantizationReport("static"));
+            GraphEditor.removeUnusedConstants(trial); // the float weights it replaced: ONNX Runtime would warn about each
+            Map<String, float[]> got = outputsOn(trial, outputs, data, samples, threads);
+            double error = 0;
+            for (String output : outputs) {
+                error += relativeError(reference.get(output), got.get(output));
+            }
+            ranked.add(new Sensitivity(position, error));
+        }
+        ranked.sort(Comparator.comparingDouble(Sensitivity::error).reversed());
+        Map<Integer, String> kept = new HashMap<>();
+        for (Sensitivity s : ranked.subList(0, Math.min(settings.keepFloat(), ranked.size()))) {
+            kept.put(s.position(), String.format(Locale.ROOT, "kept in float (keep_float: %d): quantized alone it changes the "
+                    + "outputs by %.2e (squared error over their mean square on %d samples), among the most of %d units",
+                    settings.keepFloat(), s.error(), samples, weighted.size()));
+        }
+        return kept;
+    }
+
+    private static double relativeError(float[] reference, float[] got) {
+        double error = 0;
+        double power = 0;
+        for (int i = 0; i < reference.length; i++) {
+            double d = got[i] - reference[i];
+            error += d * d;
+            power += (double) reference[i] * reference[i];
+        }
+        return power == 0 ? error : error / power;
+    }
+
+    /** The float outputs of a model on the first samples of the calibration data, concatenated batch after batch. */
+    private static Map<String, float[]> outputsOn(OnnxModel model, List<String> outputs, CalibrationData data, int samples, int threads) {
+        Map<String, java.io.ByteArrayOutputStream> collected = new LinkedHashMap<>();
+        ActivationObserver.observe(model, outputs, data, samples, threads, (value, buffer, shape) -> {
+            java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(buffer.remaining() * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            bytes.asFloatBuffer().put(buffer);
+            collected.computeIfAbsent(value, v -> new java.io.ByteArrayOutputStream()).writeBytes(bytes.array());
+        });
+        Map<String, float[]> values = new LinkedHashMap<>();
+        collected.forEach((name, stream) -> {
+            java.nio.FloatBuffer floats = java.nio.ByteBuffer.wrap(stream.toByteArray()).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            float[] array = new float[floats.remaining()];
+            floats.get(array);
+            values.put(name, array);
+        });
+        return values;
     }
 
     /**
