@@ -1,5 +1,6 @@
 package io.modelpress.cli;
 
+import io.modelpress.core.cache.StageCache;
 import io.modelpress.core.compress.Compressor;
 import io.modelpress.core.data.InputHints;
 import io.modelpress.core.recipe.Recipe;
@@ -53,6 +54,14 @@ final class CompressCommand implements Callable<Integer> {
             + "distill and the reference of eval")
     Path student;
 
+    @Option(names = "--cache-dir", paramLabel = "DIR", description = "keep stage results here and reuse them when a stage "
+            + "meets the same model, settings, data and code again (default: $MODELPRESS_CACHE_DIR, else "
+            + "~/.cache/modelpress/stages; at most 10 GiB, the least recently used results evicted first)")
+    Path cacheDir;
+
+    @Option(names = "--no-cache", description = "compute every stage and keep nothing (a recipe can say `cache: false` too)")
+    boolean noCache;
+
     @Option(names = "--out", paramLabel = "DIR", required = true, description = "output folder")
     Path out;
 
@@ -71,7 +80,8 @@ final class CompressCommand implements Callable<Integer> {
         Recipe parsed = Recipes.resolve(recipe);
         PrintWriter err = console.err();
         Path tokenizerJson = tokenizer != null ? tokenizer : besideModel();
-        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threads.count(), hints).withStudent(student),
+        Compressor.Result result = Compressor.run(new Compressor.Request(model, parsed, data, tokenizerJson, out, threads.count(), hints)
+                        .withStudent(student).withCache(cache()),
                 json ? silent() : progressTo(err));
         PrintWriter stdout = console.out();
         if (json) {
@@ -82,6 +92,14 @@ final class CompressCommand implements Callable<Integer> {
         }
         stdout.flush();
         return result.gateFailure() == null ? 0 : GATE_FAILED;
+    }
+
+    private StageCache cache() {
+        if (noCache) {
+            return null;
+        }
+        Path dir = cacheDir != null ? cacheDir : StageCache.defaultDir().orElse(null);
+        return dir == null ? null : StageCache.open(dir, StageCache.DEFAULT_MAX_BYTES);
     }
 
     private Path besideModel() {

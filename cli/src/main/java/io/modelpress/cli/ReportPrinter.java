@@ -50,7 +50,8 @@ final class ReportPrinter {
         }
         line(out, "gate", gate(report));
         String stages = report.stages().stream().filter(s -> s.durationMs() != null)
-                .map(s -> s.label() + " " + seconds(s.durationMs())).collect(Collectors.joining(", "));
+                .map(s -> s.label() + " " + seconds(s.durationMs()) + (RunReport.CACHE_HIT.equals(s.cache()) ? " from the cache" : ""))
+                .collect(Collectors.joining(", "));
         if (report.timings().durationMs() != null) {
             line(out, "time", seconds(report.timings().durationMs()) + " in all (" + stages + ")");
         }

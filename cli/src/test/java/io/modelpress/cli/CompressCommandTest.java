@@ -84,6 +84,47 @@ class CompressCommandTest {
     }
 
     @Test
+    void aSecondRunOfTheSameRecipeComesFromTheCacheAndAChangedParameterMissesIt() throws Exception {
+        Path model = mlp();
+        Path cache = dir.resolve("cache");
+        String[] run = {"compress", model.toString(), "--recipe", "int8-dynamic", "--threads", "1", "--cache-dir", cache.toString(), "--out"};
+        CliRunner first = CliRunner.run(concat(run, dir.resolve("first").toString()));
+        assertThat(first.exitCode()).as(first.err()).isZero();
+        RunReport stored = RunReports.read(dir.resolve("first/report.json"));
+        assertThat(stored.stages()).extracting(RunReport.Stage::cache).containsOnly(RunReport.CACHE_STORED);
+
+        CliRunner second = CliRunner.run(concat(run, dir.resolve("second").toString()));
+        assertThat(second.exitCode()).as(second.err()).isZero();
+        RunReport reused = RunReports.read(dir.resolve("second/report.json"));
+        assertThat(reused.stages()).extracting(RunReport.Stage::cache).containsOnly(RunReport.CACHE_HIT);
+        assertThat(second.out()).contains("01-quantize ").contains(" from the cache");
+        assertThat(Files.readAllBytes(dir.resolve("second/model.onnx"))).isEqualTo(Files.readAllBytes(dir.resolve("first/model.onnx")));
+        assertThat(reused.evaluation().cosine()).isEqualTo(stored.evaluation().cosine());
+
+        // another setting is another result: computed and stored, not reused
+        Path recipe = Files.writeString(dir.resolve("per-tensor.yaml"), """
+                stages:
+                  - quantize: { mode: dynamic, granularity: per-tensor }
+                """);
+        CliRunner changed = CliRunner.run("compress", model.toString(), "--recipe", recipe.toString(), "--threads", "1",
+                "--cache-dir", cache.toString(), "--out", dir.resolve("changed").toString());
+        assertThat(changed.exitCode()).as(changed.err()).isZero();
+        assertThat(RunReports.read(dir.resolve("changed/report.json")).stages().get(0).cache()).isEqualTo(RunReport.CACHE_STORED);
+
+        // --no-cache computes and records no cache use
+        CliRunner off = CliRunner.run(concat(new String[] {"compress", model.toString(), "--threads", "1", "--no-cache",
+                "--cache-dir", cache.toString(), "--out"}, dir.resolve("off").toString()));
+        assertThat(off.exitCode()).as(off.err()).isZero();
+        assertThat(RunReports.read(dir.resolve("off/report.json")).stages()).extracting(RunReport.Stage::cache).containsOnlyNulls();
+    }
+
+    private static String[] concat(String[] head, String last) {
+        String[] all = java.util.Arrays.copyOf(head, head.length + 1);
+        all[head.length] = last;
+        return all;
+    }
+
+    @Test
     void aRecipeWithoutAGateSaysSoInsteadOfPassed() throws Exception {
         Path recipe = Files.writeString(dir.resolve("ungated.yaml"), """
                 stages:

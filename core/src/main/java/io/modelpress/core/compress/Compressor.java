@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
 import io.modelpress.core.TempFiles;
+import io.modelpress.core.cache.StageCache;
+import io.modelpress.core.cache.StageKey;
 import io.modelpress.core.data.InputHints;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.recipe.Recipe;
@@ -12,6 +14,7 @@ import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.report.RunReport;
 import io.modelpress.core.report.RunReports;
 import io.modelpress.core.stage.ProgressListener;
+import io.modelpress.core.stage.Stage;
 import io.modelpress.core.stage.StageContext;
 import io.modelpress.core.stage.StageOutcome;
 import io.modelpress.core.stage.Stages;
@@ -64,10 +67,15 @@ public final class Compressor {
      *                {@code model} stays the original - the teacher of distill, the reference of eval
      */
     public record Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads, InputHints hints,
-                          Path student) {
+                          Path student, StageCache cache) {
         public Request {
             data = List.copyOf(data);
             hints = hints == null ? InputHints.NONE : hints;
+        }
+
+        public Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads, InputHints hints,
+                       Path student) {
+            this(model, recipe, data, tokenizer, outDir, threads, hints, student, null);
         }
 
         public Request(Path model, Recipe recipe, List<Path> data, Path tokenizer, Path outDir, int threads, InputHints hints) {
@@ -79,7 +87,12 @@ public final class Compressor {
         }
 
         public Request withStudent(Path value) {
-            return new Request(model, recipe, data, tokenizer, outDir, threads, hints, value);
+            return new Request(model, recipe, data, tokenizer, outDir, threads, hints, value, cache);
+        }
+
+        /** Stage results are taken from and kept in this cache (null: none), unless the recipe says {@code cache: false}. */
+        public Request withCache(StageCache value) {
+            return new Request(model, recipe, data, tokenizer, outDir, threads, hints, student, value);
         }
     }
 
@@ -211,6 +224,7 @@ public final class Compressor {
         }
 
         private final Request request;
+        private final StageCache cache;
         private final Listener listener;
         private final int ownStages;
         private final Path work;
@@ -219,7 +233,23 @@ public final class Compressor {
         /** The last candidate's final model. */
         Path lastModel;
 
+        /** A stage's result from the cache, its model copied into the stage's folder; null when there is none. */
+        private StageOutcome cached(String key, Path input, StageContext context) {
+            StageCache.Entry entry = cache.get(key).orElse(null);
+            if (entry == null) {
+                return null;
+            }
+            Path model = input;
+            if (entry.model() != null) {
+                model = context.outputModel();
+                OnnxModel.read(entry.model()).write(model);
+            }
+            context.progress().progress(1.0, "from the result cache");
+            return new StageOutcome(model, entry.report(), entry.gateFailure());
+        }
+
         Runner(Request request, Listener listener, Recipe plan, Path work) {
+            this.cache = plan.cache() ? request.cache() : null;
             this.request = request;
             this.listener = listener;
             this.ownStages = request.recipe().stages().size();
@@ -246,14 +276,24 @@ public final class Compressor {
                 StageContext context = new StageContext(spec, current, request.model(), request.data(), request.tokenizer(),
                         stageDir, request.threads(), progress, hints);
                 Instant start = Instant.now();
-                StageOutcome outcome = Stages.forType(spec.type()).run(context);
+                Stage stage = Stages.forType(spec.type());
+                String key = cache == null ? null : StageKey.of(spec, stage.getClass(), current, request.model(), request.data(),
+                        request.tokenizer(), hints);
+                StageOutcome outcome = key == null ? null : cached(key, current, context);
+                String cacheUse = outcome != null ? RunReport.CACHE_HIT : key != null ? RunReport.CACHE_STORED : null;
+                if (outcome == null) {
+                    outcome = stage.run(context);
+                    if (key != null) {
+                        cache.put(key, outcome, current);
+                    }
+                }
                 Instant end = Instant.now();
                 listener.stageFinished(spec, outcome, Duration.between(start, end));
                 RunReport.StageError error = outcome.gatePassed() ? null
                         : new RunReport.StageError(ErrorCode.GATE_FAILED.name(), outcome.gateFailure());
                 RunReport.Stage entry = RunReport.Stage.of(spec.index(), spec.type(), spec.index() >= ownStages,
                         outcome.gatePassed() ? RunReport.SUCCEEDED_STATE : RunReport.FAILED_STATE, 1, start, end, null, null,
-                        error, outcome.report());
+                        error, outcome.report()).withCache(cacheUse);
                 stages.add(entry);
                 done.put(List.copyOf(settings), new Done(outcome.model(), entry));
                 current = outcome.model();

@@ -6,9 +6,10 @@ import java.util.List;
 /**
  * A validated recipe: the ordered stages to run and how to react when a quality gate fails.
  *
+ * @param cache  whether stage results may come from, and go to, the result cache (recipe key {@code cache}, default true)
  * @param source the YAML text it was parsed from (kept so that a run can record exactly what it ran)
  */
-public record Recipe(String name, List<StageSpec> stages, Tuning tuning, String source) {
+public record Recipe(String name, List<StageSpec> stages, Tuning tuning, boolean cache, String source) {
     /**
      * @param onGateFailure "fail" or "tune" ("backoff", the older spelling of tune with strategy backoff, is read as that)
      * @param strategy      "backoff", "fallback" or "search" (see io.modelpress.core.tune.Candidates)

@@ -91,9 +91,10 @@ public final class RecipeParser {
         }
         if (!(root instanceof MappingNode top)) {
             throw new ModelPressException(ErrorCode.BAD_RECIPE, sourceName,
-                    "must be a mapping with 'stages' (and optionally 'name', 'description', 'tuning')");
+                    "must be a mapping with 'stages' (and optionally 'name', 'description', 'tuning', 'cache')");
         }
         String name = null;
+        boolean cache = true;
         List<StageSpec> stages = new ArrayList<>();
         Map<String, Object> tuning = defaults(RecipeSchema.TUNING, null);
         boolean sawStages = false;
@@ -120,7 +121,8 @@ public final class RecipeParser {
                     parseStages(value, stages);
                 }
                 case "tuning" -> tuning = parseParams(RecipeSchema.TUNING, value, "tuning", null);
-                default -> error(t.getKeyNode(), key, "unknown key; expected one of: name, description, stages, tuning");
+                case "cache" -> cache = !Boolean.FALSE.equals(convert(Param.bool(key, true, ""), value, key));
+                default -> error(t.getKeyNode(), key, "unknown key; expected one of: name, description, stages, tuning, cache");
             }
         }
         if (!sawStages) {
@@ -135,7 +137,7 @@ public final class RecipeParser {
         Recipe.Tuning parsedTuning = new Recipe.Tuning((String) tuning.get("on_gate_failure"), (String) tuning.get("strategy"),
                 ((Number) tuning.get("max_attempts")).intValue(), parseDuration((String) tuning.get("time_budget")));
         checkTuning(parsedTuning, stages);
-        return new Recipe(name == null ? sourceName.replaceFirst("\\.ya?ml$", "") : name, stages, parsedTuning, yaml);
+        return new Recipe(name == null ? sourceName.replaceFirst("\\.ya?ml$", "") : name, stages, parsedTuning, cache, yaml);
     }
 
     /** A recipe that tunes needs a stage that can be made gentler by its strategy; said at parse time, not after a run. */

@@ -47,7 +47,7 @@ public final class Recipes {
         }
         List<StageSpec> stages = new java.util.ArrayList<>(recipe.stages());
         stages.add(finalEvaluation(stages.size()));
-        return new Recipe(recipe.name(), stages, recipe.tuning(), recipe.source());
+        return new Recipe(recipe.name(), stages, recipe.tuning(), recipe.cache(), recipe.source());
     }
 
     public static Recipe builtIn(String name) {

@@ -44,6 +44,10 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
     /** Run and stage states, as the pipeline names them. */
     public static final String SUCCEEDED_STATE = "SUCCEEDED";
     public static final String FAILED_STATE = "FAILED";
+    /** A stage's result came from the result cache. */
+    public static final String CACHE_HIT = "hit";
+    /** A stage's result was computed and stored in the result cache. */
+    public static final String CACHE_STORED = "stored";
 
     public RunReport {
         stages = stages == null ? List.of() : List.copyOf(stages);
@@ -100,10 +104,12 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
      * @param gate       this stage's quality gate: {@value #PASSED}, {@value #FAILED} or {@value #NONE}
      * @param gateChecks each limit checked, in order ({@code or} limits prefixed "or.")
      * @param report     the stage's own report as it wrote it (quantization per node, evaluation metrics, ...)
+     * @param cache      the result cache: {@value #CACHE_HIT} (reused, not computed; its durations are this run's, the
+     *                   report is the one stored), {@value #CACHE_STORED} (computed and kept), or null (no cache)
      */
     public record Stage(int index, String label, String type, boolean appended, String status, int attempt, String startedAt,
                         String finishedAt, Long durationMs, WorkerTimings workerMs, ModelRef output, StageError error,
-                        String gate, List<GateCheck> gateChecks, JsonNode report) {
+                        String gate, List<GateCheck> gateChecks, JsonNode report, String cache) {
         public Stage {
             gateChecks = gateChecks == null ? List.of() : List.copyOf(gateChecks);
             report = JsonValues.normalized(report);
@@ -125,7 +131,13 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
             // a stage report from before "none" existed said "passed" without checks: no checks is no gate
             String gate = failed ? FAILED : checks.isEmpty() ? NONE : PASSED;
             return new Stage(index, StageSpec.label(index, type), type, appended, status, attempt, text(startedAt),
-                    text(finishedAt), durationMs, workerMs, output, error, gate, checks, report);
+                    text(finishedAt), durationMs, workerMs, output, error, gate, checks, report, null);
+        }
+
+        /** The same entry with its cache use, {@value #CACHE_HIT} or {@value #CACHE_STORED}. */
+        public Stage withCache(String use) {
+            return new Stage(index, label, type, appended, status, attempt, startedAt, finishedAt, durationMs, workerMs, output,
+                    error, gate, gateChecks, report, use);
         }
     }
 
