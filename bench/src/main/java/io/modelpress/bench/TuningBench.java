@@ -2,8 +2,10 @@ package io.modelpress.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.modelpress.core.TempFiles;
+import io.modelpress.core.cache.StageCache;
 import io.modelpress.core.compress.Compressor;
 import io.modelpress.core.recipe.RecipeParser;
+import io.modelpress.core.recipe.Recipes;
 import io.modelpress.core.recipe.StageSpec;
 import io.modelpress.core.report.RunReport;
 import io.modelpress.core.stage.StageOutcome;
@@ -21,7 +23,8 @@ import java.util.Locale;
 /**
  * Accuracy-aware tuning ({@code tuning: on_gate_failure: tune}) through {@code modelpress compress}'s compressor on
  * the Fashion-MNIST CNNs, evaluated on the 10,000 test images: the static INT8 case where the recipe's own candidate
- * misses {@code max_accuracy_drop: 0.1}, tuned by fallback, backoff and search, and a goal no candidate can meet.
+ * misses {@code max_accuracy_drop: 0.1}, tuned by fallback, backoff and search, a goal no candidate can meet, and the
+ * result cache (the same recipe twice, then a changed parameter).
  * Writes bench/results/tuning.md.
  *
  * <pre>java -jar bench/target/modelpress-bench.jar TuningBench [--out FILE]</pre>
@@ -89,6 +92,7 @@ public final class TuningBench {
                           gate: { max_accuracy_drop: 0.0, min_compression_ratio: 4.5 }
                     tuning: { on_gate_failure: tune, strategy: fallback, max_attempts: 20, time_budget: 2m }
                     """, work.resolve("impossible")));
+            Results.printAndAppend(md, cacheCase(teacher, work));
         } finally {
             TempFiles.deleteTree(work);
         }
@@ -132,6 +136,33 @@ public final class TuningBench {
                 report.size().inputBytes(), report.size().outputBytes(),
                 fellBack.isEmpty() ? "" : " Kept in float in the chosen candidate: " + String.join(", ", fellBack) + "."));
         return md.toString();
+    }
+
+    /** The built-in int8-static recipe twice with one cache folder, then with a changed parameter. */
+    private static String cacheCase(Path model, Path work) {
+        StageCache cache = StageCache.open(work.resolve("cache"), StageCache.DEFAULT_MAX_BYTES);
+        String changed = """
+                stages:
+                  - quantize: { mode: static, calibration: minmax }
+                  - eval: { metrics: [accuracy, agreement, cosine, latency, size], gate: { min_cosine: 0.98, or: { min_agreement: 0.98, max_accuracy_drop: 1.0 } } }
+                """;
+        StringBuilder md = new StringBuilder("## Result cache\n\nThe built-in `int8-static` on the CNN teacher, run twice with one "
+                + "cache folder (`modelpress compress --cache-dir`), then once with `calibration: minmax`:\n\n"
+                + "| run | wall time | stages from the cache |\n|---|---|---|\n");
+        double first = 0;
+        String[][] runs = {{"first", null}, {"second, same model and recipe", null}, {"calibration changed", changed}};
+        for (String[] run : runs) {
+            long start = System.nanoTime();
+            Compressor.Result result = Compressor.run(new Compressor.Request(model, run[1] == null ? Recipes.resolve("int8-static")
+                    : RecipeParser.parse(run[1], "changed.yaml"), List.of(FashionMnist.DEFAULT_DIR), null,
+                    work.resolve("cache-" + md.length()), 2).withCache(cache), PROGRESS);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            first = first == 0 ? seconds : first;
+            long hits = result.report().stages().stream().filter(st -> RunReport.CACHE_HIT.equals(st.cache())).count();
+            md.append(String.format(Locale.ROOT, "| %s | %.2f s (%.1f %% of the first) | %d of %d |%n", run[0], seconds,
+                    100 * seconds / first, hits, result.report().stages().size()));
+        }
+        return md.append("\n").toString();
     }
 
     private static List<JsonNode> iterable(JsonNode array) {

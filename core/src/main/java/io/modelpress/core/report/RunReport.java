@@ -401,8 +401,9 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
      * @param gate          {@value #PASSED}, {@value #FAILED} or {@value #NONE}; a tuning candidate whose stages all left
      *                      the model unchanged counts as failed (it compresses nothing)
      * @param gateFailure   the first failed limit, or null
-     * @param shortfall     how far the gate was missed: per failed limit |value - limit| / |limit|, summed over the
-     *                      closer of the gate's two branches; 0 when it passed; null when a value could not be measured
+     * @param shortfall     how far the gate was missed: per failed limit |value - limit| / max(|limit|, 1), summed
+     *                      over the closer of the gate's two branches; 0 when it passed; null when a value could not be
+     *                      measured or the candidate compressed nothing
      * @param qualityMetric which quality delta {@code quality} is: accuracy, agreement or cosine (the first measured)
      * @param quality       the last evaluation's quality delta of that metric (0 = no loss, negative = worse)
      * @param latencyRatio  the last evaluation's latency ratio to the input model (batch N, else batch 1), null when not timed
@@ -445,10 +446,12 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
             }
             boolean changesSomething = stages.stream().anyMatch(s -> !s.type().equals("eval")
                     && (s.report() == null || !s.report().path("unchanged").asBoolean()));
-            if (number > 1 && !changesSomething && !gate.equals(FAILED)) {
-                // tuning that backs off until nothing is compressed has not met the goal, it has given up on it
+            if (number > 1 && !changesSomething) {
+                // tuning that backs off until nothing is compressed has not met the goal, it has given up on it: such a
+                // candidate neither passes nor is the closest one
                 gate = FAILED;
-                gateFailure = "no stage changed the model (each left it unchanged), so it is no compressed candidate";
+                gateFailure = "no stage changed the model (each left it unchanged), so it is no compressed candidate"
+                        + (gateFailure == null ? "" : "; " + gateFailure);
                 shortfall = null;
             }
             String metric = null;
@@ -496,7 +499,8 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
                     if (check.value() == null || check.limit() == null) {
                         unmeasured = true;
                     } else {
-                        sum += Math.abs(check.value() - check.limit()) / Math.max(Math.abs(check.limit()), 1e-9);
+                        // relative to limits above 1 (a compression ratio), absolute below (cosine, points near 0)
+                        sum += Math.abs(check.value() - check.limit()) / Math.max(Math.abs(check.limit()), 1);
                     }
                 }
                 if (seen) {

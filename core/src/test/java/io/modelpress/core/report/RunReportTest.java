@@ -152,17 +152,17 @@ class RunReportTest {
     }
 
     @Test
-    void theHtmlPageIsTablesWithUserStringsEscapedAndNoJsonDump() {
+    void theHtmlPageEscapesUserStringsAndShowsTheJsonOnlyInACollapsedSection() {
         String html = ReportHtml.render(sample("<script>alert(1)</script>", "a&b\"<img>"));
 
         assertThat(html).doesNotContain("<script>").doesNotContain("<img>")
                 .contains("&lt;script&gt;alert(1)&lt;/script&gt;").contains("a&amp;b&quot;&lt;img&gt;");
-        assertThat(html).as("no raw JSON").doesNotContain("\"schema_version\"").doesNotContain("gate_checks")
-                .doesNotContain("{\"").doesNotContain("\"mode\"");
-        assertThat(html).contains("<th>size</th><td>1.0 KB -&gt; 400 B (2.50x smaller)</td>")
+        assertThat(html).as("report.json only escaped, collapsed at the end").doesNotContain("\"schema_version\"")
+                .doesNotContain("{\"").doesNotContain("\"mode\"").contains("<details><summary>report.json");
+        assertThat(html).contains("<th>size</th><td>1.0 KB (1,000 B)</td><td>400 B</td><td>2.50x smaller (600 B saved)</td>")
                 .contains("1.57x slower at batch 1 (1.49x-1.63x in 12 session pairs)")
-                .contains("quality delta: cosine</th><td>NaN")
-                .contains("FAILED: 02-eval: min_cosine could not be measured")
+                .contains("<td>mean NaN, worst NaN</td><td>NaN (the output held NaN or infinite values)</td>")
+                .contains("Gate: 02-eval: min_cosine could not be measured")
                 .contains("<td>min_cosine</td><td>0.9800</td><td>not measured or NaN</td>")
                 .contains("02-eval (appended)");
     }
