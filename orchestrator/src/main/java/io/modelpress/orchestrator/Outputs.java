@@ -12,7 +12,10 @@ import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 
-/** Publishes a finished run: {@code outgoing/<name>/<run>/model.onnx}, report.json and report.html. Idempotent. */
+/**
+ * Publishes a finished run: {@code outgoing/<name>/<run>/model.onnx}, report.json and report.html. Idempotent. A run
+ * that tuned publishes its chosen candidate, also when no candidate met the goal (the run is FAILED, the closest kept).
+ */
 @ApplicationScoped
 public class Outputs {
     static final String MODEL = "model.onnx";
@@ -26,12 +29,15 @@ public class Outputs {
         return "outgoing/" + run.name() + "/" + run.runId() + "/";
     }
 
-    /** @param succeeded the run in its final SUCCEEDED state; its final model is the newest stage output */
-    void publish(RunState succeeded, Instant finishedAt) {
-        String prefix = outgoingPrefix(succeeded);
-        ArtifactRef finalModel = RunStates.latestModel(succeeded, succeeded.stages().size());
+    /**
+     * @param ended the run in its final state, SUCCEEDED (or FAILED after tuning); its final model is the newest output
+     *              of its stages (those of the chosen candidate)
+     */
+    void publish(RunState ended, Instant finishedAt) {
+        String prefix = outgoingPrefix(ended);
+        ArtifactRef finalModel = RunStates.latestModel(ended, ended.stages().size());
         ArtifactRef output = store.copy(finalModel.key(), prefix + MODEL);
-        RunReport report = Reports.report(succeeded, output, finishedAt);
+        RunReport report = Reports.report(ended, output, finishedAt);
         store.putBytes(prefix + REPORT_JSON, RunReports.toBytes(report), "application/json");
         store.putBytes(prefix + REPORT_HTML, ReportHtml.render(report).getBytes(StandardCharsets.UTF_8), "text/html; charset=utf-8");
     }

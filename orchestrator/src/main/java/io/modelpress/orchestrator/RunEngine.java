@@ -6,6 +6,10 @@ import io.modelpress.core.recipe.Recipe;
 import io.modelpress.core.recipe.RecipeParser;
 import io.modelpress.core.recipe.Recipes;
 import io.modelpress.core.recipe.StageSpec;
+import io.modelpress.core.report.RunReport;
+import io.modelpress.core.stage.Stages;
+import io.modelpress.core.tune.Candidates;
+import io.modelpress.core.tune.Candidates.Candidate;
 import io.modelpress.pipeline.events.BucketEvent;
 import io.modelpress.pipeline.events.RunState;
 import io.modelpress.pipeline.events.RunState.StageStatus;
@@ -23,6 +27,8 @@ import org.jboss.logging.Logger;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -48,6 +54,16 @@ import java.util.function.Function;
  * recorded as given up under its output keys, so a redelivered copy of its request is answered from that record
  * instead of running again, and the stage is requested again as the next attempt (STALLED until a worker reports on
  * it). A slow worker keeps sending heartbeats and is never stalled.
+ *
+ * <p>A recipe that tunes ({@code tuning: on_gate_failure: tune}) and misses its gate tries the candidates of
+ * {@link Candidates} in turn, as the in-process compressor does: each candidate's stages are requested like any
+ * others, from its first stage whose settings differ from every earlier candidate's (the stages before it keep the
+ * earlier candidate's outputs). A stage's attempt numbers go on from one candidate to the next, so each candidate's
+ * outputs have keys of their own and a late result of an earlier candidate is stale. The finished candidates are
+ * kept in {@link RunState#tuning}; when tuning stops (a candidate passed under backoff or fallback, every candidate
+ * was tried, the time budget would run out, or a candidate's stage failed for another reason) the chosen candidate is
+ * published with a report holding every candidate: SUCCEEDED when it passed its gate, else FAILED ("goal not met")
+ * with the closest candidate published all the same.
  */
 @ApplicationScoped
 public class RunEngine {
@@ -83,6 +99,9 @@ public class RunEngine {
 
     /** Parsed recipes of known runs; the recipe text itself is part of the persisted state. */
     private final Map<String, Recipe> recipes = new ConcurrentHashMap<>();
+
+    /** The tuning candidates of known runs, from their recipes alone (so the same after a restart). */
+    private final Map<String, List<Candidate>> candidates = new ConcurrentHashMap<>();
 
     /** Copies drops' inputs; two at a time, so one huge model does not hold up the others. */
     private final ExecutorService preparation = Executors.newFixedThreadPool(2, runnable -> {
@@ -269,9 +288,9 @@ public class RunEngine {
 
     StageRequest request(RunState run, int index) {
         StageStatus stage = run.stages().get(index);
-        StageSpec spec = recipe(run).stages().get(index);
+        StageSpec spec = candidate(run).stages().get(index);
         return new StageRequest(run.runId(), index, stage.attempt(), stage.type(), spec.params(),
-                RunStates.latestModel(run, index), run.input(), run.data(), run.tokenizer(), deadline(run, stage));
+                RunStates.latestModel(run, index), run.input(), run.data(), run.tokenizer(), deadline(run, stage), !recipe(run).cache());
     }
 
     /** One attempt's deadline: its stage type's timeout, but never past the run's time budget. */
@@ -287,6 +306,37 @@ public class RunEngine {
 
     private Recipe recipe(RunState run) {
         return recipes.computeIfAbsent(run.runId(), id -> plan(run.recipeYaml(), "recipe of " + id));
+    }
+
+    /** The candidates a run may try, in order; the first is the recipe's own (the only one when it does not tune). */
+    private List<Candidate> candidates(RunState run) {
+        return candidates.computeIfAbsent(run.runId(), id -> candidatesOf(recipe(run)));
+    }
+
+    static List<Candidate> candidatesOf(Recipe plan) {
+        return Candidates.of(plan, Stages.registry());
+    }
+
+    /** The candidate whose stages the run's stages are: the recipe's own unless tuning started another. */
+    private Candidate candidate(RunState run) {
+        return candidates(run).get(run.tuning() == null ? 0 : run.tuning().candidate() - 1);
+    }
+
+    /**
+     * The highest attempt of a stage among the candidates that finished (0 without tuning): the current candidate's
+     * attempts of the stage are numbered on from there, and retries are counted from there.
+     */
+    private static int attemptsBefore(RunState run, int index) {
+        if (run.tuning() == null) {
+            return 0;
+        }
+        int highest = 0;
+        for (RunState.Candidate c : run.tuning().tried()) {
+            if (index < c.stages().size()) {
+                highest = Math.max(highest, c.stages().get(index).attempt());
+            }
+        }
+        return highest;
     }
 
     /**
@@ -355,10 +405,12 @@ public class RunEngine {
         RunState next = RunStates.withStage(run, RunStates.succeeded(stage, result, now()), now());
         int following = stage.index() + 1;
         if (following < next.stages().size()) {
-            dispatch(next, following, 1, null);
-        } else {
+            dispatch(next, following, attemptsBefore(next, following) + 1, null);
+        } else if (next.tuning() == null) {
             save(next);
             finish(next);
+        } else {
+            candidateEnded(next);
         }
     }
 
@@ -376,7 +428,8 @@ public class RunEngine {
     private void stageFailed(RunState run, StageStatus stage, StageResult.Error error, StageResult result, boolean stalled) {
         Instant now = now();
         RunState next = RunStates.withStage(run, RunStates.failed(stage, error, result, now), now);
-        int maxAttempts = config.stage().maxAttempts();
+        int before = attemptsBefore(run, stage.index());
+        int maxAttempts = before + config.stage().maxAttempts();
         if (error.retryable() && stage.attempt() < maxAttempts && now.isBefore(runDeadline(run))) {
             LOG.infof("Run %s stage %d (%s) attempt %d failed (%s); retrying", run.runId(), stage.index(), stage.type(),
                     stage.attempt(), error.message());
@@ -391,20 +444,124 @@ public class RunEngine {
         }
         String why = "stage " + stage.index() + " (" + stage.type() + ") failed";
         if (error.retryable()) {
-            why += " after " + stage.attempt() + " attempt" + (stage.attempt() == 1 ? "" : "s");
+            int attempts = stage.attempt() - before;
+            why += " after " + attempts + " attempt" + (attempts == 1 ? "" : "s");
             dispatcher.deadLetter(request(run, stage.index()), error.code() + ": " + error.message());
         }
         String message = why + ": " + error.code() + ": " + error.message();
-        if (ErrorCode.GATE_FAILED.name().equals(error.code()) && "backoff".equals(recipe(run).tuning().onGateFailure())) {
-            message += " (tuning.on_gate_failure: backoff is not implemented yet, so the run fails)";
+        if (ErrorCode.GATE_FAILED.name().equals(error.code()) && (next.tuning() != null || candidates(next).size() > 1)) {
+            candidateEnded(next);
+        } else if (next.tuning() != null) {
+            // a tuning candidate that failed for another reason ends tuning; the candidates that finished still count
+            stopTuning(next, next.tuning().tried(), now.isBefore(runDeadline(run)) ? "candidate " + next.tuning().candidate()
+                    + " failed: " + message : RunReport.Tuning.TIME_BUDGET);
+        } else {
+            fail(next, message);
         }
-        fail(next, message);
     }
 
-    /** Every stage succeeded: publish the final model and reports, then SUCCEEDED. Retried by {@link #tick} on failure. */
+    // ---------------------------------------------------------------- tuning
+
+    /**
+     * The current candidate ended, every stage passed or one missed its gate: it joins the candidates tried, and the
+     * next candidate starts unless tuning stops here (the rules of the in-process compressor).
+     *
+     * @param run with the candidate's last stage ended
+     */
+    private void candidateEnded(RunState run) {
+        Instant now = now();
+        RunState.Tuning tuning = run.tuning();
+        List<Candidate> all = candidates(run);
+        Candidate ended = candidate(run);
+        List<RunState.Candidate> tried = new ArrayList<>(tuning == null ? List.of() : tuning.tried());
+        tried.add(new RunState.Candidate(ended.number(), tuning == null ? 0 : tuning.reusedStages(),
+                RunStates.skipWaiting(run.stages()), tuning == null ? run.createdAt() : tuning.startedAt(), now));
+        Recipe.Tuning settings = recipe(run).tuning();
+        boolean passed = Reports.tuning(run, recipe(run), tried, RunReport.Tuning.ALL_TRIED).outcome()
+                .equals(RunReport.Tuning.GOAL_MET);
+        Duration slowest = tried.stream().map(c -> Duration.between(c.startedAt(), c.finishedAt()))
+                .max(Duration::compareTo).orElse(Duration.ZERO);
+        if (passed && Candidates.stopsAtFirstPass(settings.strategy())) {
+            stopTuning(run, tried, RunReport.Tuning.PASSED_STOP);
+        } else if (ended.number() >= all.size()) {
+            stopTuning(run, tried, RunReport.Tuning.ALL_TRIED);
+        } else if (now.plus(slowest).isAfter(runDeadline(run))) {
+            // a candidate is not started when one like the slowest so far would end past the budget
+            stopTuning(run, tried, RunReport.Tuning.TIME_BUDGET);
+        } else {
+            startCandidate(run, all.get(ended.number()), tried, now);
+        }
+    }
+
+    /**
+     * Requests the first stage of a candidate that differs from the earlier candidates: its leading stages take the
+     * outputs of the earlier candidate that shares the most of them (same settings, succeeded).
+     */
+    private void startCandidate(RunState run, Candidate next, List<RunState.Candidate> tried, Instant now) {
+        List<Candidate> all = candidates(run);
+        int stageCount = run.stages().size();
+        int reused = 0;
+        RunState.Candidate source = null;
+        for (RunState.Candidate done : tried) {
+            int same = Math.min(next.firstDifference(all.get(done.number() - 1)), Math.min(stageCount - 1, done.stages().size()));
+            int usable = 0;
+            while (usable < same && done.stages().get(usable).status() == StageStatusValue.SUCCEEDED) {
+                usable++;
+            }
+            if (usable > reused) {
+                reused = usable;
+                source = done;
+            }
+        }
+        List<StageStatus> stages = new ArrayList<>();
+        for (StageStatus s : run.stages()) {
+            stages.add(s.index() < reused ? source.stages().get(s.index()) : RunStates.waiting(s.index(), s.type()));
+        }
+        RunState started = RunStates.withTuning(run, stages, new RunState.Tuning(next.number(), reused, now, tried, null), now);
+        String message = "tuning: candidate " + next.number() + " of " + all.size() + " (" + String.join("; ", next.changes()) + ")";
+        LOG.infof("Run %s: %s, from stage %d", run.runId(), message, reused);
+        dispatch(started, reused, attemptsBefore(started, reused) + 1, message);
+    }
+
+    /** Tuning stops: the run's stages become the chosen candidate's, which {@link #finish} publishes. */
+    private void stopTuning(RunState run, List<RunState.Candidate> tried, String stoppedBy) {
+        Instant now = now();
+        if (tried.isEmpty()) {
+            fail(run, stoppedBy);
+            return;
+        }
+        RunReport.Tuning report = Reports.tuning(run, recipe(run), tried, stoppedBy);
+        RunState.Candidate chosen = tried.stream().filter(c -> c.number() == report.chosen()).findFirst().orElseThrow();
+        LOG.infof("Run %s: tuning stopped (%s): %s, candidate %d chosen", run.runId(), stoppedBy, report.outcome(), chosen.number());
+        RunState stopped = RunStates.withTuning(run, chosen.stages(),
+                new RunState.Tuning(chosen.number(), chosen.reusedStages(), chosen.startedAt(), tried, stoppedBy), now);
+        save(stopped);
+        finish(stopped);
+    }
+
+    /** Why a run that tuned without meeting its goal failed, worded as the in-process compressor words it. */
+    private static String goalNotMet(RunState run, RunReport.Tuning tuning) {
+        RunReport.Candidate chosen = tuning.chosenCandidate();
+        String error = run.stages().stream().filter(s -> s.error() != null).findFirst()
+                .map(s -> "stage " + s.index() + " (" + s.type() + ") failed: " + s.error().code() + ": " + s.error().message())
+                .orElse(chosen.gateFailure());
+        return RunReport.Tuning.GOAL_NOT_MET + ": none of the " + tuning.candidates().size() + " candidates passed its gate ("
+                + tuning.stoppedBy() + "); the output is candidate " + tuning.chosen() + ", the closest: " + error;
+    }
+
+    /**
+     * Every stage succeeded, or tuning stopped: publish the final model (the chosen candidate's) and reports, then
+     * SUCCEEDED, or FAILED when tuning met no goal. Retried by {@link #tick} on failure.
+     */
     private void finish(RunState run) {
         Instant now = now();
         RunState succeeded = RunStates.succeeded(run, Outputs.outgoingPrefix(run), now);
+        if (run.tuning() != null && run.tuning().stopped()) {
+            RunReport.Tuning tuning = Reports.tuning(run, recipe(run), run.tuning().tried(), run.tuning().stoppedBy());
+            if (!tuning.outcome().equals(RunReport.Tuning.GOAL_MET)) {
+                succeeded = RunStates.failedWithOutputs(run, Outputs.outgoingPrefix(run), goalNotMet(run, tuning), now);
+            }
+        }
         try {
             outputs.publish(succeeded, now);
         } catch (ModelPressException e) {
@@ -417,7 +574,11 @@ public class RunEngine {
             return;
         }
         save(succeeded);
-        LOG.infof("Run %s succeeded: %s", run.runId(), succeeded.outgoing());
+        if (succeeded.state() == State.SUCCEEDED) {
+            LOG.infof("Run %s succeeded: %s", run.runId(), succeeded.outgoing());
+        } else {
+            LOG.infof("Run %s failed, its closest candidate published to %s: %s", run.runId(), succeeded.outgoing(), succeeded.error());
+        }
     }
 
     private void fail(RunState run, String error) {
@@ -485,6 +646,17 @@ public class RunEngine {
         if (run.state() != State.RUNNING) {
             return;
         }
+        if (run.tuning() != null && run.tuning().stopped()) {
+            if (sinceUpdate.compareTo(config.run().retryDelay()) >= 0) {
+                finish(run);
+            }
+            return;
+        }
+        if (now.isAfter(runDeadline(run)) && run.tuning() != null) {
+            // the candidate in flight is abandoned; the candidates that finished decide
+            stopTuning(run, run.tuning().tried(), RunReport.Tuning.TIME_BUDGET);
+            return;
+        }
         if (now.isAfter(runDeadline(run))) {
             String running = run.stages().stream().filter(RunEngine::inFlight)
                     .map(s -> "stage " + s.index() + " (" + s.type() + ")").findFirst().orElse("no stage");
@@ -494,7 +666,11 @@ public class RunEngine {
         }
         if (RunStates.allStagesSucceeded(run)) {
             if (sinceUpdate.compareTo(config.run().retryDelay()) >= 0) {
-                finish(run);
+                if (run.tuning() == null) {
+                    finish(run);
+                } else {
+                    candidateEnded(run);
+                }
             }
             return;
         }
@@ -595,6 +771,7 @@ public class RunEngine {
         metrics.changed(previous, next, next.updatedAt());
         if (next.state().terminal()) {
             recipes.remove(next.runId());
+            candidates.remove(next.runId());
             heard.keySet().removeIf(attempt -> attempt.runId().equals(next.runId()));
         }
     }

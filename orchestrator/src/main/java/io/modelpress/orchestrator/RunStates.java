@@ -27,17 +27,17 @@ final class RunStates {
     static RunState withProblem(RunState run, String problem, Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), run.stages(), run.outgoing(), problem,
-                run.createdAt(), now);
+                run.createdAt(), now, run.tuning());
     }
 
     static RunState withRecipeText(RunState run, String recipeYaml, String recipeSource, Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), recipeYaml, recipeSource,
-                run.input(), run.data(), run.tokenizer(), run.stages(), run.outgoing(), run.error(), run.createdAt(), now);
+                run.input(), run.data(), run.tokenizer(), run.stages(), run.outgoing(), run.error(), run.createdAt(), now, run.tuning());
     }
 
     static RunState withInputs(RunState run, ArtifactRef input, List<ArtifactRef> data, ArtifactRef tokenizer, Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
-                run.recipeSource(), input, data, tokenizer, run.stages(), run.outgoing(), run.error(), run.createdAt(), now);
+                run.recipeSource(), input, data, tokenizer, run.stages(), run.outgoing(), run.error(), run.createdAt(), now, run.tuning());
     }
 
     /** Inputs in place and recipe valid: RUNNING, every stage WAITING. */
@@ -49,7 +49,7 @@ final class RunStates {
                     null, null, null));
         }
         return new RunState(run.runId(), run.name(), run.source(), State.RUNNING, recipe.name(), run.recipeYaml(),
-                run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, null, null, run.createdAt(), now);
+                run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, null, null, run.createdAt(), now, run.tuning());
     }
 
     static RunState withStage(RunState run, StageStatus stage, Instant now) {
@@ -57,18 +57,49 @@ final class RunStates {
         stages.set(stage.index(), stage);
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, run.outgoing(), run.error(),
-                run.createdAt(), now);
+                run.createdAt(), now, run.tuning());
     }
 
     static RunState succeeded(RunState run, String outgoing, Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), State.SUCCEEDED, run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), run.stages(), outgoing, null,
-                run.createdAt(), now);
+                run.createdAt(), now, run.tuning());
     }
 
     /** FAILED: stages that had not finished are SKIPPED; everything produced so far stays referenced. */
     static RunState failed(RunState run, String error, Instant now) {
         return ended(run, State.FAILED, error, StageStatusValue.SKIPPED, now);
+    }
+
+    /** FAILED with outputs: a run that tuned and met no goal; its closest candidate is published under {@code outgoing}. */
+    static RunState failedWithOutputs(RunState run, String outgoing, String error, Instant now) {
+        RunState failed = failed(run, error, now);
+        return new RunState(failed.runId(), failed.name(), failed.source(), failed.state(), failed.recipeName(),
+                failed.recipeYaml(), failed.recipeSource(), failed.input(), failed.data(), failed.tokenizer(), failed.stages(),
+                outgoing, failed.error(), failed.createdAt(), failed.updatedAt(), failed.tuning());
+    }
+
+    /** The run's stages and tuning replaced: the next candidate starts, or tuning stopped on the chosen candidate. */
+    static RunState withTuning(RunState run, List<StageStatus> stages, RunState.Tuning tuning, Instant now) {
+        return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
+                run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, run.outgoing(), run.error(),
+                run.createdAt(), now, tuning);
+    }
+
+    /** A stage of a new candidate that has not been requested yet. */
+    static StageStatus waiting(int index, String type) {
+        return new StageStatus(index, type, StageStatusValue.WAITING, 0, 0, null, null, null, null, null, null, null);
+    }
+
+    /** A candidate's stages as it ended: those it never reached are SKIPPED. */
+    static List<StageStatus> skipWaiting(List<StageStatus> stages) {
+        List<StageStatus> ended = new ArrayList<>();
+        for (StageStatus s : stages) {
+            ended.add(s.status() != StageStatusValue.WAITING ? s : new StageStatus(s.index(), s.type(), StageStatusValue.SKIPPED,
+                    s.attempt(), s.progress(), s.message(), s.output(), s.metrics(), s.error(), s.timings(), s.startedAt(),
+                    s.finishedAt()));
+        }
+        return ended;
     }
 
     /** CANCELLED: the stage in flight is CANCELLED (its late result will be ignored), the rest SKIPPED. */
@@ -86,7 +117,7 @@ final class RunStates {
         }
         return new RunState(run.runId(), run.name(), run.source(), state, run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, run.outgoing(), error,
-                run.createdAt(), now);
+                run.createdAt(), now, run.tuning());
     }
 
     /** A new attempt was requested; the previous attempt's error stays visible until this one reports. */
@@ -121,8 +152,13 @@ final class RunStates {
 
     /** The model the next stage works on: the newest stage output, else the run's input. */
     static ArtifactRef latestModel(RunState run, int beforeIndex) {
-        ArtifactRef model = run.input();
-        for (StageStatus s : run.stages()) {
+        return latestModel(run.input(), run.stages(), beforeIndex);
+    }
+
+    /** The newest output among {@code stages} before {@code beforeIndex}, else {@code input}. */
+    static ArtifactRef latestModel(ArtifactRef input, List<StageStatus> stages, int beforeIndex) {
+        ArtifactRef model = input;
+        for (StageStatus s : stages) {
             if (s.index() < beforeIndex && s.status() == StageStatusValue.SUCCEEDED && s.output() != null) {
                 model = s.output();
             }

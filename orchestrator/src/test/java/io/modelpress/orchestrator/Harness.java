@@ -21,6 +21,9 @@ final class Harness {
     /** A real ONNX model (an MLP, ~37 KB) as the user's drop, and a smaller one as a stage's output. */
     static final byte[] ORIGINAL = SmallModels.mlp(64, 128, 8, false, 42).toByteArray();
     static final byte[] COMPRESSED = SmallModels.mlp(64, 32, 8, false, 43).toByteArray();
+    /** Stage outputs larger and smaller than {@link #COMPRESSED}, for tuning candidates of different sizes. */
+    static final byte[] COMPRESSED_LARGER = SmallModels.mlp(64, 64, 8, false, 51).toByteArray();
+    static final byte[] COMPRESSED_SMALLER = SmallModels.mlp(64, 16, 8, false, 53).toByteArray();
 
     static final String QUANTIZE_EVAL = """
             name: test-int8

@@ -280,7 +280,8 @@ class RunLifecycleTest {
 
     @Test
     void aFailedQualityGateFailsTheRunAndKeepsWhatWasProduced() throws Exception {
-        String recipe = Harness.QUANTIZE_EVAL + "tuning: { on_gate_failure: backoff, max_attempts: 3 }\n";
+        // a recipe that does not tune (RunTuningTest has those that do): the run fails, nothing is published
+        String recipe = Harness.QUANTIZE_EVAL;
         String name = Harness.uniqueName("gate");
         String runId = awaitRunFor(drop(name, recipe, Harness.ORIGINAL));
         ArtifactRef quantized = worker.succeed(worker.next(runId), Harness.COMPRESSED, null);
@@ -291,8 +292,9 @@ class RunLifecycleTest {
         worker.fail(eval, ErrorCode.GATE_FAILED, "min_cosine: 0.9500 is below 0.99", false, report);
         RunState failed = awaitState(runId, State.FAILED);
 
-        assertThat(failed.error()).isEqualTo("stage 1 (eval) failed: GATE_FAILED: min_cosine: 0.9500 is below 0.99"
-                + " (tuning.on_gate_failure: backoff is not implemented yet, so the run fails)");
+        assertThat(failed.error()).isEqualTo("stage 1 (eval) failed: GATE_FAILED: min_cosine: 0.9500 is below 0.99");
+        assertThat(failed.tuning()).isNull();
+        assertThat(failed.outgoing()).isNull();
         assertThat(failed.stages().get(0).output()).isEqualTo(quantized);
         assertThat(failed.stages().get(1).metrics().path("gate").asText()).isEqualTo("failed");
         assertThat(harness.store.exists(quantized.key())).isTrue();
