@@ -9,6 +9,8 @@ import io.modelpress.pipeline.events.StageResult;
 import io.modelpress.stack.ApiClient;
 import io.modelpress.stack.DemoJob;
 import io.modelpress.stack.Service;
+import io.modelpress.pipeline.store.ArtifactStore;
+import io.modelpress.pipeline.store.S3Settings;
 import io.modelpress.stack.Stack;
 
 import java.io.PrintWriter;
@@ -34,7 +36,9 @@ import java.util.function.ToDoubleFunction;
  * (per-stage breakdown), then {@code --batch} runs submitted back to back (throughput). Writes a markdown table.
  *
  * <p>Options: {@code --runs N} (3), {@code --warmup N} (1), {@code --batch N} (4), {@code --recipe FILE} (the demo's),
- * {@code --out FILE} (bench/results/pipeline.md).
+ * {@code --out FILE} (bench/results/pipeline.md), {@code --cache on|off} (off: the workers' result cache is switched
+ * off so that every stage is computed; on: the cache is emptied first and the report compares each run with the
+ * first - use {@code --warmup 0 --batch 0}).
  */
 public final class PipelineBench {
     private static final Duration RUN_TIMEOUT = Duration.ofMinutes(20);
@@ -85,6 +89,17 @@ public final class PipelineBench {
         log.println("machine: " + machine);
         Endpoints endpoints = DevStack.shared();
         Stack stack = Stack.tiedToThisJvm(root, root.resolve("bench/target/pipeline-stack"));
+        boolean cache = "on".equals(options.getOrDefault("cache", "off"));
+        if (cache) {
+            clearResultCache(endpoints);
+        } else {
+            // the hand-off figures are of stages computed, not answered from an earlier run's result
+            for (Service service : Service.values()) {
+                if (service != Service.ORCHESTRATOR) {
+                    stack.withEnv(service, Map.of("MODELPRESS_WORKER_CACHE_MAX_BYTES", "0"));
+                }
+            }
+        }
         stack.startServices(endpoints, log);
         Path model = ReferenceModels.minilm();
         Path tokenizer = ReferenceModels.minilmTokenizer();
@@ -121,13 +136,43 @@ public final class PipelineBench {
             Files.deleteIfExists(recipe);
         }
 
-        String report = report(machine, recipeText, Files.size(model), warmup, measured, batch, batchSeconds);
+        String report = cache ? cacheReport(machine, recipeText, measured)
+                : report(machine, recipeText, Files.size(model), warmup, measured, batch, batchSeconds);
         Files.createDirectories(out.toAbsolutePath().getParent());
         Files.writeString(out, report, StandardCharsets.UTF_8);
         log.println();
         log.print(report);
         log.println("written to " + out);
         System.exit(0);
+    }
+
+    /** Deletes the workers' result cache in the bucket, so that the first measured run computes every stage. */
+    private static void clearResultCache(Endpoints endpoints) {
+        try (ArtifactStore store = new ArtifactStore(S3Settings.of(endpoints.s3Endpoint(), endpoints.s3AccessKey(),
+                endpoints.s3SecretKey(), endpoints.bucket()))) {
+            store.ensureBucket();
+            store.list("cache/").forEach(object -> store.delete(object.key()));
+        }
+    }
+
+    /** With the result cache on: the same job run after run, the first computed, the next ones from the cache. */
+    static String cacheReport(String machine, String recipe, List<RunTimes> runs) {
+        StringBuilder md = new StringBuilder("# Pipeline result cache\n\n");
+        md.append("Measured ").append(Machine.date()).append(" on ").append(machine).append(".\n")
+                .append("Command: `./mvnw -q -pl bench -am package -DskipTests && java -jar bench/target/modelpress-bench.jar "
+                        + "PipelineBench --cache on --warmup 0 --runs 2 --batch 0 --out bench/results/pipeline-cache.md`\n\n")
+                .append("Job: all-MiniLM-L6-v2 with its tokenizer and the demo's sentences, recipe:\n\n```yaml\n").append(recipe)
+                .append("```\n\nsubmitted through the API of the local stack (one worker of each type, the workers' result cache "
+                        + "in the bucket emptied first), the same job again after the first ended. Wall time from the run's "
+                        + "creation to its end:\n\n| run | wall | of the first | stage run times (worker) |\n|---|---|---|---|\n");
+        for (int i = 0; i < runs.size(); i++) {
+            RunTimes run = runs.get(i);
+            md.append(String.format(Locale.ROOT, "| %d | %.2f s | %.1f %% | %s |%n", i + 1, run.total() / 1000.0,
+                    100.0 * run.total() / runs.get(0).total(), String.join(", ", run.stages().stream()
+                            .map(st -> String.format(Locale.ROOT, "%s %.2f s", st.type(), st.run() / 1000.0)).toList())));
+        }
+        return md.append("\nA stage answered from the cache downloads and runs nothing: its model is copied inside S3 and its "
+                + "report (marked `\"cache\": \"hit\"`) re-published.\n").toString();
     }
 
     private static RunTimes measure(ApiClient api, StageEvents events, ApiClient.Submission job) {
@@ -256,7 +301,7 @@ public final class PipelineBench {
         Map<String, String> options = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i += 2) {
             if (!args[i].startsWith("--") || i + 1 >= args.length) {
-                throw new IllegalArgumentException("options are --name value pairs: --runs N --warmup N --batch N --recipe FILE --out FILE");
+                throw new IllegalArgumentException("options are --name value pairs: --runs N --warmup N --batch N --recipe FILE --out FILE --cache on|off");
             }
             options.put(args[i].substring(2), args[i + 1]);
         }

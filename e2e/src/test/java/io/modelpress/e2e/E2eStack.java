@@ -53,7 +53,9 @@ final class E2eStack {
             "MP_MESSAGING_INCOMING_REQUESTS_SESSION_TIMEOUT_MS", "8000",
             "MODELPRESS_WORKER_THREADS", "1",
             "MODELPRESS_WORKER_PROGRESS_INTERVAL", "500ms",
-            "MODELPRESS_WORKER_HEARTBEAT_INTERVAL", "1s");
+            "MODELPRESS_WORKER_HEARTBEAT_INTERVAL", "1s",
+            // every stage is computed: a fault test's slow stage must not be answered from an earlier run's result
+            "MODELPRESS_WORKER_CACHE_MAX_BYTES", "0");
     /** The orchestrator's stall-after in these tests: fifteen of the workers' heartbeats, so a busy machine is no stall. */
     static final String STALL_AFTER = "15s";
     private static E2eStack shared;

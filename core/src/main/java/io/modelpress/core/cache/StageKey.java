@@ -38,17 +38,29 @@ public final class StageKey {
     /** @param stageClass the stage's implementation (its code's identity is part of the key) */
     public static String of(StageSpec spec, Class<?> stageClass, Path input, Path original, List<Path> data, Path tokenizer,
                             InputHints hints) {
+        return ofHashes(spec, stageClass, model(input), model(original), data.stream().map(StageKey::tree).toList(),
+                tokenizer == null ? null : tree(tokenizer), hints);
+    }
+
+    /**
+     * The key from content hashes known already (the pipeline's artifacts carry their SHA-256), so that a hit needs
+     * no download.
+     *
+     * @param tokenizer null when there is none
+     */
+    public static String ofHashes(StageSpec spec, Class<?> stageClass, String input, String original, List<String> data,
+                                  String tokenizer, InputHints hints) {
         MessageDigest digest = sha256();
         field(digest, "key", "modelpress-stage-cache-1");
         field(digest, "code", codeVersion(StageKey.class) + "/" + codeVersion(stageClass));
         field(digest, "type", spec.type());
         field(digest, "params", canonical(spec.params()));
-        field(digest, "input", model(input));
-        field(digest, "original", model(original));
-        for (Path file : data) {
-            field(digest, "data", tree(file));
+        field(digest, "input", input);
+        field(digest, "original", original);
+        for (String file : data) {
+            field(digest, "data", file);
         }
-        field(digest, "tokenizer", tokenizer == null ? "-" : tree(tokenizer));
+        field(digest, "tokenizer", tokenizer == null ? "-" : tokenizer);
         field(digest, "hints", hints == null ? "-" : canonical(new TreeMap<>(Map.of("shapes", canonicalShapes(hints), "values",
                 new TreeMap<>(hints.values())))));
         return HexFormat.of().formatHex(digest.digest());

@@ -16,13 +16,20 @@ import java.util.Map;
  * @param data      sample data files (calibration, evaluation)
  * @param tokenizer a tokenizer.json for text data, or null
  * @param deadline  when the orchestrator gives up on this attempt
+ * @param noCache   the recipe says {@code cache: false}: compute, and keep nothing in the workers' result cache
+ *                  (absent in requests of older orchestrators: false)
  */
 public record StageRequest(String runId, int stageIndex, int attempt, String stageType, Map<String, Object> params,
                            ArtifactRef input, ArtifactRef original, List<ArtifactRef> data, ArtifactRef tokenizer,
-                           Instant deadline) {
+                           Instant deadline, boolean noCache) {
     public StageRequest {
         params = params == null ? Map.of() : params;
         data = data == null ? List.of() : List.copyOf(data);
+    }
+
+    public StageRequest(String runId, int stageIndex, int attempt, String stageType, Map<String, Object> params,
+                        ArtifactRef input, ArtifactRef original, List<ArtifactRef> data, ArtifactRef tokenizer, Instant deadline) {
+        this(runId, stageIndex, attempt, stageType, params, input, original, data, tokenizer, deadline, false);
     }
 
     /** Object key prefix of this attempt's outputs: {@code runs/<run>/<NN>-<stage>-a<attempt>/}. */

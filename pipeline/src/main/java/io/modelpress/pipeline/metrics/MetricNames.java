@@ -29,6 +29,8 @@ public final class MetricNames {
     public static final String STAGE_DEAD_LETTERS = "modelpress_stage_dead_letters_total";
     /** Requests whose attempt had already finished: the stored result was re-published, by {@code stage}. */
     public static final String STAGE_DUPLICATES = "modelpress_stage_duplicates_total";
+    /** Counter by stage and result (hit, miss, stored): the workers' shared result cache. */
+    public static final String STAGE_CACHE = "modelpress_stage_cache_total";
 
     private MetricNames() {
     }

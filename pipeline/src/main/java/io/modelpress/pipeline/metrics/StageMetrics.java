@@ -187,6 +187,11 @@ public final class StageMetrics implements AutoCloseable {
         counter(MetricNames.STAGE_DEAD_LETTERS, "Requests sent to the dead-letter topic", "stage", stage);
     }
 
+    /** @param result hit, miss or stored */
+    public void cache(String stage, String result) {
+        counter(MetricNames.STAGE_CACHE, "Result cache lookups and stores", "stage", stage, "result", result);
+    }
+
     public void duplicate(String stage) {
         counter(MetricNames.STAGE_DUPLICATES, "Requests whose attempt had already finished", "stage", stage);
     }

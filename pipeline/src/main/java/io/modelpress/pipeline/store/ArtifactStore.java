@@ -288,6 +288,15 @@ public final class ArtifactStore implements AutoCloseable {
         }
     }
 
+    /** Deletes an object; deleting one that does not exist is not an error. */
+    public void delete(String key) {
+        try {
+            client.removeObject(io.minio.RemoveObjectArgs.builder().bucket(bucket()).object(key).build());
+        } catch (Exception e) {
+            throw StoreErrors.classify(e, place(bucket(), key), "cannot be deleted");
+        }
+    }
+
     @Override
     public void close() {
         http.dispatcher().executorService().shutdown();

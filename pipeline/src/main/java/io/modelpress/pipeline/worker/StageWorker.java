@@ -57,6 +57,8 @@ public final class StageWorker {
     private final StageMetrics metrics;
     private final WorkerSettings settings;
     private final Function<String, Stage> stages;
+    /** The shared result cache, or null when switched off. */
+    private final ResultCache cache;
 
     public StageWorker(ArtifactStore store, ResultPublisher results, DeadLetterPublisher deadLetters, StageMetrics metrics,
                        WorkerSettings settings) {
@@ -72,6 +74,7 @@ public final class StageWorker {
         this.metrics = metrics;
         this.settings = settings;
         this.stages = stages;
+        this.cache = settings.cacheMaxBytes() > 0 ? new ResultCache(store, settings.cacheMaxBytes()) : null;
     }
 
     /**
@@ -185,13 +188,20 @@ public final class StageWorker {
              ProgressReporter progress = ProgressReporter.start(request, gauge, results, settings.workerId(),
                      settings.progressInterval(), settings.heartbeatInterval(), "downloading inputs");
              Workspace workspace = new Workspace(settings.tempDir(), "modelpress-" + request.runId() + "-" + request.stageIndex() + "-")) {
+            StageSpec spec = new StageSpec(request.stageIndex(), stage, request.params());
+            String cacheKey = cache == null || request.noCache() ? null : ResultCache.key(request, spec, implementation);
+            if (cacheKey != null) {
+                Optional<StageResult> hit = fromCache(request, cacheKey);
+                if (hit.isPresent()) {
+                    return hit.get();
+                }
+            }
             Map<Path, String> places = new LinkedHashMap<>();
             long t0 = System.nanoTime();
             Inputs inputs = download(request, workspace, places);
             timings.downloadMs = millisSince(t0);
             metrics.handoff(stage, "download", Duration.ofMillis(timings.downloadMs), inputs.bytes);
 
-            StageSpec spec = new StageSpec(request.stageIndex(), stage, request.params());
             StageContext context = new StageContext(spec, inputs.input, inputs.original, inputs.data, inputs.tokenizer,
                     workspace.work(), settings.threads(), progress);
             long t1 = System.nanoTime();
@@ -222,17 +232,65 @@ public final class StageWorker {
             timings.uploadMs = millisSince(t2);
             metrics.modelBytes(request.runId(), StageSpec.label(request.stageIndex(), stage), output.bytes());
 
-            StageResult result = outcome.gatePassed()
-                    ? new StageResult(request.runId(), request.stageIndex(), request.attempt(), stage, StageResult.Status.SUCCEEDED,
-                    1.0, stage + " finished", output, outcome.report(), null, settings.workerId(), timings.toEvent(), Instant.now())
-                    : new StageResult(request.runId(), request.stageIndex(), request.attempt(), stage, StageResult.Status.FAILED,
-                    1.0, outcome.gateFailure(), output, outcome.report(),
-                    new StageResult.Error(ErrorCode.GATE_FAILED.name(), outcome.gateFailure(), false),
-                    settings.workerId(), timings.toEvent(), Instant.now());
-            String recordKey = request.outputPrefix() + STAGE_JSON;
-            retry(stage, "upload", () -> store.putJson(recordKey, result));
+            if (cacheKey != null) {
+                outcome.report().put("cache", "stored");
+            }
+            StageResult result = record(request, output, outcome.report(), outcome.gateFailure(), timings);
+            if (cacheKey != null) {
+                cache.put(cacheKey, output == request.input() ? null : output, outcome.report(), outcome.gateFailure());
+                metrics.cache(stage, "stored");
+            }
             return result;
         }
+    }
+
+    /** The attempt's final result, recorded as its stage.json: SUCCEEDED, or FAILED with GATE_FAILED. */
+    private StageResult record(StageRequest request, ArtifactRef output, com.fasterxml.jackson.databind.node.ObjectNode report,
+                               String gateFailure, Timings timings) {
+        String stage = request.stageType();
+        StageResult result = gateFailure == null
+                ? new StageResult(request.runId(), request.stageIndex(), request.attempt(), stage, StageResult.Status.SUCCEEDED,
+                1.0, stage + " finished", output, report, null, settings.workerId(), timings.toEvent(), Instant.now())
+                : new StageResult(request.runId(), request.stageIndex(), request.attempt(), stage, StageResult.Status.FAILED,
+                1.0, gateFailure, output, report, new StageResult.Error(ErrorCode.GATE_FAILED.name(), gateFailure, false),
+                settings.workerId(), timings.toEvent(), Instant.now());
+        String recordKey = request.outputPrefix() + STAGE_JSON;
+        retry(stage, "upload", () -> store.putJson(recordKey, result));
+        return result;
+    }
+
+    /**
+     * Answers an attempt from the result cache: the cached model copied to the attempt's output key on the server
+     * (nothing downloaded, nothing run), its report marked {@code "cache": "hit"}. Empty on a miss.
+     */
+    private Optional<StageResult> fromCache(StageRequest request, String cacheKey) {
+        String stage = request.stageType();
+        Timings timings = new Timings();
+        long t0 = System.nanoTime();
+        Optional<ResultCache.Cached> cached;
+        try {
+            cached = cache.get(cacheKey);
+        } catch (ModelPressException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: the result cache cannot be read ({1}); computing", describe(request), e.getMessage());
+            return Optional.empty();
+        }
+        if (cached.isEmpty() || !(cached.get().report() instanceof com.fasterxml.jackson.databind.node.ObjectNode stored)) {
+            metrics.cache(stage, "miss");
+            return Optional.empty();
+        }
+        Optional<StageResult> concurrent = finishedBefore(request);
+        if (concurrent.isPresent()) {
+            throw new AlreadyFinished(concurrent.get());
+        }
+        ArtifactRef output = cached.get().passthrough() ? request.input()
+                : retry(stage, "upload", () -> cache.copyModel(cacheKey, request.outputPrefix() + MODEL_ONNX));
+        timings.uploadMs = millisSince(t0);
+        com.fasterxml.jackson.databind.node.ObjectNode report = stored.deepCopy();
+        report.put("cache", "hit");
+        metrics.cache(stage, "hit");
+        metrics.modelBytes(request.runId(), StageSpec.label(request.stageIndex(), stage), output.bytes());
+        LOG.log(System.Logger.Level.INFO, "{0}: answered from the result cache", describe(request));
+        return Optional.of(record(request, output, report, cached.get().gateFailure(), timings));
     }
 
     private record Inputs(Path input, Path original, List<Path> data, Path tokenizer, long bytes) {

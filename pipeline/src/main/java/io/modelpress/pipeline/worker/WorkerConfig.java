@@ -53,6 +53,14 @@ public interface WorkerConfig {
     /** Where each attempt gets its private folder; default {@code java.io.tmpdir}. */
     Optional<String> tempDir();
 
+    /**
+     * Bound of the result cache the workers share under {@code cache/} in the bucket: a stage whose inputs (by
+     * SHA-256), settings and code were computed before is answered from it; least recently used entries are deleted
+     * beyond this many bytes; 0 switches it off.
+     */
+    @WithDefault("10737418240")
+    long cacheMaxBytes();
+
     /** How long a final result or dead letter may take to be acknowledged by the broker. */
     @WithDefault("30s")
     Duration sendTimeout();
@@ -63,7 +71,7 @@ public interface WorkerConfig {
                 stageTypes().stream().map(String::trim).filter(type -> !type.isEmpty()).collect(Collectors.toCollection(LinkedHashSet::new)),
                 threads().orElse(Runtime.getRuntime().availableProcessors()),
                 new Retry(maxAttempts(), retryBackoff(), retryMaxBackoff()), progressInterval(), heartbeatInterval(),
-                Path.of(tempDir().orElse(System.getProperty("java.io.tmpdir"))));
+                Path.of(tempDir().orElse(System.getProperty("java.io.tmpdir"))), cacheMaxBytes());
     }
 
     private static String hostName() {

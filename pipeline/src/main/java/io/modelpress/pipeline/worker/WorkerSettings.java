@@ -20,10 +20,21 @@ import java.util.Set;
  * @param heartbeatInterval at least one PROGRESS event per this interval while an attempt runs (the last progress
  *                          repeated when nothing changed), so the orchestrator can tell a silent worker from a slow one
  * @param tempDir           where each attempt gets its private folder (removed when the attempt ends)
+ * @param cacheMaxBytes     bound of the shared result cache under {@code cache/} in the bucket; 0 switches the cache off
  */
 public record WorkerSettings(String workerId, Set<String> stageTypes, int threads, Retry retry, Duration progressInterval,
-                             Duration heartbeatInterval, Path tempDir) {
+                             Duration heartbeatInterval, Path tempDir, long cacheMaxBytes) {
     public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(10);
+
+    /** Settings without the result cache. */
+    public WorkerSettings(String workerId, Set<String> stageTypes, int threads, Retry retry, Duration progressInterval,
+                          Duration heartbeatInterval, Path tempDir) {
+        this(workerId, stageTypes, threads, retry, progressInterval, heartbeatInterval, tempDir, 0);
+    }
+
+    public WorkerSettings withCache(long maxBytes) {
+        return new WorkerSettings(workerId, stageTypes, threads, retry, progressInterval, heartbeatInterval, tempDir, maxBytes);
+    }
 
     public WorkerSettings {
         stageTypes = Collections.unmodifiableSet(new LinkedHashSet<>(stageTypes));
