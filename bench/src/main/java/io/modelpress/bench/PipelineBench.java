@@ -107,7 +107,7 @@ public final class PipelineBench {
         Path recipe = Files.createTempFile("pipeline-bench-", ".yaml");
         Files.writeString(recipe, recipeText, StandardCharsets.UTF_8);
         ApiClient.Submission job = new ApiClient.Submission(model, recipe, null, List.of(data), tokenizer, DemoJob.NAME);
-        ApiClient api = new ApiClient(stack.apiUrl());
+        ApiClient api = stack.apiClient();
         List<RunTimes> measured = new ArrayList<>();
         double batchSeconds;
         try (StageEvents events = new StageEvents(endpoints.kafkaBootstrapServers())) {

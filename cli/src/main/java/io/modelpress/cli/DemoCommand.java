@@ -73,7 +73,7 @@ final class DemoCommand implements Callable<Integer> {
                     stdout.print(DemoJob.RECIPE.lines().map(l -> "  | " + l).reduce("", (a, b) -> a + b + "\n"));
                     stdout.flush();
                 }
-                run = SubmitCommand.submit(new ApiClient(local.apiUrl()), model, recipe != null ? recipe : demoRecipe.toString(),
+                run = SubmitCommand.submit(local.apiClient(), model, recipe != null ? recipe : demoRecipe.toString(),
                         List.of(data), tokenizer, DemoJob.NAME, stdout);
             } finally {
                 Files.deleteIfExists(demoRecipe);
@@ -82,7 +82,7 @@ final class DemoCommand implements Callable<Integer> {
             stdout.println();
             stdout.println("== 3/4 running (" + local.apiUrl() + "/api/runs/" + run.runId() + ")");
             stdout.flush();
-            RunState last = WatchCommand.watch(new ApiClient(local.apiUrl()), run.runId(),
+            RunState last = WatchCommand.watch(local.apiClient(), run.runId(),
                     new RunView(stdout, !plain && RunView.terminalSupportsAnsi()), err, true);
             RunOutcome.printOutcome(last, endpoints.bucket(), stdout);
 

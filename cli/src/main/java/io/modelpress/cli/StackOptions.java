@@ -69,9 +69,22 @@ final class StackOptions {
         return stackProperties().getOrDefault(StackDirectory.API_URL, DEFAULT_API);
     }
 
-    /** The orchestrator's API at {@link #apiUrl()}. */
+    /** The orchestrator's API at {@link #apiUrl()}, with its token: $MODELPRESS_API_TOKEN, else the local stack's. */
     ApiClient apiClient() {
-        return new ApiClient(apiUrl());
+        return new ApiClient(apiUrl(), apiToken());
+    }
+
+    private String apiToken() {
+        String fromEnv = System.getenv("MODELPRESS_API_TOKEN");
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return fromEnv;
+        }
+        java.nio.file.Path file = directory().apiToken();
+        try {
+            return java.nio.file.Files.isRegularFile(file) ? java.nio.file.Files.readString(file).trim() : null;
+        } catch (java.io.IOException e) {
+            return null; // the API says what is missing
+        }
     }
 
     /** The S3 endpoints of the local stack: its recorded properties, else devstack's endpoints file. */

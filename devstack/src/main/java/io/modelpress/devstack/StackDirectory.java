@@ -116,6 +116,11 @@ public record StackDirectory(Path root) {
     }
 
     /** The orchestrator's upload directory: inside the stack's folder, so it belongs to whoever runs the stack. */
+    /** The local stack's API token (created by the stack when it starts the orchestrator; readable by its owner only). */
+    public Path apiToken() {
+        return root.resolve("api-token");
+    }
+
     public Path uploads() {
         return root.resolve("uploads");
     }

@@ -80,7 +80,7 @@ class ContainersIT {
                 E2eStack.stackDirectory("containers-stack"))
                 .withEnv(Service.ORCHESTRATOR, Map.of("MODELPRESS_INTAKE_POLLER_ENABLED", "false"));
         stack.startServices(endpoints, new PrintWriter(new StringWriter()));
-        api = new ApiClient(stack.apiUrl());
+        api = stack.apiClient();
     }
 
     /** What {@code mc event add ALIAS/modelpress arn:minio:sqs::PRIMARY:kafka --event put --suffix .onnx} does. */

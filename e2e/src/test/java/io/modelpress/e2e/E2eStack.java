@@ -87,7 +87,7 @@ final class E2eStack {
         stack.startServices(endpoints, new PrintWriter(new StringWriter()));
         store = new ArtifactStore(S3Settings.of(endpoints.s3Endpoint(), endpoints.s3AccessKey(), endpoints.s3SecretKey(),
                 endpoints.bucket()));
-        api = new ApiClient(stack.apiUrl());
+        api = stack.apiClient();
     }
 
     /**

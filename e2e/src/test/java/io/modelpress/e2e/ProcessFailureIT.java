@@ -64,7 +64,8 @@ class ProcessFailureIT {
 
         e2e.awaitStageRunning(runId, 0);
         // someone follows the run with 'modelpress watch' through the restart
-        CompletableFuture<Cli> watch = CompletableFuture.supplyAsync(() -> Cli.run("watch", runId, "--poll", "--plain", "--api", e2e.stack.apiUrl()));
+        CompletableFuture<Cli> watch = CompletableFuture.supplyAsync(() -> Cli.run("watch", runId, "--poll", "--plain", "--api", e2e.stack.apiUrl(),
+                "--dir", e2e.stack.directory().root().toString()));
         e2e.process(Service.ORCHESTRATOR).kill();
         e2e.startAndAwait(Service.ORCHESTRATOR);
 
@@ -88,7 +89,8 @@ class ProcessFailureIT {
         String runId = e2e.awaitRunFor(key).runId();
 
         e2e.awaitStageRunning(runId, 0);
-        CompletableFuture<Cli> watch = CompletableFuture.supplyAsync(() -> Cli.run("watch", runId, "--plain", "--api", e2e.stack.apiUrl()));
+        CompletableFuture<Cli> watch = CompletableFuture.supplyAsync(() -> Cli.run("watch", runId, "--plain", "--api", e2e.stack.apiUrl(),
+                "--dir", e2e.stack.directory().root().toString()));
         e2e.process(Service.ORCHESTRATOR).kill();
         e2e.startAndAwait(Service.ORCHESTRATOR);
 

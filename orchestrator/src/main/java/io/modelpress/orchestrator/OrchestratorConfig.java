@@ -27,6 +27,16 @@ public interface OrchestratorConfig {
 
     Topics topics();
 
+    Api api();
+
+    interface Api {
+        /**
+         * Who may call the REST API: entries {@code <roles>:<SHA-256 of the token, hex>}, roles joined by {@code +}
+         * from read, submit and admin (e.g. {@code read+submit:3a7b...}); empty: loopback clients only ({@link ApiAuth}).
+         */
+        java.util.Optional<java.util.List<String>> tokens();
+    }
+
     interface Intake {
         /** Where users drop models; only {@code .onnx} keys under it start runs. */
         @WithDefault("incoming/")

@@ -54,6 +54,9 @@ public class RunResource {
     @Inject
     Inputs inputs;
 
+    @Inject
+    io.modelpress.pipeline.store.ArtifactStore artifacts;
+
     /**
      * A run over objects already in the bucket.
      *
@@ -70,6 +73,7 @@ public class RunResource {
     }
 
     @POST
+    @ApiAuth.Role(ApiAuth.SUBMIT)
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Operation(summary = "Start a run on an uploaded model",
             description = "Form fields: model (the .onnx file, required), recipe (a recipe YAML file) or recipe_name "
@@ -104,6 +108,7 @@ public class RunResource {
     }
 
     @POST
+    @ApiAuth.Role(ApiAuth.SUBMIT)
     @Consumes(MediaType.APPLICATION_JSON)
     @Operation(summary = "Start a run on objects already in the bucket",
             description = "model is an object key; the recipe is given as text (recipe), as an object (recipe_key) or "
@@ -128,6 +133,7 @@ public class RunResource {
     }
 
     @GET
+    @ApiAuth.Role(ApiAuth.READ)
     @Operation(summary = "List runs, newest first", description = "state filters by PENDING, RUNNING, SUCCEEDED, FAILED or CANCELLED.")
     public List<RunState> list(@QueryParam("state") String state, @QueryParam("limit") @DefaultValue("100") int limit) {
         if (limit < 1) {
@@ -137,6 +143,7 @@ public class RunResource {
     }
 
     @GET
+    @ApiAuth.Role(ApiAuth.READ)
     @Path("{id}")
     @Operation(summary = "A run's current state")
     @APIResponse(responseCode = "404", description = "no such run",
@@ -146,6 +153,7 @@ public class RunResource {
     }
 
     @DELETE
+    @ApiAuth.Role(ApiAuth.SUBMIT)
     @Path("{id}")
     @Operation(summary = "Cancel a run", description = "The stage in flight finishes on its worker, but its result is ignored.")
     @APIResponse(responseCode = "200", description = "the run, cancelled",
@@ -159,6 +167,25 @@ public class RunResource {
     }
 
     @GET
+    @ApiAuth.Role(ApiAuth.READ)
+    @Path("{id}/report")
+    @Produces({MediaType.TEXT_HTML, MediaType.APPLICATION_JSON})
+    @Operation(summary = "A finished run's report", description = "report.html (self-contained: charts as inline SVG), or "
+            + "report.json with Accept: application/json; 404 until the run has published its outputs.")
+    public Response report(@PathParam("id") String id, @jakarta.ws.rs.HeaderParam("Accept") String accept) {
+        RunState run = store.get(id).orElseThrow(() -> ApiException.notFound(id));
+        if (run.outgoing() == null) {
+            throw new ApiException(404, "NO_REPORT", "run '" + id + "' has no report yet (state " + run.state() + ")");
+        }
+        boolean json = accept != null && accept.contains(MediaType.APPLICATION_JSON) && !accept.contains(MediaType.TEXT_HTML);
+        String key = run.outgoing() + (json ? Outputs.REPORT_JSON : Outputs.REPORT_HTML);
+        byte[] bytes = artifacts.getBytes(key).orElseThrow(() -> new ApiException(404, "NO_REPORT", "run '" + id
+                + "' has no " + (json ? "report.json" : "report.html") + " under " + run.outgoing()));
+        return Response.ok(bytes, json ? MediaType.APPLICATION_JSON_TYPE : MediaType.TEXT_HTML_TYPE.withCharset("utf-8")).build();
+    }
+
+    @GET
+    @ApiAuth.Role(ApiAuth.READ)
     @Path("{id}/events")
     @Produces(MediaType.SERVER_SENT_EVENTS)
     @RestStreamElementType(MediaType.APPLICATION_JSON)

@@ -100,6 +100,13 @@ class RunApiTest {
         assertThat(seen).extracting(RunState::updatedAt).isSorted();
         assertThat(harness.store.exists("outgoing/" + name + "/" + runId + "/model.onnx")).isTrue();
 
+        // the finished run's report, as a page and as JSON
+        given().get("/api/runs/" + runId + "/report").then().statusCode(200)
+                .contentType(containsString("text/html")).body(containsString("<svg")).body(containsString(runId));
+        given().accept(ContentType.JSON).get("/api/runs/" + runId + "/report").then().statusCode(200)
+                .body("run.id", equalTo(runId)).body("schema_version", equalTo(1));
+        given().get("/api/runs/no-such-run/report").then().statusCode(404);
+
         // the stream of an ended run: its final state, then the end
         BlockingQueue<String> ended = follow(runsUri + "/" + runId + "/events");
         assertThat(next(ended).state()).isEqualTo(RunState.State.SUCCEEDED);

@@ -32,11 +32,27 @@ import java.util.function.Consumer;
  */
 public final class ApiClient {
     private final URI base;
+    private final String token;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     /** @param baseUrl the orchestrator, e.g. {@code http://127.0.0.1:8080} */
     public ApiClient(String baseUrl) {
+        this(baseUrl, null);
+    }
+
+    /**
+     * @param baseUrl the orchestrator, e.g. {@code http://127.0.0.1:8080}
+     * @param token   the API's bearer token (sent as {@code Authorization: Bearer}), or null for none
+     */
+    public ApiClient(String baseUrl, String token) {
         this.base = URI.create(baseUrl.endsWith("/") ? baseUrl : baseUrl + "/");
+        this.token = token == null || token.isBlank() ? null : token.trim();
+    }
+
+    /** A request to the API, with the bearer token when there is one. */
+    private HttpRequest.Builder authorized(URI uri) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri);
+        return token == null ? builder : builder.header("Authorization", "Bearer " + token);
     }
 
     public String baseUrl() {
@@ -76,7 +92,7 @@ public final class ApiClient {
             throw new ModelPressException(ErrorCode.BAD_ARGUMENT, e.getMessage(), "cannot be read");
         }
         parts.add(HttpRequest.BodyPublishers.ofString("--" + boundary + "--\r\n"));
-        HttpRequest request = HttpRequest.newBuilder(base.resolve("api/runs"))
+        HttpRequest request = authorized(base.resolve("api/runs"))
                 .header("Content-Type", "multipart/form-data; boundary=" + boundary)
                 .header("Accept", "application/json")
                 .POST(HttpRequest.BodyPublishers.concat(parts.toArray(HttpRequest.BodyPublisher[]::new)))
@@ -85,13 +101,13 @@ public final class ApiClient {
     }
 
     public RunState run(String runId) {
-        HttpRequest request = HttpRequest.newBuilder(base.resolve("api/runs/" + encode(runId))).header("Accept", "application/json")
+        HttpRequest request = authorized(base.resolve("api/runs/" + encode(runId))).header("Accept", "application/json")
                 .timeout(Duration.ofSeconds(30)).GET().build();
         return Json.read(send(request, "run " + runId), RunState.class);
     }
 
     public List<RunState> runs() {
-        HttpRequest request = HttpRequest.newBuilder(base.resolve("api/runs")).header("Accept", "application/json")
+        HttpRequest request = authorized(base.resolve("api/runs")).header("Accept", "application/json")
                 .timeout(Duration.ofSeconds(30)).GET().build();
         return List.of(Json.read(send(request, "the run list"), RunState[].class));
     }
@@ -101,7 +117,7 @@ public final class ApiClient {
      * orchestrator ends it after the run's final state). Returns the last state received, or null when none came.
      */
     public RunState follow(String runId, Consumer<RunState> onState) {
-        HttpRequest request = HttpRequest.newBuilder(base.resolve("api/runs/" + encode(runId) + "/events"))
+        HttpRequest request = authorized(base.resolve("api/runs/" + encode(runId) + "/events"))
                 .header("Accept", "text/event-stream").GET().build();
         HttpResponse<InputStream> response;
         try {
@@ -180,6 +196,10 @@ public final class ApiClient {
                     errorCode = candidate;
                 }
             }
+        }
+        if (status == 401) {
+            message += "; give the API's token in MODELPRESS_API_TOKEN (the local stack's is in .modelpress/api-token, "
+                    + "which the CLI reads by itself)";
         }
         return new ModelPressException(errorCode, what, message + " (HTTP " + status + (code == null ? "" : ", " + code) + ")");
     }

@@ -14,9 +14,15 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -244,9 +250,60 @@ public final class Stack {
         env.put("MODELPRESS_S3_BUCKET", endpoints.bucket());
         if (service == Service.ORCHESTRATOR) {
             env.put("QUARKUS_HTTP_BODY_UPLOADS_DIRECTORY", directory.uploads().toString());
+            // the API wants this stack's token; the orchestrator is given only its hash
+            env.put("MODELPRESS_API_TOKENS", "admin:" + sha256(apiToken()));
         }
         env.putAll(extraEnv.getOrDefault(service, Map.of()));
         return env;
+    }
+
+    /**
+     * This stack's API token, made on first use: 32 random bytes in hex in {@link StackDirectory#apiToken()}, readable
+     * by its owner only. The CLI and the tests read it from there, so nobody has to type it.
+     */
+    public String apiToken() {
+        Path file = directory.apiToken();
+        try {
+            if (Files.isRegularFile(file)) {
+                return Files.readString(file).trim();
+            }
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            byte[] random = new byte[32];
+            new SecureRandom().nextBytes(random);
+            String token = HexFormat.of().formatHex(random);
+            Path temp = Files.createTempFile(file.toAbsolutePath().getParent(), "api-token", ".part");
+            try {
+                ownerOnly(temp);
+                Files.writeString(temp, token + "\n");
+                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(temp);
+            }
+            return Files.readString(file).trim();
+        } catch (IOException e) {
+            throw new ModelPressException(ErrorCode.IO_ERROR, file.toString(), "cannot be read or written: " + e.getMessage(), e);
+        }
+    }
+
+    /** A client of this stack's API, with its token. */
+    public ApiClient apiClient() {
+        return new ApiClient(apiUrl(), apiToken());
+    }
+
+    private static void ownerOnly(Path file) throws IOException {
+        try {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        } catch (UnsupportedOperationException notPosix) {
+            // Windows: the user's profile folder is private already
+        }
+    }
+
+    private static String sha256(String text) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
     }
 
     /** The running process of a service, if any. */

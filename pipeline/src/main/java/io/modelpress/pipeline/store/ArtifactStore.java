@@ -162,6 +162,14 @@ public final class ArtifactStore implements AutoCloseable {
      * SHA-256 (everything this store wrote does), the bytes are verified against it.
      */
     public <T> Optional<T> getJson(String key, Class<T> type) {
+        return getBytes(key).map(bytes -> Json.read(bytes, type));
+    }
+
+    /**
+     * Reads a small object whole (a report, a JSON document), or empty when there is none; verified against its
+     * SHA-256 when it carries one.
+     */
+    public Optional<byte[]> getBytes(String key) {
         Optional<ArtifactRef> ref = stat(key);
         if (ref.isEmpty()) {
             return Optional.empty();
@@ -177,7 +185,7 @@ public final class ArtifactStore implements AutoCloseable {
         if (expected != null && !expected.equals(Sha256.of(bytes))) {
             throw mismatch(place, expected, Sha256.of(bytes), bytes.length);
         }
-        return Optional.of(Json.read(bytes, type));
+        return Optional.of(bytes);
     }
 
     /**
