@@ -421,24 +421,16 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
 
         /** A candidate's entry from its stages; gate, shortfall, quality and latency are derived from them. */
         public static Candidate of(int number, List<String> changes, int reusedStages, List<Stage> stages, ModelRef output) {
-            String gate = NONE;
-            String gateFailure = null;
-            Evaluation evaluation = null;
+            Outcome outcome = Outcome.of(stages);
+            String gate = outcome.gate();
+            String gateFailure = outcome.gateFailure();
+            Evaluation evaluation = outcome.evaluation();
             Double shortfall = 0.0;
             long durationMs = 0;
             for (Stage stage : stages) {
-                if (stage.type().equals("eval") && stage.report() != null && stage.report().isObject()) {
-                    evaluation = Evaluation.of(stage.index(), stage.report());
-                }
                 if (stage.gate().equals(FAILED)) {
-                    if (gateFailure == null) {
-                        gateFailure = stage.label() + ": " + (stage.error() != null ? stage.error().message() : "the gate failed");
-                    }
-                    gate = FAILED;
                     Double missed = shortfall(stage.gateChecks());
                     shortfall = shortfall == null || missed == null ? null : shortfall + missed;
-                } else if (stage.gate().equals(PASSED) && gate.equals(NONE)) {
-                    gate = PASSED;
                 }
                 if (stage.index() >= reusedStages && stage.durationMs() != null) {
                     durationMs += stage.durationMs();
@@ -531,23 +523,10 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
      */
     public static RunReport assemble(Run run, RecipeRef recipe, ModelRef input, ModelRef output, List<Stage> stages,
                                      Instant startedAt, Instant finishedAt, Tuning tuning) {
-        Evaluation evaluation = null;
-        String gate = NONE;
-        String gateFailure = null;
+        Outcome outcome = Outcome.of(stages);
         long stagesMs = 0;
         List<String> notes = new ArrayList<>();
         for (Stage stage : stages) {
-            if (stage.type().equals("eval") && stage.report() != null && stage.report().isObject()) {
-                evaluation = Evaluation.of(stage.index(), stage.report());
-            }
-            if (stage.gate().equals(FAILED)) {
-                if (gateFailure == null) {
-                    gateFailure = stage.label() + ": " + (stage.error() != null ? stage.error().message() : "the gate failed");
-                }
-                gate = FAILED;
-            } else if (stage.gate().equals(PASSED) && gate.equals(NONE)) {
-                gate = PASSED;
-            }
             if (stage.durationMs() != null) {
                 stagesMs += stage.durationMs();
             }
@@ -566,7 +545,33 @@ public record RunReport(int schemaVersion, Run run, RecipeRef recipe, ModelRef i
         }
         Long durationMs = startedAt == null || finishedAt == null ? null : Duration.between(startedAt, finishedAt).toMillis();
         return new RunReport(SCHEMA_VERSION, run, recipe, input, output, Size.of(input.bytes(), output.bytes()), stages,
-                evaluation, gate, gateFailure, new Timings(text(startedAt), text(finishedAt), durationMs, stagesMs), notes, tuning);
+                outcome.evaluation(), outcome.gate(), outcome.gateFailure(), new Timings(text(startedAt), text(finishedAt), durationMs, stagesMs), notes, tuning);
+    }
+
+    /**
+     * What stages add up to: the last evaluation, the gate ({@value #FAILED} when any stage's failed, else {@value #PASSED}
+     * when any passed, else {@value #NONE}) and the first failure as "label: why".
+     */
+    private record Outcome(Evaluation evaluation, String gate, String gateFailure) {
+        static Outcome of(List<Stage> stages) {
+            Evaluation evaluation = null;
+            String gate = NONE;
+            String gateFailure = null;
+            for (Stage stage : stages) {
+                if (stage.type().equals("eval") && stage.report() != null && stage.report().isObject()) {
+                    evaluation = Evaluation.of(stage.index(), stage.report());
+                }
+                if (stage.gate().equals(FAILED)) {
+                    if (gateFailure == null) {
+                        gateFailure = stage.label() + ": " + (stage.error() != null ? stage.error().message() : "the gate failed");
+                    }
+                    gate = FAILED;
+                } else if (stage.gate().equals(PASSED) && gate.equals(NONE)) {
+                    gate = PASSED;
+                }
+            }
+            return new Outcome(evaluation, gate, gateFailure);
+        }
     }
 
     private static String text(Instant instant) {
