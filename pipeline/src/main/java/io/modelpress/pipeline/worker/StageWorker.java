@@ -48,6 +48,8 @@ public final class StageWorker {
     /** File names under an attempt's output prefix. */
     public static final String STAGE_JSON = "stage.json";
     public static final String MODEL_ONNX = "model.onnx";
+    /** A stage report's {@code cache} value when the result came from the result cache. */
+    static final String RESULT_CACHE_HIT = "hit";
 
     private static final System.Logger LOG = System.getLogger(StageWorker.class.getName());
 
@@ -248,9 +250,11 @@ public final class StageWorker {
     private StageResult record(StageRequest request, ArtifactRef output, com.fasterxml.jackson.databind.node.ObjectNode report,
                                String gateFailure, Timings timings) {
         String stage = request.stageType();
+        boolean hit = RESULT_CACHE_HIT.equals(report.path("cache").asText());
         StageResult result = gateFailure == null
                 ? new StageResult(request.runId(), request.stageIndex(), request.attempt(), stage, StageResult.Status.SUCCEEDED,
-                1.0, stage + " finished", output, report, null, settings.workerId(), timings.toEvent(), Instant.now())
+                1.0, stage + (hit ? " answered from the result cache" : " finished"), output, report, null, settings.workerId(),
+                timings.toEvent(), Instant.now())
                 : new StageResult(request.runId(), request.stageIndex(), request.attempt(), stage, StageResult.Status.FAILED,
                 1.0, gateFailure, output, report, new StageResult.Error(ErrorCode.GATE_FAILED.name(), gateFailure, false),
                 settings.workerId(), timings.toEvent(), Instant.now());
@@ -286,7 +290,7 @@ public final class StageWorker {
                 : retry(stage, "upload", () -> cache.copyModel(cacheKey, request.outputPrefix() + MODEL_ONNX));
         timings.uploadMs = millisSince(t0);
         com.fasterxml.jackson.databind.node.ObjectNode report = stored.deepCopy();
-        report.put("cache", "hit");
+        report.put("cache", RESULT_CACHE_HIT);
         metrics.cache(stage, "hit");
         metrics.modelBytes(request.runId(), StageSpec.label(request.stageIndex(), stage), output.bytes());
         LOG.log(System.Logger.Level.INFO, "{0}: answered from the result cache", describe(request));

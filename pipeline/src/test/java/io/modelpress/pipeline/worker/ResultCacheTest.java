@@ -92,6 +92,7 @@ class ResultCacheTest {
         assertThat(stage.runs()).as("answered from the cache, not run").isEqualTo(1);
         assertThat(reused.status()).isEqualTo(StageResult.Status.SUCCEEDED);
         assertThat(reused.metrics().get("cache").asText()).isEqualTo("hit");
+        assertThat(reused.message()).isEqualTo("quantize answered from the result cache");
         assertThat(reused.metrics().get("note").asText()).isEqualTo(note);
         assertThat(reused.output().key()).isEqualTo("runs/" + second + "/01-quantize-a1/model.onnx");
         assertThat(reused.output().sha256()).isEqualTo(computed.output().sha256());
