@@ -26,13 +26,13 @@ final class MacCounter {
     private static Rule conv(int weightInput) {
         return new Rule() {
             public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
-                long[] out = s.of(n.getOutput(0));
-                long[] w = s.of(n.getInput(weightInput));
+                long[] out = s.of(output(n, 0));
+                long[] w = s.of(input(n, weightInput));
                 return out == null || w == null ? OptionalLong.empty() : OptionalLong.of(product(out, 0) * product(w, 1));
             }
 
             public List<String> needs(NodeProto n) {
-                return List.of(n.getOutput(0), n.getInput(weightInput));
+                return List.of(output(n, 0), input(n, weightInput));
             }
         };
     }
@@ -40,13 +40,13 @@ final class MacCounter {
     /** MACs of a transposed convolution: every input element scatters over one filter. */
     private static final Rule CONV_TRANSPOSE = new Rule() {
         public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
-            long[] in = s.of(n.getInput(0));
-            long[] w = s.of(n.getInput(1));
+            long[] in = s.of(input(n, 0));
+            long[] w = s.of(input(n, 1));
             return in == null || w == null ? OptionalLong.empty() : OptionalLong.of(product(in, 0) * product(w, 1));
         }
 
         public List<String> needs(NodeProto n) {
-            return List.of(n.getInput(0), n.getInput(1));
+            return List.of(input(n, 0), input(n, 1));
         }
     };
 
@@ -54,8 +54,8 @@ final class MacCounter {
     private static Rule matmul(int aInput) {
         return new Rule() {
             public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
-                long[] out = s.of(n.getOutput(0));
-                long[] a = s.of(n.getInput(aInput));
+                long[] out = s.of(output(n, 0));
+                long[] a = s.of(input(n, aInput));
                 if (out == null || a == null || a.length == 0) {
                     return OptionalLong.empty();
                 }
@@ -63,15 +63,15 @@ final class MacCounter {
             }
 
             public List<String> needs(NodeProto n) {
-                return List.of(n.getOutput(0), n.getInput(aInput));
+                return List.of(output(n, 0), input(n, aInput));
             }
         };
     }
 
     private static final Rule GEMM = new Rule() {
         public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
-            long[] out = s.of(n.getOutput(0));
-            long[] a = s.of(n.getInput(0));
+            long[] out = s.of(output(n, 0));
+            long[] a = s.of(input(n, 0));
             if (out == null || a == null || a.length != 2) {
                 return OptionalLong.empty();
             }
@@ -80,19 +80,19 @@ final class MacCounter {
         }
 
         public List<String> needs(NodeProto n) {
-            return List.of(n.getOutput(0), n.getInput(0));
+            return List.of(output(n, 0), input(n, 0));
         }
     };
 
     private static final Rule MATMUL_NBITS = new Rule() {
         public OptionalLong macs(NodeProto n, ShapeInference.Shapes s) {
-            long[] out = s.of(n.getOutput(0));
+            long[] out = s.of(output(n, 0));
             long k = Nodes.intAttribute(n, "K", -1);
             return out == null || k < 0 ? OptionalLong.empty() : OptionalLong.of(product(out, 0) * k);
         }
 
         public List<String> needs(NodeProto n) {
-            return List.of(n.getOutput(0));
+            return List.of(output(n, 0));
         }
     };
 
@@ -149,5 +149,14 @@ final class MacCounter {
             p = Math.multiplyExact(p, Math.max(dims[i], 0));
         }
         return p;
+    }
+
+    /** A node's input by position, or "" (a value that has no shape) when the node has fewer: models can be malformed. */
+    private static String input(NodeProto node, int i) {
+        return i < node.getInputCount() ? node.getInput(i) : "";
+    }
+
+    private static String output(NodeProto node, int i) {
+        return i < node.getOutputCount() ? node.getOutput(i) : "";
     }
 }

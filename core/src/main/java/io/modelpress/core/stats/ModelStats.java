@@ -145,7 +145,7 @@ public record ModelStats(
                 MacCounter.Rule rule = MacCounter.ruleFor(n);
                 if (rule != null && path.equals("main")) {
                     countable.add(n);
-                    wanted.addAll(rule.needs(n));
+                    rule.needs(n).stream().filter(v -> !v.isEmpty()).forEach(wanted::add);
                 } else if (MacCounter.hasMacs(n)) {
                     uncounted.merge(opName(n), 1, Integer::sum);
                 }
