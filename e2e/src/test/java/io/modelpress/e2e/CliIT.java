@@ -1,7 +1,7 @@
 package io.modelpress.e2e;
 
 import io.modelpress.pipeline.events.RunState;
-import io.modelpress.pipeline.store.Sha256;
+import io.modelpress.core.Sha256;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,5 +1,6 @@
 package io.modelpress.orchestrator;
 
+import io.modelpress.core.Sha256;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.core.http.HttpServerRequest;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -23,7 +24,6 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -59,11 +59,12 @@ public class ApiAuth {
     @Inject
     OrchestratorConfig config;
 
-    /** Token hash (lower-case hex) to its roles; empty: loopback only. */
-    private volatile Map<String, Set<String>> tokens;
+    /** Token hash (lower-case hex) to its roles, read at start-up; empty: loopback only. */
+    private volatile Map<String, Set<String>> tokens = Map.of();
 
     void validateAtStart(@Observes StartupEvent start) {
         Map<String, Set<String>> parsed = parse(config.api().tokens().orElse(List.of()));
+        tokens = parsed;
         LOG.infof(parsed.isEmpty() ? "API: no tokens configured (modelpress.api.tokens): answering loopback clients only"
                 : "API: bearer tokens required (%d configured)", parsed.size());
     }
@@ -93,15 +94,6 @@ public class ApiAuth {
         return parsed;
     }
 
-    private Map<String, Set<String>> tokens() {
-        Map<String, Set<String>> known = tokens;
-        if (known == null) {
-            known = parse(config.api().tokens().orElse(List.of()));
-            tokens = known;
-        }
-        return known;
-    }
-
     @ServerRequestFilter(priority = Priorities.AUTHENTICATION)
     public Response check(ContainerRequestContext request, ResourceInfo resource, HttpServerRequest http) {
         Method method = resource.getResourceMethod();
@@ -110,7 +102,7 @@ public class ApiAuth {
         }
         Role role = method.getAnnotation(Role.class);
         String needed = role == null ? ADMIN : role.value();
-        Map<String, Set<String>> known = tokens();
+        Map<String, Set<String>> known = tokens;
         if (known.isEmpty()) {
             return loopback(http) ? null : refuse(Response.Status.UNAUTHORIZED, "UNAUTHENTICATED", "this API has no tokens "
                     + "configured (modelpress.api.tokens) and answers only on the orchestrator's own machine");
@@ -132,7 +124,7 @@ public class ApiAuth {
 
     /** The roles of a presented token: its hash compared with every configured hash in constant time. */
     private static Set<String> rolesOf(Map<String, Set<String>> known, String token) {
-        byte[] presented = sha256(token);
+        byte[] presented = HexFormat.of().parseHex(hash(token));
         Set<String> found = null;
         for (Map.Entry<String, Set<String>> entry : known.entrySet()) {
             if (MessageDigest.isEqual(presented, HexFormat.of().parseHex(entry.getKey()))) {
@@ -161,14 +153,6 @@ public class ApiAuth {
 
     /** The SHA-256 of a token, as configured in modelpress.api.tokens (hex). */
     public static String hash(String token) {
-        return HexFormat.of().formatHex(sha256(token));
-    }
-
-    private static byte[] sha256(String token) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
-        }
+        return Sha256.of(token.getBytes(StandardCharsets.UTF_8));
     }
 }

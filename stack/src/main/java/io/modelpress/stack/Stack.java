@@ -2,6 +2,7 @@ package io.modelpress.stack;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.Sha256;
 import io.modelpress.devstack.ChildJvm.Lifetime;
 import io.modelpress.devstack.Endpoints;
 import io.modelpress.devstack.StackDirectory;
@@ -16,8 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -251,7 +250,7 @@ public final class Stack {
         if (service == Service.ORCHESTRATOR) {
             env.put("QUARKUS_HTTP_BODY_UPLOADS_DIRECTORY", directory.uploads().toString());
             // the API wants this stack's token; the orchestrator is given only its hash
-            env.put("MODELPRESS_API_TOKENS", "admin:" + sha256(apiToken()));
+            env.put("MODELPRESS_API_TOKENS", "admin:" + Sha256.of(apiToken().getBytes(StandardCharsets.UTF_8)));
         }
         env.putAll(extraEnv.getOrDefault(service, Map.of()));
         return env;
@@ -295,14 +294,6 @@ public final class Stack {
             Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
         } catch (UnsupportedOperationException notPosix) {
             // Windows: the user's profile folder is private already
-        }
-    }
-
-    private static String sha256(String text) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
         }
     }
 

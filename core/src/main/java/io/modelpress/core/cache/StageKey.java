@@ -2,20 +2,18 @@ package io.modelpress.core.cache;
 
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.Sha256;
 import io.modelpress.core.data.InputHints;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.recipe.StageSpec;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.CodeSource;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -50,7 +48,7 @@ public final class StageKey {
      */
     public static String ofHashes(StageSpec spec, Class<?> stageClass, String input, String original, List<String> data,
                                   String tokenizer, InputHints hints) {
-        MessageDigest digest = sha256();
+        MessageDigest digest = Sha256.digest();
         field(digest, "key", "modelpress-stage-cache-1");
         field(digest, "code", codeVersion(StageKey.class) + "/" + codeVersion(stageClass));
         field(digest, "type", spec.type());
@@ -63,7 +61,7 @@ public final class StageKey {
         field(digest, "tokenizer", tokenizer == null ? "-" : tokenizer);
         field(digest, "hints", hints == null ? "-" : canonical(new TreeMap<>(Map.of("shapes", canonicalShapes(hints), "values",
                 new TreeMap<>(hints.values())))));
-        return HexFormat.of().formatHex(digest.digest());
+        return Sha256.hex(digest);
     }
 
     /** A model's .onnx file and its external data files. */
@@ -81,11 +79,11 @@ public final class StageKey {
             return file(path);
         }
         try (Stream<Path> files = Files.walk(path)) {
-            MessageDigest digest = sha256();
+            MessageDigest digest = Sha256.digest();
             for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
                 field(digest, path.relativize(f).toString(), file(f));
             }
-            return HexFormat.of().formatHex(digest.digest());
+            return Sha256.hex(digest);
         } catch (IOException e) {
             throw new ModelPressException(ErrorCode.IO_ERROR, path.toString(), "cannot be read: " + e.getMessage(), e);
         }
@@ -102,16 +100,11 @@ public final class StageKey {
     }
 
     private static String contentHash(Path file) {
-        MessageDigest digest = sha256();
-        try (InputStream in = Files.newInputStream(file)) {
-            byte[] buffer = new byte[1 << 16];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
+        try {
+            return Sha256.of(file);
         } catch (IOException e) {
             throw new ModelPressException(ErrorCode.IO_ERROR, file.toString(), "cannot be read: " + e.getMessage(), e);
         }
-        return HexFormat.of().formatHex(digest.digest());
     }
 
     /**
@@ -167,13 +160,5 @@ public final class StageKey {
     private static void field(MessageDigest digest, String name, String value) {
         byte[] bytes = (name + "\u0000" + value + "\u0000").getBytes(StandardCharsets.UTF_8);
         digest.update(bytes);
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
-        }
     }
 }

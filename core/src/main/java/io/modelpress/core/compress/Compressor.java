@@ -3,6 +3,7 @@ package io.modelpress.core.compress;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelpress.core.ErrorCode;
 import io.modelpress.core.ModelPressException;
+import io.modelpress.core.Sha256;
 import io.modelpress.core.TempFiles;
 import io.modelpress.core.cache.StageCache;
 import io.modelpress.core.cache.StageKey;
@@ -22,16 +23,12 @@ import io.modelpress.core.tune.Candidates;
 import io.modelpress.core.tune.Candidates.Candidate;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -338,17 +335,10 @@ public final class Compressor {
     }
 
     private static String sha256(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            byte[] buffer = new byte[1 << 16];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-            return HexFormat.of().formatHex(digest.digest());
+        try {
+            return Sha256.of(file);
         } catch (IOException e) {
             throw new ModelPressException(ErrorCode.IO_ERROR, file.toString(), "cannot be read: " + e.getMessage(), e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
         }
     }
 }

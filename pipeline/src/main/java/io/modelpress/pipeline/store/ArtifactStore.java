@@ -1,5 +1,6 @@
 package io.modelpress.pipeline.store;
 
+import io.modelpress.core.Sha256;
 import io.minio.BucketExistsArgs;
 import io.minio.CopyObjectArgs;
 import io.minio.CopySource;

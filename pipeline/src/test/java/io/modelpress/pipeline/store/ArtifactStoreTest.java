@@ -1,5 +1,6 @@
 package io.modelpress.pipeline.store;
 
+import io.modelpress.core.Sha256;
 import io.minio.MinioClient;
 import io.minio.PutObjectArgs;
 import io.modelpress.core.ErrorCode;

@@ -10,7 +10,7 @@ import io.modelpress.pipeline.kafka.KafkaPublisher;
 import io.modelpress.pipeline.metrics.StageMetrics;
 import io.modelpress.pipeline.store.ArtifactStore;
 import io.modelpress.pipeline.store.S3Settings;
-import io.modelpress.pipeline.store.Sha256;
+import io.modelpress.core.Sha256;
 import io.minio.MinioClient;
 import io.minio.PutObjectArgs;
 import io.modelpress.pipeline.testing.DocStringStage;

@@ -270,18 +270,21 @@ public final class StaticQuantizer {
 
     /** The float outputs of a model on the first samples of the calibration data, concatenated batch after batch. */
     private static Map<String, float[]> outputsOn(OnnxModel model, List<String> outputs, CalibrationData data, int samples, int threads) {
-        Map<String, java.io.ByteArrayOutputStream> collected = new LinkedHashMap<>();
+        Map<String, List<float[]>> batches = new LinkedHashMap<>();
         ActivationObserver.observe(model, outputs, data, samples, threads, (value, buffer, shape) -> {
-            java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(buffer.remaining() * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            bytes.asFloatBuffer().put(buffer);
-            collected.computeIfAbsent(value, v -> new java.io.ByteArrayOutputStream()).writeBytes(bytes.array());
+            float[] batch = new float[buffer.remaining()];
+            buffer.get(batch);
+            batches.computeIfAbsent(value, v -> new ArrayList<>()).add(batch);
         });
         Map<String, float[]> values = new LinkedHashMap<>();
-        collected.forEach((name, stream) -> {
-            java.nio.FloatBuffer floats = java.nio.ByteBuffer.wrap(stream.toByteArray()).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-            float[] array = new float[floats.remaining()];
-            floats.get(array);
-            values.put(name, array);
+        batches.forEach((name, list) -> {
+            float[] all = new float[list.stream().mapToInt(b -> b.length).sum()];
+            int at = 0;
+            for (float[] batch : list) {
+                System.arraycopy(batch, 0, all, at, batch.length);
+                at += batch.length;
+            }
+            values.put(name, all);
         });
         return values;
     }

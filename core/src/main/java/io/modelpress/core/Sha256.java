@@ -1,4 +1,4 @@
-package io.modelpress.pipeline.store;
+package io.modelpress.core;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,7 +8,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
-/** SHA-256 as lowercase hex, the form artifact refs carry. */
+/** SHA-256 as lowercase hex: the form artifact refs, report model refs, cache keys and API token hashes carry. */
 public final class Sha256 {
     private static final int BUFFER = 1 << 20;
 
