@@ -71,6 +71,9 @@ public final class DistillBench {
         Double learningRateOption = null;
         String qatQuantize = HARSH_STATIC;
         int qatEpochs = 3;
+        String miniLmLoss = "embedding";
+        Integer epochsOption = null;
+        int trainLimit = Integer.MAX_VALUE;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
@@ -80,8 +83,12 @@ public final class DistillBench {
                 case "--qat-epochs" -> qatEpochs = Integer.parseInt(args[++i]);
                 case "--out" -> out = Path.of(args[++i]);
                 case "--learning-rate" -> learningRateOption = Double.parseDouble(args[++i]);
+                case "--loss" -> miniLmLoss = args[++i];
+                case "--epochs" -> epochsOption = Integer.parseInt(args[++i]);
+                case "--train-limit" -> trainLimit = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (options: --quick, --qat, --minilm, --qat-quantize '{ mode: static, ... }', --qat-epochs N, --out FILE, --learning-rate R)");
+                        + " (options: --quick, --qat, --minilm, --qat-quantize '{ mode: static, ... }', --qat-epochs N, --out FILE, "
+                        + "--learning-rate R; with --minilm: --loss cosine|pooled_cosine|embedding|mse, --epochs N, --train-limit N)");
             }
         }
         if (out == null) {
@@ -89,7 +96,9 @@ public final class DistillBench {
         }
         System.setProperty("ai.djl.offline", "true");
         if (miniLm) {
-            miniLmStudent(quick, learningRateOption == null ? 2e-4 : learningRateOption, out, arguments(args));
+            int epochs = epochsOption != null ? epochsOption : quick ? 1 : 3;
+            miniLmStudent(quick, new MiniLmTraining(miniLmLoss, epochs, learningRateOption == null ? 2e-4 : learningRateOption, trainLimit),
+                    out, arguments(args));
             return;
         }
         if (!FashionMnist.isPresent(FashionMnist.DEFAULT_DIR)) {
@@ -274,6 +283,10 @@ public final class DistillBench {
         }
     }
 
+    /** How the MiniLM student is distilled: the recipe's loss, epochs and learning rate, and at most this many sentences. */
+    record MiniLmTraining(String loss, int epochs, double learningRate, int trainLimit) {
+    }
+
     /** Training text for the MiniLM student: WordNet usage examples, disjoint from every calibration and eval file. */
     static final Path MINILM_TRAIN = QuantizationBench.EXAMPLES_DATA.resolve("wordnet-train.jsonl");
     /** Sentences longer than this many words are left out of training: every batch is padded to the longest. */
@@ -281,13 +294,14 @@ public final class DistillBench {
 
     /**
      * all-MiniLM-L6-v2 cut to 4 of its 6 layers (`layers` keep 4, chosen by block influence), distilled from the
-     * 6-layer model on unlabeled WordNet sentences (cosine on the token embeddings), then `int8-dynamic`. Reported:
+     * 6-layer model on unlabeled WordNet sentences (loss `embedding` unless --loss says otherwise), then `int8-dynamic`. Reported:
      * cosine of mean-pooled embeddings to the fp32 teacher on both evaluation sets, the training time, and latency at
      * 32x128 against ONNX Runtime's own quantized release (-q).
      */
-    private static void miniLmStudent(boolean quick, double learningRate, Path out, String command) throws Exception {
+    private static void miniLmStudent(boolean quick, MiniLmTraining plan, Path out, String command) throws Exception {
         int threads = Runtime.getRuntime().availableProcessors();
-        int epochs = quick ? 1 : 3;
+        int epochs = plan.epochs();
+        double learningRate = plan.learningRate();
         int rounds = quick ? 10 : 30;
         Path teacher = ReferenceModels.minilm();
         Path tokenizer = ReferenceModels.minilmTokenizer();
@@ -305,13 +319,13 @@ public final class DistillBench {
             List<String> train = new ArrayList<>();
             ObjectMapper json = new ObjectMapper();
             for (String line : Files.readAllLines(MINILM_TRAIN)) {
-                if (json.readTree(line).path("text").asText().split("\\s+").length <= MAX_TRAIN_WORDS) {
+                if (train.size() < plan.trainLimit() && json.readTree(line).path("text").asText().split("\\s+").length <= MAX_TRAIN_WORDS) {
                     train.add(line);
                 }
             }
             Path trainFile = Files.write(work.resolve("train.jsonl"), train);
-            String yaml = String.format(Locale.ROOT, "stages:\n  - distill: { epochs: %d, batch: 32, learning_rate: %s, validation: 0.05 }\n",
-                    epochs, learningRate);
+            String yaml = String.format(Locale.ROOT, "stages:\n  - distill: { loss: %s, epochs: %d, batch: 32, learning_rate: %s, validation: 0.05 }\n",
+                    plan.loss(), epochs, learningRate);
             StageSpec spec = RecipeParser.parse(yaml, "distill-minilm.yaml").stages().get(0);
             Files.createDirectories(work.resolve("distill"));
             start = System.nanoTime();
@@ -345,8 +359,7 @@ public final class DistillBench {
                     .append(String.format(Locale.ROOT, "Teacher: all-MiniLM-L6-v2 (fp32). Student: the same with 4 of its 6 layers "
                                     + "(`layers` keep 4; dropped by block influence on wordnet-calib.jsonl: %s; %.1f s). "
                                     + "Distilled on %,d unlabeled sentences of examples/data/wordnet-train.jsonl (WordNet usage examples of "
-                                    + "at most %d words; disjoint from every evaluation and calibration file), cosine loss on the token "
-                                    + "embeddings, %d epoch(s), batch 32, learning rate %s: %d optimizer steps, %.1f s in the stage "
+                                    + "at most %d words; disjoint from every evaluation and calibration file), loss `%s`, %d epoch(s), batch 32, learning rate %s: %d optimizer steps, %.1f s in the stage "
                                     + "(report: %.1f samples/s, %d threads). Then `int8-dynamic` (%.1f s). Cosine: mean-pooled embeddings "
                                     + "vs the fp32 teacher, mean / min, on the 640 sentences of each evaluation file (A: Python documentation, "
                                     + "another kind of text than the training set; B: WordNet usage examples). Latency: median ms per batch "
@@ -354,7 +367,7 @@ public final class DistillBench {
                                     + "median per-round ratio to ONNX Runtime's own int8 release (-q; below 1 is faster).%n%n",
                             layers.notes().getOrDefault("dropped", layers.blocks().stream().filter(PruneReport.Block::removed)
                                     .map(b -> Integer.toString(b.index())).collect(java.util.stream.Collectors.joining(", "))),
-                            pruneSeconds, train.size(), MAX_TRAIN_WORDS, epochs, learningRate, report.path("steps").asLong(),
+                            pruneSeconds, train.size(), MAX_TRAIN_WORDS, plan.loss(), epochs, learningRate, report.path("steps").asLong(),
                             distillSeconds, report.path("samples_per_second").asDouble(), threads, quantizeSeconds, rounds))
                     .append("| model | bytes | cosine A (docs) | cosine B (WordNet) | 32x128 ms | ratio to -q |\n|---|---|---|---|---|---|\n");
             for (var e : models.entrySet()) {

@@ -17,15 +17,27 @@ import java.util.Map;
  * The distillation loss of a batch: one term per distilled output, summed. {@code kd} outputs (class scores): KL
  * divergence of the temperature-softened distributions times T^2, mixed as {@code alpha * kd + (1 - alpha) * ce} with
  * hard-label cross-entropy on the first of them when the data has labels; {@code cosine} outputs (embeddings): mean
- * {@code 1 - cosine} of the vectors along the last axis (token vectors weighted by the attention mask); {@code mse}:
- * mean squared error (also for hidden states). Student and teacher values must have the same shape.
+ * {@code 1 - cosine} of the vectors along the last axis (token vectors weighted by the attention mask); {@code
+ * pooled_cosine}: {@code 1 - cosine} of the sentence embeddings, the token vectors averaged over the attention mask
+ * (what a mean-pooling embedding model publishes); {@code embedding}: the sum of those two; {@code mse}: mean squared
+ * error (also for hidden states). Student and teacher values must have the same shape.
  */
 final class DistillLoss {
     enum Kind {
-        KD, COSINE, MSE;
+        KD, COSINE, POOLED_COSINE, EMBEDDING, MSE;
 
         String key() {
             return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The kind a recipe names, or null for a name that is not a loss kind (auto). */
+        static Kind named(String key) {
+            for (Kind kind : values()) {
+                if (kind.key().equals(key)) {
+                    return kind;
+                }
+            }
+            return null;
         }
     }
 
@@ -83,6 +95,8 @@ final class DistillLoss {
                     yield kd;
                 }
                 case COSINE -> cosineLoss(manager, s, t, mask);
+                case POOLED_COSINE -> pooledCosineLoss(manager, s, t, mask);
+                case EMBEDDING -> cosineLoss(manager, s, t, mask).add(pooledCosineLoss(manager, s, t, mask));
                 case MSE -> Losses.meanSquaredError(s, t);
             };
             total = total == null ? value : total.add(value);
@@ -101,6 +115,22 @@ final class DistillLoss {
             return distance.mul(weights).sum().div(weights.sum().maximum(1f));
         }
         return distance.mean();
+    }
+
+    /**
+     * Mean of {@code 1 - cosine} of the sentence embeddings: token vectors [batch, tokens, width] averaged over the
+     * attention mask [batch, tokens]. Values of another shape, or without a mask, fall back to {@link #cosineLoss}.
+     */
+    static NDArray pooledCosineLoss(NDManager manager, NDArray student, NDArray teacher, HostArray mask) {
+        Shape shape = student.getShape();
+        if (mask == null || shape.dimension() != 3 || shape.get(0) != mask.dim(0) || shape.get(1) != mask.dim(1)) {
+            return cosineLoss(manager, student, teacher, null);
+        }
+        NDArray weights = manager.create(mask.toFloats(), new Shape(shape.get(0), shape.get(1), 1));
+        // the mean's denominator is the same for both models and cancels in the cosine: sums suffice
+        NDArray s = student.mul(weights).sum(new int[] {1});
+        NDArray t = teacher.mul(weights).sum(new int[] {1});
+        return cosineLoss(manager, s, t, null);
     }
 
     /** Index of the largest value of each row of a [rows, n] array of scores. */

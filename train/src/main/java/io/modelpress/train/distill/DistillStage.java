@@ -99,6 +99,8 @@ final class DistillStage implements Stage {
                 data.checkLabels(shape[shape.length - 1], loss.labelledOutput());
             }
             context.progress().progress(0.01, "running the teacher on " + data.size() + " samples");
+            int[] probeRows = Teacher.range(0, Math.min(batch, data.size()));
+            boolean cutTokens = acceptsAnyTokenCount(inputs, data.tokenInputs()) && teacher.allowCutTokens(data, probeRows, probe);
             boolean cached = teacher.cache(data, batch);
             if (!cached) {
                 notes.add("the teacher's outputs are too large to keep (over " + (Teacher.CACHE_BYTES >> 20)
@@ -118,7 +120,7 @@ final class DistillStage implements Stage {
                     .withModule(OnnxGraphModule.Options.defaults().withDevice(device));
 
             OnnxModel best = student.copy();
-            Training training = new Training(context, data, split, teacher, loss, inputs, batch, fixedBatch > 0, device);
+            Training training = new Training(context, data, split, teacher, loss, inputs, batch, fixedBatch > 0, cutTokens, device);
             try (OnnxTrainer trainer = OnnxTrainer.create(student, options)) {
                 training.run(trainer, totalSteps, stepsPerEpoch, spec.integer("validate_every"), spec.integer("patience"),
                         spec.integer("seed"), best, notes);
@@ -152,6 +154,7 @@ final class DistillStage implements Stage {
             report.put("warmup_steps", warmup);
             report.put("device", device.isGpu() ? "gpu " + device.getDeviceId() : "cpu");
             report.put("teacher_outputs_cached", cached);
+            report.put("batches_cut_to_longest", cutTokens);
             training.report(report);
             report.put("ort_max_abs_difference", difference);
         }
@@ -160,6 +163,19 @@ final class DistillStage implements Stage {
         }
         context.progress().progress(1.0, "distilled");
         return new StageOutcome(context.outputModel(), report, null);
+    }
+
+    /** Whether every token input of the student leaves its token count (axis 1) open. */
+    private static boolean acceptsAnyTokenCount(List<ValueShape> inputs, List<String> tokenInputs) {
+        if (tokenInputs.isEmpty()) {
+            return false;
+        }
+        for (ValueShape input : inputs) {
+            if (tokenInputs.contains(input.name()) && (!input.rankKnown() || input.dims().size() != 2 || input.dims().get(1).isFixed())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Text data uses the run's tokenizer, else the one beside the original model; an IDX folder its training split. */
@@ -238,13 +254,11 @@ final class DistillStage implements Stage {
         String labelled = null;
         for (String output : outputs) {
             int rank = probe.get(output).shape().length;
-            DistillLoss.Kind kind = switch (choice) {
-                case "kd" -> DistillLoss.Kind.KD;
-                case "cosine" -> DistillLoss.Kind.COSINE;
-                case "mse" -> DistillLoss.Kind.MSE;
-                default -> rank >= 3 || (rank == 2 && output.toLowerCase(Locale.ROOT).matches(".*(embed|hidden|pool|sentence).*"))
+            DistillLoss.Kind kind = DistillLoss.Kind.named(choice);
+            if (kind == null) {
+                kind = rank >= 3 || (rank == 2 && output.toLowerCase(Locale.ROOT).matches(".*(embed|hidden|pool|sentence).*"))
                         ? DistillLoss.Kind.COSINE : rank == 2 ? DistillLoss.Kind.KD : DistillLoss.Kind.MSE;
-            };
+            }
             if (kind == DistillLoss.Kind.KD && rank == 2 && labels && labelled == null) {
                 labelled = output;
             }
@@ -354,6 +368,8 @@ final class DistillStage implements Stage {
     private static final class Training {
         /** Steps in a row whose loss or gradients may be non-finite before the stage gives up. */
         private static final int MAX_SKIPPED_IN_A_ROW = 5;
+        /** Batches whose samples are sorted by length together (see {@link #epochBatches}). */
+        private static final int BUCKET_BATCHES = 16;
         private final StageContext context;
         private final SampleSet data;
         private final Split split;
@@ -362,6 +378,8 @@ final class DistillStage implements Stage {
         private final List<ValueShape> inputs;
         private final int batch;
         private final boolean fullBatchesOnly;
+        /** Whether text batches are cut to their longest sample, and so drawn from samples of similar lengths. */
+        private final boolean cutTokens;
         private final List<String> outputs;
         private final Device device;
         private long steps;
@@ -377,8 +395,9 @@ final class DistillStage implements Stage {
         private double seconds;
 
         Training(StageContext context, SampleSet data, Split split, Teacher teacher, DistillLoss loss, List<ValueShape> inputs,
-                 int batch, boolean fullBatchesOnly, Device device) {
+                 int batch, boolean fullBatchesOnly, boolean cutTokens, Device device) {
             this.context = context;
+            this.cutTokens = cutTokens;
             this.device = device;
             this.data = data;
             this.split = split;
@@ -403,20 +422,17 @@ final class DistillStage implements Stage {
                 bestValidation = before;
             }
             Random shuffler = new Random(seed + 1);
-            int[] order = split.train().clone();
-            int cursor = order.length;
+            java.util.ArrayDeque<int[]> epoch = new java.util.ArrayDeque<>();
             long started = System.nanoTime();
             long lastReport = 0;
             double windowLoss = 0;
             int window = 0;
             long sinceBetter = 0;
             for (long step = 0; step < totalSteps; step++) {
-                if (cursor >= order.length || (fullBatchesOnly && cursor + batch > order.length)) {
-                    shuffle(order, shuffler);
-                    cursor = 0;
+                if (epoch.isEmpty()) {
+                    epoch.addAll(epochBatches(shuffler));
                 }
-                int[] rows = Arrays.copyOfRange(order, cursor, Math.min(order.length, cursor + batch));
-                cursor += rows.length;
+                int[] rows = epoch.poll();
                 float value = trainStep(trainer, rows);
                 if (Float.isFinite(value)) {
                     trainer.optimizerStep();
@@ -476,17 +492,67 @@ final class DistillStage implements Stage {
             }
         }
 
+        /**
+         * One epoch's batches: the training samples shuffled and cut into batches (only whole ones where the model fixes
+         * its batch). When batches are cut to their longest sample, each run of {@link #BUCKET_BATCHES} batches is
+         * first sorted by length, so that a batch holds samples of similar lengths, and the batches are shuffled again.
+         */
+        private List<int[]> epochBatches(Random shuffler) {
+            int[] order = split.train().clone();
+            shuffle(order, shuffler);
+            if (cutTokens) {
+                int[] lengths = new int[data.size()];
+                for (int row : order) {
+                    lengths[row] = data.tokens(new int[] {row});
+                }
+                int bucket = batch * BUCKET_BATCHES;
+                for (int from = 0; from < order.length; from += bucket) {
+                    int to = Math.min(order.length, from + bucket);
+                    Integer[] part = new Integer[to - from];
+                    for (int i = from; i < to; i++) {
+                        part[i - from] = order[i];
+                    }
+                    Arrays.sort(part, java.util.Comparator.comparingInt(row -> lengths[row]));
+                    for (int i = from; i < to; i++) {
+                        order[i] = part[i - from];
+                    }
+                }
+            }
+            List<int[]> batches = new ArrayList<>();
+            for (int from = 0; from < order.length; from += batch) {
+                if (fullBatchesOnly && from + batch > order.length) {
+                    break;
+                }
+                batches.add(Arrays.copyOfRange(order, from, Math.min(order.length, from + batch)));
+            }
+            if (cutTokens) {
+                java.util.Collections.shuffle(batches, shuffler);
+            }
+            return batches;
+        }
+
+        private int tokens(int[] rows) {
+            return cutTokens ? data.tokens(rows) : data.paddedTokens();
+        }
+
         private float trainStep(OnnxTrainer trainer, int[] rows) {
-            Map<String, Teacher.Target> targets = teacher.targets(data, rows);
+            int tokens = tokens(rows);
+            Map<String, Teacher.Target> targets = teacher.targets(data, rows, tokens);
             try (TrainingStep step = trainer.newStep()) {
-                Map<String, NDArray> out = step.forward(arrays(step.manager(), data.inputs(rows), inputs), outputs);
-                return step.backward(loss.loss(step.manager(), out, targets, data.labels(rows), data.attentionMask(rows)));
+                Map<String, NDArray> out = step.forward(arrays(step.manager(), data.inputs(rows, tokens), inputs), outputs);
+                return step.backward(loss.loss(step.manager(), out, targets, data.labels(rows), data.attentionMask(rows, tokens)));
             }
         }
 
         /** The loss on the validation samples (inference mode), and agreement with the teacher's top-1 class. */
         private Validation validate(OnnxTrainer trainer) {
-            int[] all = split.validation();
+            int[] all = split.validation().clone();
+            if (cutTokens) {
+                // batches of similar lengths, as in training
+                Integer[] sorted = Arrays.stream(all).boxed().toArray(Integer[]::new);
+                Arrays.sort(sorted, java.util.Comparator.comparingInt(row -> data.tokens(new int[] {row})));
+                all = Arrays.stream(sorted).mapToInt(Integer::intValue).toArray();
+            }
             double lossSum = 0;
             long agreeing = 0;
             long compared = 0;
@@ -494,10 +560,11 @@ final class DistillStage implements Stage {
                     .findFirst().orElse(null);
             for (int from = 0; from + (fullBatchesOnly ? batch : 1) <= all.length; from += batch) {
                 int[] rows = Arrays.copyOfRange(all, from, Math.min(all.length, from + batch));
-                Map<String, Teacher.Target> targets = teacher.targets(data, rows);
+                int tokens = tokens(rows);
+                Map<String, Teacher.Target> targets = teacher.targets(data, rows, tokens);
                 try (NDManager scope = NDManager.newBaseManager(device, "PyTorch")) {
-                    Map<String, NDArray> out = trainer.predict(scope, arrays(scope, data.inputs(rows), inputs), outputs);
-                    lossSum += rows.length * (double) loss.loss(scope, out, targets, data.labels(rows), data.attentionMask(rows))
+                    Map<String, NDArray> out = trainer.predict(scope, arrays(scope, data.inputs(rows, tokens), inputs), outputs);
+                    lossSum += rows.length * (double) loss.loss(scope, out, targets, data.labels(rows), data.attentionMask(rows, tokens))
                             .toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat();
                     if (classOutput != null) {
                         Teacher.Target t = targets.get(classOutput);

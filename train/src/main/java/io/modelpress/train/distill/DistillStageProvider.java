@@ -16,9 +16,11 @@ import java.util.Map;
 public final class DistillStageProvider implements StageProvider {
     private static final Map<String, Param> PARAMETERS = parameters(
             Param.choice("loss", "auto", "loss per distilled output: kd (KL divergence of temperature-softened class scores, "
-                    + "mixed with hard-label cross-entropy when the data has labels), cosine (embeddings), mse; auto: cosine for "
-                    + "outputs of rank 3 or more and for rank-2 outputs named like embeddings (embed, hidden, pool, sentence), "
-                    + "kd for other rank-2 outputs, mse otherwise", "auto", "kd", "cosine", "mse"),
+                    + "mixed with hard-label cross-entropy when the data has labels), cosine (embeddings; token vectors weighted by "
+                    + "the attention mask), pooled_cosine (the token vectors' mean over the attention mask: the sentence embedding "
+                    + "of a mean-pooling model), embedding (cosine + pooled_cosine), mse; auto: cosine for outputs of rank 3 or "
+                    + "more and for rank-2 outputs named like embeddings (embed, hidden, pool, sentence), kd for other rank-2 "
+                    + "outputs, mse otherwise", "auto", "kd", "cosine", "pooled_cosine", "embedding", "mse"),
             Param.strings("outputs", "student outputs to distill (default: every floating-point output)"),
             Param.strings("hidden", "hidden states matched by mean squared error, each `value` (the same name in both models) or "
                     + "`student_value=teacher_value`; their shapes must agree"),

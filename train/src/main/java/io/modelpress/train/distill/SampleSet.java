@@ -18,7 +18,8 @@ import java.util.Map;
 /**
  * The samples of a data file, read by core's dataset readers (npz/npy, IDX images, JSON Lines text) and held in
  * memory as one batch, so that training can draw shuffled batches from them epoch after epoch. Text is padded to its
- * longest sample once, so every batch has the same token length.
+ * longest sample once; a batch of text can be cut to its own longest sample ({@link #tokens}), which is what makes
+ * batches of similar lengths cheap.
  */
 final class SampleSet {
     private final Map<String, HostArray> inputs;
@@ -83,9 +84,51 @@ final class SampleSet {
 
     /** The model inputs of the given samples (inputs without a batch axis whole). */
     Map<String, HostArray> inputs(int[] rows) {
+        return inputs(rows, paddedTokens());
+    }
+
+    /**
+     * The model inputs of the given samples, the token inputs (those shaped like the attention mask) cut to their first
+     * {@code tokens} tokens.
+     */
+    Map<String, HostArray> inputs(int[] rows, int tokens) {
         Map<String, HostArray> out = new LinkedHashMap<>();
-        inputs.forEach((name, array) -> out.put(name, Boolean.FALSE.equals(batched.get(name)) ? array : rows(array, rows)));
+        inputs.forEach((name, array) -> out.put(name, Boolean.FALSE.equals(batched.get(name)) ? array
+                : isTokenInput(array) ? rows(array, rows, tokens) : rows(array, rows)));
         return out;
+    }
+
+    /** The token length every text sample is padded to, or -1 for data without an attention mask. */
+    int paddedTokens() {
+        return attentionMask == null ? -1 : (int) attentionMask.dim(1);
+    }
+
+    /** The longest of the given samples in tokens (its last unmasked token), or -1 for data without an attention mask. */
+    int tokens(int[] rows) {
+        if (attentionMask == null) {
+            return -1;
+        }
+        int padded = paddedTokens();
+        int longest = 1;
+        for (int row : rows) {
+            for (int t = padded - 1; t >= longest; t--) {
+                if (attentionMask.getLong(row * padded + t) != 0) {
+                    longest = t + 1;
+                    break;
+                }
+            }
+        }
+        return longest;
+    }
+
+    /** The names of the inputs that carry tokens: batched and shaped like the attention mask. */
+    List<String> tokenInputs() {
+        return inputs.entrySet().stream().filter(e -> !Boolean.FALSE.equals(batched.get(e.getKey())) && isTokenInput(e.getValue()))
+                .map(Map.Entry::getKey).toList();
+    }
+
+    private boolean isTokenInput(HostArray array) {
+        return attentionMask != null && java.util.Arrays.equals(array.shape(), attentionMask.shape());
     }
 
     /** The class labels of the given samples, or null. */
@@ -102,20 +145,37 @@ final class SampleSet {
 
     /** The attention mask [rows, tokens] of the given samples, or null. */
     HostArray attentionMask(int[] rows) {
-        return attentionMask == null ? null : rows(attentionMask, rows);
+        return attentionMask(rows, paddedTokens());
+    }
+
+    /** The attention mask of the given samples cut to their first {@code tokens} tokens, or null. */
+    HostArray attentionMask(int[] rows, int tokens) {
+        return attentionMask == null ? null : rows(attentionMask, rows, tokens);
     }
 
     /** Samples {@code rows} of an array batched along axis 0, in that order (a copy). */
     static HostArray rows(HostArray array, int[] rows) {
+        return rows(array, rows, array.shape().length > 1 ? (int) array.dim(1) : 1);
+    }
+
+    /**
+     * Samples {@code rows} of an array batched along axis 0, in that order, with axis 1 cut to its first {@code keep}
+     * entries (a copy).
+     */
+    static HostArray rows(HostArray array, int[] rows, int keep) {
         long[] shape = array.shape();
         int perSample = shape[0] == 0 ? 0 : (int) (array.elementCount() / shape[0]);
+        int kept = shape.length > 1 && shape[1] > 0 ? (int) ((long) perSample / shape[1] * keep) : perSample;
         shape[0] = rows.length;
+        if (shape.length > 1) {
+            shape[1] = keep;
+        }
         HostArray out = HostArray.zeros(array.type(), shape);
         boolean integral = !array.type().isFloatingPoint();
         for (int r = 0; r < rows.length; r++) {
             int from = rows[r] * perSample;
-            int to = r * perSample;
-            for (int k = 0; k < perSample; k++) {
+            int to = r * kept;
+            for (int k = 0; k < kept; k++) {
                 if (integral) {
                     out.setLong(to + k, array.getLong(from + k));
                 } else {

@@ -37,6 +37,8 @@ final class Teacher implements AutoCloseable {
     private Map<String, float[]> cache;
     private Map<String, Integer> cachedPerSample;
     private Map<String, long[]> cachedShapes;
+    /** The outputs whose axis 1 runs over the input tokens, when batches may be cut to their longest sample, else null. */
+    private Set<String> tokenOutputs;
 
     private final Path exposed;
 
@@ -122,6 +124,47 @@ final class Teacher implements AutoCloseable {
     }
 
     /**
+     * Finds out whether batches of this text may be cut to their longest sample: the teacher runs {@code rows} once
+     * more with one token less, and every output must either keep its shape or lose exactly that token on axis 1.
+     * Those that lose it are cut the same way when the cached outputs are handed out.
+     *
+     * @param full the teacher's outputs for {@code rows} at the padded length
+     * @return whether batches may be cut (false for data without tokens, a teacher with a fixed token length, or
+     *         outputs that change shape otherwise)
+     */
+    boolean allowCutTokens(SampleSet data, int[] rows, Map<String, Target> full) {
+        int padded = data.paddedTokens();
+        if (padded < 2) {
+            return false;
+        }
+        Map<String, Target> shorter;
+        try {
+            shorter = run(data.inputs(rows, padded - 1));
+        } catch (RuntimeException e) {
+            return false;
+        }
+        Set<String> following = new java.util.HashSet<>();
+        for (var entry : full.entrySet()) {
+            long[] before = entry.getValue().shape();
+            long[] after = shorter.get(entry.getKey()).shape();
+            if (Arrays.equals(before, after)) {
+                continue;
+            }
+            long[] expected = before.clone();
+            if (expected.length < 2 || expected[1] != padded) {
+                return false;
+            }
+            expected[1] = padded - 1;
+            if (!Arrays.equals(expected, after)) {
+                return false;
+            }
+            following.add(entry.getKey());
+        }
+        tokenOutputs = following;
+        return true;
+    }
+
+    /**
      * Runs the teacher over all samples (in chunks) and keeps its outputs, unless they would take more than
      * {@link #CACHE_BYTES}.
      *
@@ -167,18 +210,34 @@ final class Teacher implements AutoCloseable {
 
     /** The teacher's outputs for the given samples, by student output name. */
     Map<String, Target> targets(SampleSet data, int[] rows) {
+        return targets(data, rows, data.paddedTokens());
+    }
+
+    /**
+     * The teacher's outputs for the given samples cut to their first {@code tokens} tokens (see {@link #allowCutTokens};
+     * the padded length otherwise), by student output name.
+     */
+    Map<String, Target> targets(SampleSet data, int[] rows, int tokens) {
+        int padded = data.paddedTokens();
+        boolean cut = tokenOutputs != null && tokens < padded;
         if (cache == null) {
-            return run(data.inputs(rows));
+            return run(cut ? data.inputs(rows, tokens) : data.inputs(rows));
         }
         Map<String, Target> out = new LinkedHashMap<>();
         for (var entry : cache.entrySet()) {
             int n = cachedPerSample.get(entry.getKey());
-            float[] values = new float[n * rows.length];
-            for (int r = 0; r < rows.length; r++) {
-                System.arraycopy(entry.getValue(), rows[r] * n, values, r * n, n);
-            }
             long[] shape = cachedShapes.get(entry.getKey()).clone();
             shape[0] = rows.length;
+            // axis 1 is the token axis: a sample's first `tokens` tokens are the first values of its block
+            int kept = n;
+            if (cut && tokenOutputs.contains(entry.getKey())) {
+                kept = (int) ((long) n / padded * tokens);
+                shape[1] = tokens;
+            }
+            float[] values = new float[kept * rows.length];
+            for (int r = 0; r < rows.length; r++) {
+                System.arraycopy(entry.getValue(), rows[r] * n, values, r * kept, kept);
+            }
             out.put(entry.getKey(), new Target(values, shape));
         }
         return out;

@@ -364,6 +364,7 @@ class DistillStageTest {
         ObjectNode report = outcome.report();
         System.out.println("distill: MiniLM 1 of 6 layers, 2:4, 4 steps on 12 sentences: " + report);
         assertThat(report.path("outputs").path("last_hidden_state").path("loss").asText()).isEqualTo("cosine");
+        assertThat(report.path("batches_cut_to_longest").asBoolean()).isTrue();
         assertThat(report.path("validation").path("best").path("loss").asDouble())
                 .isLessThan(report.path("validation").path("before").path("loss").asDouble());
         assertThat(report.path("masked_tensors").asInt()).isEqualTo(SparsityRecord.read(pruned).size()).isGreaterThanOrEqualTo(6);
