@@ -73,7 +73,7 @@ final class DemoCommand implements Callable<Integer> {
                     stdout.print(DemoJob.RECIPE.lines().map(l -> "  | " + l).reduce("", (a, b) -> a + b + "\n"));
                     stdout.flush();
                 }
-                run = SubmitCommand.submit(local.apiClient(), model, recipe != null ? recipe : demoRecipe.toString(),
+                run = SubmitCommand.submit(local.apiClient(), model, null, recipe != null ? recipe : demoRecipe.toString(),
                         List.of(data), tokenizer, DemoJob.NAME, stdout);
             } finally {
                 Files.deleteIfExists(demoRecipe);

@@ -20,8 +20,10 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "submit", mixinStandardHelpOptions = true,
-        description = {"Upload a model (with an optional recipe, sample data and tokenizer) to the orchestrator and start a run.",
-                "The recipe, the model's first bytes and the data files are checked before anything is uploaded.",
+        description = {"Upload a model (with an optional student, recipe, sample data and tokenizer) to the orchestrator and "
+                + "start a run.",
+                "The recipe, the first bytes of the model and the student, and the data files are checked before anything "
+                + "is uploaded.",
                 "Prints the run id on standard output; follow it with 'modelpress watch RUN'."})
 final class SubmitCommand implements Callable<Integer> {
     @Parameters(paramLabel = "MODEL", description = "the .onnx file")
@@ -37,6 +39,11 @@ final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", paramLabel = "T", description = "tokenizer.json for text data (default: tokenizer.json beside the model, if any)")
     Path tokenizer;
 
+    @Option(names = "--student", paramLabel = "S", description = "an ONNX model to start from instead of MODEL (same input "
+            + "and output names, checked by the orchestrator), e.g. a smaller architecture to distill: the stages work on it, "
+            + "MODEL stays the teacher of distill and the reference of eval, as in compress")
+    Path student;
+
     @Option(names = "--name", paramLabel = "N", description = "the model's name: results go to outgoing/<name>/<run>/ (default: the file name)")
     String name;
 
@@ -45,16 +52,21 @@ final class SubmitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        RunState run = submit(stack.apiClient(), model, recipe, data, tokenizer, name, stack.err());
+        RunState run = submit(stack.apiClient(), model, student, recipe, data, tokenizer, name, stack.err());
         stack.out().println(run.runId());
         stack.out().flush();
         return 0;
     }
 
-    static RunState submit(ApiClient api, Path model, String recipe, List<Path> data, Path tokenizer, String name, PrintWriter err) {
+    /** @param student a model to start from instead of {@code model}, or null */
+    static RunState submit(ApiClient api, Path model, Path student, String recipe, List<Path> data, Path tokenizer, String name,
+                           PrintWriter err) {
         // Everything that can be checked here is checked before a byte is uploaded: a typo in the recipe must not
         // cost the upload of a large model first.
         OnnxProbe.check(requireFile(model, "model"), "model " + model);
+        if (student != null) {
+            OnnxProbe.check(requireFile(student, "student"), "student " + student);
+        }
         Path recipeFile = null;
         String recipeName = null;
         if (recipe != null) {
@@ -78,20 +90,22 @@ final class SubmitCommand implements Callable<Integer> {
                 err.println("using the tokenizer beside the model: " + beside);
             }
         }
-        err.println("uploading " + model + " (" + Format.bytes(size(model)) + ") to " + api.baseUrl() + " ...");
+        err.println("uploading " + model + " (" + Format.bytes(size(model, "model")) + ")"
+                + (student == null ? "" : " and student " + student + " (" + Format.bytes(size(student, "student")) + ")")
+                + " to " + api.baseUrl() + " ...");
         err.flush();
-        RunState run = api.submit(new ApiClient.Submission(model, recipeFile, recipeName, data, tokenizerJson, name));
+        RunState run = api.submit(new ApiClient.Submission(model, recipeFile, recipeName, data, tokenizerJson, name, student));
         err.println("run " + run.runId() + " started (" + run.stages().size() + " stages: "
                 + String.join(", ", run.stages().stream().map(RunState.StageStatus::type).toList()) + ")");
         err.flush();
         return run;
     }
 
-    private static long size(Path file) {
+    private static long size(Path file, String what) {
         try {
             return Files.size(file);
         } catch (java.io.IOException e) {
-            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, "model " + file, "cannot be read: " + e.getMessage());
+            throw new ModelPressException(ErrorCode.BAD_ARGUMENT, what + " " + file, "cannot be read: " + e.getMessage());
         }
     }
 

@@ -1,15 +1,25 @@
 package io.modelpress.cli;
 
+import com.sun.net.httpserver.HttpServer;
 import io.modelpress.core.onnx.OnnxModel;
 import io.modelpress.core.testing.SmallModels;
+import io.modelpress.pipeline.events.ArtifactRef;
+import io.modelpress.pipeline.events.Json;
+import io.modelpress.pipeline.events.RunState;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -85,5 +95,55 @@ class SubmitCommandTest {
         CliRunner noTokenizer = submit(model.toString(), "--tokenizer", dir.resolve("tokenizer.json").toString());
         assertThat(noTokenizer.exitCode()).isEqualTo(Main.BAD_INPUT);
         assertThat(noTokenizer.err()).contains("tokenizer ").contains("does not exist").doesNotContain("uploading");
+    }
+
+    @Test
+    void aStudentIsCheckedLikeTheModelAndUploadedAsItsOwnPart() throws IOException {
+        Path notes = Files.writeString(dir.resolve("notes.onnx"), "just some text\n");
+        CliRunner text = submit(model.toString(), "--student", notes.toString());
+        assertThat(text.exitCode()).isEqualTo(Main.BAD_INPUT);
+        assertThat(text.err()).contains("student " + notes).contains("[NOT_ONNX]").contains("plain text").doesNotContain("uploading");
+
+        CliRunner missing = submit(model.toString(), "--student", dir.resolve("absent.onnx").toString());
+        assertThat(missing.exitCode()).isEqualTo(Main.BAD_INPUT);
+        assertThat(missing.err()).contains("student " + dir.resolve("absent.onnx")).contains("does not exist")
+                .doesNotContain("uploading");
+
+        // a stand-in orchestrator that keeps the upload and answers as the real one does (201 and the run's state)
+        Path student = dir.resolve("small.onnx");
+        byte[] studentBytes = SmallModels.mlp(4, 2, 3, false, 2).toByteArray();
+        Files.write(student, studentBytes);
+        AtomicReference<byte[]> body = new AtomicReference<>();
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/api/runs", exchange -> {
+            body.set(exchange.getRequestBody().readAllBytes());
+            RunState run = new RunState("run-0000000000000042", "mlp", "api", RunState.State.RUNNING, "r", "", "api",
+                    new ArtifactRef("b", "runs/run-0000000000000042/input/mlp.onnx", "aa", 1), List.of(), null, List.of(), null,
+                    null, Instant.EPOCH, Instant.EPOCH, null,
+                    new ArtifactRef("b", "runs/run-0000000000000042/input/student/small.onnx", "bb", 1));
+            byte[] answer = Json.write(run);
+            exchange.getResponseHeaders().add("Content-Type", "application/json");
+            exchange.sendResponseHeaders(201, answer.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(answer);
+            }
+        });
+        server.start();
+        try {
+            api = "http://127.0.0.1:" + server.getAddress().getPort();
+            CliRunner r = submit(model.toString(), "--student", student.toString());
+            assertThat(r.exitCode()).as(r.err()).isZero();
+            assertThat(r.out().trim()).isEqualTo("run-0000000000000042");
+            assertThat(r.err()).contains("uploading " + model).contains("and student " + student);
+        } finally {
+            server.stop(0);
+        }
+        String sent = new String(body.get(), StandardCharsets.ISO_8859_1);
+        String part = "Content-Disposition: form-data; name=\"student\"; filename=\"small.onnx\"\r\n"
+                + "Content-Type: application/octet-stream\r\n\r\n";
+        assertThat(sent).contains("name=\"model\"; filename=\"mlp.onnx\"").contains(part);
+        int start = sent.indexOf(part) + part.length();
+        assertThat(sent.substring(start, start + studentBytes.length))
+                .isEqualTo(new String(studentBytes, StandardCharsets.ISO_8859_1));
     }
 }

@@ -28,9 +28,28 @@ final class Reports {
         int ownStages = ownStages(run);
         RunReport.Tuning tuning = run.tuning() == null || !run.tuning().stopped() ? null
                 : tuning(run, RunEngine.plan(run.recipeYaml(), "recipe of " + run.runId()), run.tuning().tried(), run.tuning().stoppedBy());
-        return RunReport.assemble(new RunReport.Run(run.runId(), run.name(), run.source(), run.state().name(), run.error()),
+        RunReport report = RunReport.assemble(
+                new RunReport.Run(run.runId(), run.name(), run.source(), run.state().name(), run.error()),
                 new RunReport.RecipeRef(run.recipeName(), run.recipeSource(), run.recipeYaml()), ref(run.input()), ref(output),
                 stages(run.stages(), ownStages), run.createdAt(), finishedAt, tuning);
+        return run.student() == null ? report : withNote(report, studentNote(run.student()));
+    }
+
+    /**
+     * What the report says of a run's student. The report schema (core) has no field for it, so a note names it: the
+     * report's {@code input} is the model, the teacher and reference, and its size compares the output with that.
+     */
+    static String studentNote(ArtifactRef student) {
+        RunReport.ModelRef ref = ref(student);
+        return "the stages started from the student " + ref.location() + " (" + ref.bytes() + " bytes, sha256 " + ref.sha256()
+                + "), not from the input; the input was the teacher of distill and the reference of eval";
+    }
+
+    private static RunReport withNote(RunReport r, String note) {
+        List<String> notes = new ArrayList<>(r.notes());
+        notes.add(0, note);
+        return new RunReport(r.schemaVersion(), r.run(), r.recipe(), r.input(), r.output(), r.size(), r.stages(), r.evaluation(),
+                r.gate(), r.gateFailure(), r.timings(), notes, r.tuning());
     }
 
     /** Stage entries of the report from the stages' states. */
@@ -65,15 +84,19 @@ final class Reports {
         int ownStages = ownStages(run);
         List<RunReport.Candidate> entries = new ArrayList<>();
         for (RunState.Candidate c : tried) {
-            entries.add(candidate(run.input(), c, all.get(c.number() - 1).changes(), ownStages));
+            entries.add(candidate(RunStates.startModel(run), c, all.get(c.number() - 1).changes(), ownStages));
         }
         Recipe.Tuning settings = plan.tuning();
         return RunReport.Tuning.of(settings.strategy(), settings.maxAttempts(), settings.timeBudget().toString(), stoppedBy, entries);
     }
 
-    /** One candidate's entry: gate, shortfall and quality from its stages; its output the newest model its stages made. */
-    static RunReport.Candidate candidate(ArtifactRef input, RunState.Candidate c, List<String> changes, int ownStages) {
-        ArtifactRef output = RunStates.latestModel(input, c.stages(), c.stages().size());
+    /**
+     * One candidate's entry: gate, shortfall and quality from its stages; its output the newest model its stages made.
+     *
+     * @param start the model the run's first stage works on ({@link RunStates#startModel})
+     */
+    static RunReport.Candidate candidate(ArtifactRef start, RunState.Candidate c, List<String> changes, int ownStages) {
+        ArtifactRef output = RunStates.latestModel(start, c.stages(), c.stages().size());
         return RunReport.Candidate.of(c.number(), changes, c.reusedStages(), stages(c.stages(), ownStages), ref(output));
     }
 

@@ -40,9 +40,9 @@ import java.util.function.Function;
 
 /**
  * The run state machine. A run is PENDING while its inputs are copied, RUNNING while its stages execute one after
- * another (each stage gets the newest model produced before it), and ends SUCCEEDED (final model and reports under
- * outgoing/), FAILED (a stage failed for good, timed out too often, the recipe or model was unusable, or the time
- * budget ran out) or CANCELLED.
+ * another (each stage gets the newest model produced before it - the first stage the run's student when it has one -
+ * and the run's model as its original), and ends SUCCEEDED (final model and reports under outgoing/), FAILED (a stage
+ * failed for good, timed out too often, the recipe or model was unusable, or the time budget ran out) or CANCELLED.
  *
  * <p>Every change is written to the runs topic before it is acted on (a request published, a result acknowledged),
  * so a restarted orchestrator continues from what it had promised. Results are handled at least once and made
@@ -248,7 +248,7 @@ public class RunEngine {
             Instant now = now();
             RunState run = RunStates.pending(runId, name, "api", now);
             run = RunStates.withRecipeText(run, copied.recipeYaml(), copied.recipeSource(), now);
-            run = RunStates.withInputs(run, copied.model(), copied.data(), copied.tokenizer(), now);
+            run = RunStates.withInputs(run, copied.model(), copied.student(), copied.data(), copied.tokenizer(), now);
             recipes.put(runId, recipe);
             dispatch(RunStates.started(run, recipe, now), 0, 1, null);
             LOG.infof("Run %s created for an API submission of '%s'", runId, name);
@@ -260,7 +260,7 @@ public class RunEngine {
         Instant now = now();
         RunState withInputs = RunStates.withInputs(
                 RunStates.withRecipeText(run, copied.recipeYaml(), copied.recipeSource(), now),
-                copied.model(), copied.data(), copied.tokenizer(), now);
+                copied.model(), copied.student(), copied.data(), copied.tokenizer(), now);
         Recipe recipe;
         try {
             recipe = plan(copied.recipeYaml(), copied.recipeWhere());

@@ -62,13 +62,15 @@ public class RunResource {
      *
      * @param name       the model's name in outgoing/ (default: the model's folder, else its file name)
      * @param model      key of the ONNX model
+     * @param student    key of an ONNX model to start from instead of {@code model}, which stays the original (the
+     *                   teacher of distill, the reference of eval); it must take the model's inputs and give its outputs
      * @param recipe     recipe YAML text
      * @param recipeKey  key of a recipe YAML object
      * @param recipeName a built-in recipe: int8-dynamic, int8-static, int4-weight-only, fp16
      * @param data       keys of sample data files (npz, npy, jsonl, IDX)
      * @param tokenizer  key of a tokenizer.json
      */
-    public record SubmitRequest(String name, String model, String recipe, String recipeKey, String recipeName,
+    public record SubmitRequest(String name, String model, String student, String recipe, String recipeKey, String recipeName,
                                 List<String> data, String tokenizer) {
     }
 
@@ -76,21 +78,29 @@ public class RunResource {
     @ApiAuth.Role(ApiAuth.SUBMIT)
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Operation(summary = "Start a run on an uploaded model",
-            description = "Form fields: model (the .onnx file, required), recipe (a recipe YAML file) or recipe_name "
+            description = "Form fields: model (the .onnx file, required), student (an .onnx file to start from instead of "
+                    + "the model, with the model's input and output names), recipe (a recipe YAML file) or recipe_name "
                     + "(a built-in recipe), data (sample data files, repeatable), tokenizer (tokenizer.json), name.")
     @APIResponse(responseCode = "201", description = "the run, queued",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = RunState.class)))
-    @APIResponse(responseCode = "400", description = "not an ONNX model, a broken recipe, or a missing field",
+    @APIResponse(responseCode = "400", description = "not an ONNX model, a student that does not fit the model, a broken "
+            + "recipe, or a missing field",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorMappers.ApiError.class)))
-    public Response upload(@RestForm("model") FileUpload model, @RestForm("recipe") FileUpload recipe,
-                           @RestForm("recipe_name") String recipeName, @RestForm("data") List<FileUpload> data,
-                           @RestForm("tokenizer") FileUpload tokenizer, @RestForm("name") String name) {
+    public Response upload(@RestForm("model") FileUpload model, @RestForm("student") FileUpload student,
+                           @RestForm("recipe") FileUpload recipe, @RestForm("recipe_name") String recipeName,
+                           @RestForm("data") List<FileUpload> data, @RestForm("tokenizer") FileUpload tokenizer,
+                           @RestForm("name") String name) {
         if (model == null) {
             throw badRequest("the form field 'model' (the ONNX model file) is missing");
         }
-        checkOnnx(model);
+        checkOnnx(model, model.fileName());
         String recipeYaml = recipe == null ? null : readRecipe(recipe);
         checkRecipe(recipeYaml, recipeYaml == null ? null : "recipe " + recipe.fileName(), recipeName);
+        if (student != null) {
+            // after the cheap checks: this one reads both models
+            checkOnnx(student, "student " + student.fileName());
+            Students.check(model.uploadedFile(), model.fileName(), student.uploadedFile(), student.fileName());
+        }
         List<Inputs.UploadedFile> dataFiles = new ArrayList<>();
         Set<String> dataNames = new HashSet<>();
         for (FileUpload file : data == null ? List.<FileUpload>of() : data) {
@@ -101,9 +111,10 @@ public class RunResource {
             dataFiles.add(new Inputs.UploadedFile(file.uploadedFile(), fileName));
         }
         Inputs.UploadedFile modelFile = new Inputs.UploadedFile(model.uploadedFile(), model.fileName());
+        Inputs.UploadedFile studentFile = student == null ? null : new Inputs.UploadedFile(student.uploadedFile(), student.fileName());
         Inputs.UploadedFile tokenizerFile = tokenizer == null ? null : new Inputs.UploadedFile(tokenizer.uploadedFile(), tokenizer.fileName());
         RunState run = engine.submit(nameOr(name, model.fileName()),
-                runId -> inputs.upload(runId, modelFile, recipeYaml, recipeName, dataFiles, tokenizerFile));
+                runId -> inputs.upload(runId, modelFile, studentFile, recipeYaml, recipeName, dataFiles, tokenizerFile));
         return created(run);
     }
 
@@ -111,11 +122,13 @@ public class RunResource {
     @ApiAuth.Role(ApiAuth.SUBMIT)
     @Consumes(MediaType.APPLICATION_JSON)
     @Operation(summary = "Start a run on objects already in the bucket",
-            description = "model is an object key; the recipe is given as text (recipe), as an object (recipe_key) or "
+            description = "model is an object key, student optionally another (a model to start from instead, with the "
+                    + "model's input and output names); the recipe is given as text (recipe), as an object (recipe_key) or "
                     + "by built-in name (recipe_name), else the bucket's default recipe applies.")
     @APIResponse(responseCode = "201", description = "the run, queued",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = RunState.class)))
-    @APIResponse(responseCode = "400", description = "a missing model, a broken recipe or a key that does not exist",
+    @APIResponse(responseCode = "400", description = "a missing model, a student that does not fit the model, a broken "
+            + "recipe or a key that does not exist",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorMappers.ApiError.class)))
     public Response submit(SubmitRequest request) {
         if (request == null || request.model() == null || request.model().isBlank()) {
@@ -127,8 +140,8 @@ public class RunResource {
         checkRecipe(request.recipe(), "recipe", request.recipeName());
         List<String> data = request.data() == null ? List.of() : request.data();
         RunState run = engine.submit(nameOr(request.name(), request.model()),
-                runId -> inputs.copyKeys(runId, request.model(), request.recipeKey(), request.recipe(), request.recipeName(),
-                        data, request.tokenizer()));
+                runId -> inputs.copyKeys(runId, request.model(), request.student(), request.recipeKey(),
+                        request.recipe(), request.recipeName(), data, request.tokenizer()));
         return created(run);
     }
 
@@ -223,12 +236,12 @@ public class RunResource {
         }
     }
 
-    /** Rejects what plainly is not an ONNX model before anything is stored. */
-    private static void checkOnnx(FileUpload model) {
+    /** Rejects what plainly is not an ONNX model before anything is stored; {@code where} names it in the message. */
+    private static void checkOnnx(FileUpload model, String where) {
         try (InputStream in = Files.newInputStream(model.uploadedFile())) {
-            OnnxProbe.check(in.readNBytes(OnnxProbe.PREFIX_BYTES), model.size(), model.fileName());
+            OnnxProbe.check(in.readNBytes(OnnxProbe.PREFIX_BYTES), model.size(), where);
         } catch (IOException e) {
-            throw new ModelPressException(ErrorCode.IO_ERROR, model.fileName(), "cannot be read: " + IoErrors.describe(e), e);
+            throw new ModelPressException(ErrorCode.IO_ERROR, where, "cannot be read: " + IoErrors.describe(e), e);
         }
     }
 

@@ -27,17 +27,21 @@ final class RunStates {
     static RunState withProblem(RunState run, String problem, Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), run.stages(), run.outgoing(), problem,
-                run.createdAt(), now, run.tuning());
+                run.createdAt(), now, run.tuning(), run.student());
     }
 
     static RunState withRecipeText(RunState run, String recipeYaml, String recipeSource, Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), recipeYaml, recipeSource,
-                run.input(), run.data(), run.tokenizer(), run.stages(), run.outgoing(), run.error(), run.createdAt(), now, run.tuning());
+                run.input(), run.data(), run.tokenizer(), run.stages(), run.outgoing(), run.error(), run.createdAt(), now, run.tuning(),
+                run.student());
     }
 
-    static RunState withInputs(RunState run, ArtifactRef input, List<ArtifactRef> data, ArtifactRef tokenizer, Instant now) {
+    /** @param student the model the first stage starts from instead of {@code input}, or null */
+    static RunState withInputs(RunState run, ArtifactRef input, ArtifactRef student, List<ArtifactRef> data, ArtifactRef tokenizer,
+                               Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
-                run.recipeSource(), input, data, tokenizer, run.stages(), run.outgoing(), run.error(), run.createdAt(), now, run.tuning());
+                run.recipeSource(), input, data, tokenizer, run.stages(), run.outgoing(), run.error(), run.createdAt(), now, run.tuning(),
+                student);
     }
 
     /** Inputs in place and recipe valid: RUNNING, every stage WAITING. */
@@ -49,7 +53,8 @@ final class RunStates {
                     null, null, null));
         }
         return new RunState(run.runId(), run.name(), run.source(), State.RUNNING, recipe.name(), run.recipeYaml(),
-                run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, null, null, run.createdAt(), now, run.tuning());
+                run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, null, null, run.createdAt(), now, run.tuning(),
+                run.student());
     }
 
     static RunState withStage(RunState run, StageStatus stage, Instant now) {
@@ -57,13 +62,13 @@ final class RunStates {
         stages.set(stage.index(), stage);
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, run.outgoing(), run.error(),
-                run.createdAt(), now, run.tuning());
+                run.createdAt(), now, run.tuning(), run.student());
     }
 
     static RunState succeeded(RunState run, String outgoing, Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), State.SUCCEEDED, run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), run.stages(), outgoing, null,
-                run.createdAt(), now, run.tuning());
+                run.createdAt(), now, run.tuning(), run.student());
     }
 
     /** FAILED: stages that had not finished are SKIPPED; everything produced so far stays referenced. */
@@ -76,14 +81,14 @@ final class RunStates {
         RunState failed = failed(run, error, now);
         return new RunState(failed.runId(), failed.name(), failed.source(), failed.state(), failed.recipeName(),
                 failed.recipeYaml(), failed.recipeSource(), failed.input(), failed.data(), failed.tokenizer(), failed.stages(),
-                outgoing, failed.error(), failed.createdAt(), failed.updatedAt(), failed.tuning());
+                outgoing, failed.error(), failed.createdAt(), failed.updatedAt(), failed.tuning(), failed.student());
     }
 
     /** The run's stages and tuning replaced: the next candidate starts, or tuning stopped on the chosen candidate. */
     static RunState withTuning(RunState run, List<StageStatus> stages, RunState.Tuning tuning, Instant now) {
         return new RunState(run.runId(), run.name(), run.source(), run.state(), run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, run.outgoing(), run.error(),
-                run.createdAt(), now, tuning);
+                run.createdAt(), now, tuning, run.student());
     }
 
     /** A stage of a new candidate that has not been requested yet. */
@@ -117,7 +122,7 @@ final class RunStates {
         }
         return new RunState(run.runId(), run.name(), run.source(), state, run.recipeName(), run.recipeYaml(),
                 run.recipeSource(), run.input(), run.data(), run.tokenizer(), stages, run.outgoing(), error,
-                run.createdAt(), now, run.tuning());
+                run.createdAt(), now, run.tuning(), run.student());
     }
 
     /** A new attempt was requested; the previous attempt's error stays visible until this one reports. */
@@ -150,14 +155,22 @@ final class RunStates {
                 result == null ? null : result.timings(), s.startedAt(), now);
     }
 
-    /** The model the next stage works on: the newest stage output, else the run's input. */
+    /** The model the next stage works on: the newest stage output, else the run's start model. */
     static ArtifactRef latestModel(RunState run, int beforeIndex) {
-        return latestModel(run.input(), run.stages(), beforeIndex);
+        return latestModel(startModel(run), run.stages(), beforeIndex);
     }
 
-    /** The newest output among {@code stages} before {@code beforeIndex}, else {@code input}. */
-    static ArtifactRef latestModel(ArtifactRef input, List<StageStatus> stages, int beforeIndex) {
-        ArtifactRef model = input;
+    /**
+     * The model the first stage works on: the user's student when one was given (as {@code compress --student}),
+     * else the run's input. The input stays every stage's original either way.
+     */
+    static ArtifactRef startModel(RunState run) {
+        return run.student() != null ? run.student() : run.input();
+    }
+
+    /** The newest output among {@code stages} before {@code beforeIndex}, else {@code start}. */
+    static ArtifactRef latestModel(ArtifactRef start, List<StageStatus> stages, int beforeIndex) {
+        ArtifactRef model = start;
         for (StageStatus s : stages) {
             if (s.index() < beforeIndex && s.status() == StageStatusValue.SUCCEEDED && s.output() != null) {
                 model = s.output();

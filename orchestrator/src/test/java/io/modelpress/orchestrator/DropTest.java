@@ -13,6 +13,7 @@ class DropTest {
         assertThat(drop.recipeKey()).isEqualTo("incoming/bert base/recipe.yaml");
         assertThat(drop.tokenizerKey()).isEqualTo("incoming/bert base/tokenizer.json");
         assertThat(drop.dataPrefix()).isEqualTo("incoming/bert base/data/");
+        assertThat(drop.studentKey()).isEqualTo("incoming/bert base/student.onnx");
     }
 
     @Test
@@ -35,5 +36,9 @@ class DropTest {
         assertThat(Drop.of("incoming/", "runs/run-1/input/model.onnx")).isEmpty();
         assertThat(Drop.of("incoming/", "incoming/bert/.onnx")).isEmpty();
         assertThat(Drop.of("incoming/", "incoming/bert/data/teacher.onnx")).isEmpty();
+        // the student beside a model starts no run of its own, in a folder or directly under the prefix
+        assertThat(Drop.of("incoming/", "incoming/bert/student.onnx")).isEmpty();
+        assertThat(Drop.of("incoming/", "incoming/student.onnx")).isEmpty();
+        assertThat(Drop.of("incoming/", "incoming/bert/my-student.onnx")).isPresent();
     }
 }

@@ -55,10 +55,14 @@ class OrchestratorRestartIT {
 
         String name = Harness.uniqueName("restart");
         harness.put("incoming/" + name + "/recipe.yaml", Harness.QUANTIZE_EVAL);
+        // with a student, which the run's state must keep: the first stage starts from it after the restart too
+        harness.put("incoming/" + name + "/student.onnx", Harness.COMPRESSED_SMALLER);
         String modelKey = "incoming/" + name + "/model.onnx";
         harness.put(modelKey, Harness.ORIGINAL);
         String runId = await().atMost(WAIT).until(() -> runFor(modelKey), Optional::isPresent).orElseThrow();
         StageRequest quantize = worker.next(runId);
+        assertThat(quantize.input().key()).isEqualTo("runs/" + runId + "/input/student/student.onnx");
+        assertThat(quantize.original().key()).isEqualTo("runs/" + runId + "/input/model.onnx");
 
         Process first = processes.get(0);
         first.destroyForcibly();
@@ -70,6 +74,7 @@ class OrchestratorRestartIT {
         RunState restored = run(runId);
         assertThat(restored.state()).isEqualTo(RunState.State.RUNNING);
         assertThat(restored.source()).isEqualTo(modelKey);
+        assertThat(restored.student()).isEqualTo(quantize.input());
 
         // the stage was still QUEUED in the saved state: its request is published again, the same attempt (a worker
         // that did the work answers from its finished output); then the result that waited on the topic moves on
@@ -77,6 +82,7 @@ class OrchestratorRestartIT {
         StageRequest eval = worker.next(runId);
         assertThat(eval.stageIndex()).isEqualTo(1);
         assertThat(eval.input().sha256()).isEqualTo(RunLifecycleTest.sha256(Harness.COMPRESSED));
+        assertThat(eval.original()).isEqualTo(quantize.original());
         worker.succeedWithoutModel(eval, Json.MAPPER.readTree(Harness.EVAL_METRICS));
 
         await().atMost(WAIT).until(() -> run(runId).state() == RunState.State.SUCCEEDED);

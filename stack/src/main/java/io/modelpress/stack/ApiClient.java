@@ -59,10 +59,21 @@ public final class ApiClient {
         return base.toString();
     }
 
-    /** What to submit; {@code recipeFile} and {@code recipeName} are exclusive, both may be null (default recipe). */
-    public record Submission(Path model, Path recipeFile, String recipeName, List<Path> data, Path tokenizer, String name) {
+    /**
+     * What to submit; {@code recipeFile} and {@code recipeName} are exclusive, both may be null (default recipe).
+     *
+     * @param student a model to start from instead of {@code model}, which stays the original (as {@code compress
+     *                --student}), or null
+     */
+    public record Submission(Path model, Path recipeFile, String recipeName, List<Path> data, Path tokenizer, String name,
+                             Path student) {
         public Submission {
             data = data == null ? List.of() : List.copyOf(data);
+        }
+
+        /** A submission without a student. */
+        public Submission(Path model, Path recipeFile, String recipeName, List<Path> data, Path tokenizer, String name) {
+            this(model, recipeFile, recipeName, data, tokenizer, name, null);
         }
     }
 
@@ -73,6 +84,9 @@ public final class ApiClient {
         List<HttpRequest.BodyPublisher> parts = new ArrayList<>();
         try {
             parts.addAll(filePart(boundary, "model", submission.model()));
+            if (submission.student() != null) {
+                parts.addAll(filePart(boundary, "student", requireFile(submission.student(), "student")));
+            }
             if (submission.recipeFile() != null) {
                 parts.addAll(filePart(boundary, "recipe", requireFile(submission.recipeFile(), "recipe")));
             }

@@ -116,7 +116,7 @@ public final class Compressor {
         // fail fast, before any work, on a model that cannot be used
         OnnxModel original = OnnxModel.read(request.model());
         if (request.student() != null) {
-            checkStudent(original, OnnxModel.read(request.student()), request.student());
+            checkStudent(original, OnnxModel.read(request.student()), request.student().toString());
         }
         Path work = TempFiles.createDirectory("modelpress-compress-");
         try {
@@ -301,14 +301,19 @@ public final class Compressor {
         }
     }
 
-    /** A student stands in for the model: it must take the same inputs and give the same outputs, by name. */
-    private static void checkStudent(OnnxModel model, OnnxModel student, Path file) {
+    /**
+     * A student stands in for the model: it must take the same inputs and give the same outputs, by name.
+     *
+     * @param where the student's name in the message (its file, key or upload name)
+     * @throws ModelPressException DATA_MISMATCH naming the inputs or outputs that differ
+     */
+    public static void checkStudent(OnnxModel model, OnnxModel student, String where) {
         for (String side : List.of("inputs", "outputs")) {
             boolean inputs = side.equals("inputs");
             java.util.Set<String> expected = names(inputs ? model.inputs() : model.outputs());
             java.util.Set<String> actual = names(inputs ? student.inputs() : student.outputs());
             if (!expected.equals(actual)) {
-                throw new ModelPressException(ErrorCode.DATA_MISMATCH, "student " + file, "has " + side + " " + actual
+                throw new ModelPressException(ErrorCode.DATA_MISMATCH, "student " + where, "has " + side + " " + actual
                         + " where the model has " + expected + "; a student must take the model's inputs and give its outputs, by name");
             }
         }

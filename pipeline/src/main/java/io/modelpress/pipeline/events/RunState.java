@@ -18,11 +18,14 @@ import java.util.List;
  *                     once a run that tuned has ended, those of the chosen candidate
  * @param tuning       accuracy-aware tuning, present from the moment a recipe that tunes missed its gate with its own
  *                     candidate; null otherwise (and in states persisted before tuning existed)
+ * @param student      a model the user gave to start from instead of {@code input} (e.g. a smaller architecture to
+ *                     distill): the first stage works on it, while {@code input} stays every stage's original - the
+ *                     teacher of distill, the reference of eval; null when none was given (and in older states)
  */
 public record RunState(String runId, String name, String source, State state, String recipeName, String recipeYaml,
                        String recipeSource, ArtifactRef input, List<ArtifactRef> data, ArtifactRef tokenizer,
                        List<StageStatus> stages, String outgoing, String error, Instant createdAt, Instant updatedAt,
-                       Tuning tuning) {
+                       Tuning tuning, ArtifactRef student) {
 
     /** A run without tuning. */
     public RunState(String runId, String name, String source, State state, String recipeName, String recipeYaml,
@@ -30,6 +33,15 @@ public record RunState(String runId, String name, String source, State state, St
                     List<StageStatus> stages, String outgoing, String error, Instant createdAt, Instant updatedAt) {
         this(runId, name, source, state, recipeName, recipeYaml, recipeSource, input, data, tokenizer, stages, outgoing, error,
                 createdAt, updatedAt, null);
+    }
+
+    /** A run without a student. */
+    public RunState(String runId, String name, String source, State state, String recipeName, String recipeYaml,
+                    String recipeSource, ArtifactRef input, List<ArtifactRef> data, ArtifactRef tokenizer,
+                    List<StageStatus> stages, String outgoing, String error, Instant createdAt, Instant updatedAt,
+                    Tuning tuning) {
+        this(runId, name, source, state, recipeName, recipeYaml, recipeSource, input, data, tokenizer, stages, outgoing, error,
+                createdAt, updatedAt, tuning, null);
     }
 
     /**

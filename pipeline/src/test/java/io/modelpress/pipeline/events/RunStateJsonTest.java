@@ -10,7 +10,10 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The run state as the runs topic keeps it: a tuning run's state survives the round trip, an older state still reads. */
+/**
+ * The run state as the runs topic keeps it: a tuning run's state and a run's student survive the round trip, an older
+ * state still reads.
+ */
 class RunStateJsonTest {
     private static final Instant T0 = Instant.parse("2026-03-01T10:00:00Z");
     private static final Instant T1 = Instant.parse("2026-03-01T10:05:00Z");
@@ -49,5 +52,23 @@ class RunStateJsonTest {
         assertThat(read.outgoing()).isEqualTo("outgoing/m/r0/");
         // and a run without tuning writes no tuning key: older readers see what they always saw
         assertThat(new String(Json.write(read), StandardCharsets.UTF_8)).doesNotContain("tuning");
+    }
+
+    @Test
+    void aRunsStudentRoundTripsAndARunWithoutOneWritesNoKey() {
+        ArtifactRef model = new ArtifactRef("b", "runs/r2/input/model.onnx", "aa", 10);
+        ArtifactRef student = new ArtifactRef("b", "runs/r2/input/student/small.onnx", "bb", 4);
+        RunState run = new RunState("r2", "m", "api", RunState.State.RUNNING, "n", "stages: []", "api", model, List.of(), null,
+                List.of(stage(0, "distill", StageStatusValue.QUEUED, 1)), null, null, T0, T1, null, student);
+
+        byte[] json = Json.write(run);
+        RunState read = Json.read(json, RunState.class);
+
+        assertThat(read).isEqualTo(run);
+        assertThat(read.student()).isEqualTo(student);
+        assertThat(new String(json, StandardCharsets.UTF_8)).contains("\"student\":{\"bucket\":\"b\",\"key\":\"runs/r2/input/student/small.onnx\"");
+        RunState without = new RunState("r3", "m", "api", RunState.State.RUNNING, "n", "stages: []", "api", model, List.of(), null,
+                List.of(), null, null, T0, T1);
+        assertThat(new String(Json.write(without), StandardCharsets.UTF_8)).doesNotContain("student");
     }
 }
