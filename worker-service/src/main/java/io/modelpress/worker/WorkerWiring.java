@@ -105,6 +105,7 @@ public class WorkerWiring {
                        Function<String, Stage> stages,
                        @Channel("stage-results") MutinyEmitter<byte[]> results,
                        @Channel("dead-letters") MutinyEmitter<byte[]> deadLetters) {
+        settings.stageTypes().forEach(metrics::prepare);
         EmitterPublisher publisher = new EmitterPublisher(results, deadLetters,
                 "/modelpress/" + service + "/" + settings.workerId(), config.worker().sendTimeout());
         return new StageWorker(store, publisher, publisher, metrics, settings, stages);

@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.modelpress.pipeline.metrics.MetricNames.Outcome;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -22,6 +23,10 @@ public final class StageMetrics implements AutoCloseable {
     /** Stages take seconds to hours: explicit buckets keep the histogram small and meaningful. */
     private static final Duration[] STAGE_BUCKETS = durations(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200);
     private static final Duration[] HANDOFF_BUCKETS = durations(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300);
+    /** What a worker retries: running the stage, moving artifacts, checking for an earlier result, publishing. */
+    public static final List<String> RETRY_PHASES = List.of("run", "download", "upload", "check", "publish", "dead-letter");
+    /** What a result-cache lookup or store can come to. */
+    public static final List<String> CACHE_RESULTS = List.of("hit", "miss", "stored");
     public static final Duration DEFAULT_RUN_SERIES_RETENTION = Duration.ofMinutes(5);
 
     private final MeterRegistry registry;
@@ -78,12 +83,34 @@ public final class StageMetrics implements AutoCloseable {
     }
 
     public void finished(String stage, Outcome outcome, Duration duration) {
-        Timer.builder(MetricNames.STAGE_DURATION)
+        durationTimer(stage, outcome).record(duration);
+    }
+
+    /**
+     * Registers a stage type's outcome, retry, dead-letter, duplicate and cache series at zero. A series that first
+     * appears at its first event hides that event from {@code rate()} and {@code increase()}, which need two samples:
+     * the dashboard would show a worker's first failure or cache hit as nothing.
+     */
+    public void prepare(String stage) {
+        for (Outcome outcome : Outcome.values()) {
+            durationTimer(stage, outcome);
+        }
+        for (String phase : RETRY_PHASES) {
+            retries(stage, phase);
+        }
+        deadLetters(stage);
+        duplicates(stage);
+        for (String result : CACHE_RESULTS) {
+            cacheCounter(stage, result);
+        }
+    }
+
+    private Timer durationTimer(String stage, Outcome outcome) {
+        return Timer.builder(MetricNames.STAGE_DURATION)
                 .description("Stage attempts from request to final result")
                 .tags("stage", stage, "outcome", outcome.label())
                 .serviceLevelObjectives(STAGE_BUCKETS)
-                .register(registry)
-                .record(duration);
+                .register(registry);
     }
 
     /** A {@link MetricNames#STAGE_PROGRESS} series for one run's stage, removed when closed. */
@@ -179,25 +206,42 @@ public final class StageMetrics implements AutoCloseable {
                 .increment(bytes);
     }
 
+    /** @param phase one of {@link #RETRY_PHASES} */
     public void retried(String stage, String phase) {
-        counter(MetricNames.STAGE_RETRIES, "Transient failures that were retried", "stage", stage, "phase", phase);
+        retries(stage, phase).increment();
     }
 
     public void deadLettered(String stage) {
-        counter(MetricNames.STAGE_DEAD_LETTERS, "Requests sent to the dead-letter topic", "stage", stage);
+        deadLetters(stage).increment();
     }
 
-    /** @param result hit, miss or stored */
+    /** @param result one of {@link #CACHE_RESULTS} */
     public void cache(String stage, String result) {
-        counter(MetricNames.STAGE_CACHE, "Result cache lookups and stores", "stage", stage, "result", result);
+        cacheCounter(stage, result).increment();
     }
 
     public void duplicate(String stage) {
-        counter(MetricNames.STAGE_DUPLICATES, "Requests whose attempt had already finished", "stage", stage);
+        duplicates(stage).increment();
     }
 
-    private void counter(String name, String description, String... tags) {
-        Counter.builder(name).description(description).tags(tags).register(registry).increment();
+    private Counter retries(String stage, String phase) {
+        return counter(MetricNames.STAGE_RETRIES, "Transient failures that were retried", "stage", stage, "phase", phase);
+    }
+
+    private Counter deadLetters(String stage) {
+        return counter(MetricNames.STAGE_DEAD_LETTERS, "Requests sent to the dead-letter topic", "stage", stage);
+    }
+
+    private Counter cacheCounter(String stage, String result) {
+        return counter(MetricNames.STAGE_CACHE, "Result cache lookups and stores", "stage", stage, "result", result);
+    }
+
+    private Counter duplicates(String stage) {
+        return counter(MetricNames.STAGE_DUPLICATES, "Requests whose attempt had already finished", "stage", stage);
+    }
+
+    private Counter counter(String name, String description, String... tags) {
+        return Counter.builder(name).description(description).tags(tags).register(registry);
     }
 
     @Override

@@ -42,6 +42,27 @@ class StageMetricsTest {
     }
 
     @Test
+    void preparedSeriesStartAtZeroSoThatTheFirstEventShowsInRate() {
+        try (StageMetrics metrics = new StageMetrics(registry)) {
+            metrics.prepare("eval");
+            String before = registry.scrape();
+            assertThat(before).contains(
+                    "modelpress_stage_duration_seconds_count{outcome=\"failed\",stage=\"eval\"} 0",
+                    "modelpress_stage_duration_seconds_count{outcome=\"gate_failed\",stage=\"eval\"} 0",
+                    "modelpress_stage_retries_total{phase=\"download\",stage=\"eval\"} 0",
+                    "modelpress_stage_retries_total{phase=\"dead-letter\",stage=\"eval\"} 0",
+                    "modelpress_stage_dead_letters_total{stage=\"eval\"} 0",
+                    "modelpress_stage_duplicates_total{stage=\"eval\"} 0",
+                    "modelpress_stage_cache_total{result=\"hit\",stage=\"eval\"} 0");
+            metrics.deadLettered("eval");
+            metrics.finished("eval", MetricNames.Outcome.FAILED, Duration.ofSeconds(2));
+            assertThat(registry.scrape()).contains("modelpress_stage_dead_letters_total{stage=\"eval\"} 1",
+                    "modelpress_stage_duration_seconds_count{outcome=\"failed\",stage=\"eval\"} 1",
+                    "modelpress_stage_duration_seconds_bucket{outcome=\"failed\",stage=\"eval\",le=\"5.0\"} 1");
+        }
+    }
+
+    @Test
     void runSeriesDisappearAfterTheRetentionWindow() throws InterruptedException {
         try (StageMetrics metrics = new StageMetrics(registry, Duration.ofMillis(200))) {
             metrics.modelBytes("run-2", "01-quantize", 10);
