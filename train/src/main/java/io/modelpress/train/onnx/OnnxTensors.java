@@ -95,7 +95,13 @@ public final class OnnxTensors {
         return new HostTensor(DataType.of(tensor), Tensors.dims(tensor), Tensors.toLongs(tensor, external));
     }
 
-    /** An engine array holding a host tensor's values in its ONNX type. */
+    /**
+     * An engine array holding a host tensor's values in its ONNX type, in memory of the engine's own. An array that
+     * {@code manager.create} makes from Java values lives in a Java buffer that is freed once the array is closed, but
+     * autograd may keep the tensor for the backward pass after that (a node's scope closes its temporaries when the
+     * node is done): Gather's indices read back from freed memory made a backward pass fail with "index
+     * 34298768281 is out of bounds". The copy costs little: host tensors are small integer data.
+     */
     public static NDArray toArray(NDManager manager, HostTensor host) {
         Shape shape = new Shape(host.shape());
         if (host.type() == DataType.BOOL) {
@@ -103,15 +109,13 @@ public final class OnnxTensors {
             for (int i = 0; i < flags.length; i++) {
                 flags[i] = host.values()[i] != 0;
             }
-            return manager.create(flags, shape);
+            try (NDArray borrowed = manager.create(flags, shape)) {
+                return borrowed.duplicate();
+            }
         }
-        NDArray longs = manager.create(host.values(), shape);
-        ai.djl.ndarray.types.DataType target = djlType(host.type());
-        if (target == ai.djl.ndarray.types.DataType.INT64) {
-            return longs;
-        }
-        try (longs) {
-            return longs.toType(target, false);
+        try (NDArray longs = manager.create(host.values(), shape)) {
+            ai.djl.ndarray.types.DataType target = djlType(host.type());
+            return target == ai.djl.ndarray.types.DataType.INT64 ? longs.duplicate() : longs.toType(target, true);
         }
     }
 
