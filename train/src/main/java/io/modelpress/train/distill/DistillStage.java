@@ -92,14 +92,14 @@ final class DistillStage implements Stage {
         SessionSettings session = SessionSettings.DEFAULT.withThreads(context.threads());
         Map<String, String> hidden = hiddenPairs(student, spec.strings("hidden"), where);
         try (Teacher teacher = Teacher.open(context.original(), session, inputs, distilled, allOutputs, hidden)) {
-            Map<String, Teacher.Target> probe = teacher.run(data.inputs(Teacher.range(0, Math.min(batch, data.size()))));
+            int[] probeRows = Teacher.range(0, Math.min(batch, data.size()));
+            Map<String, Teacher.Target> probe = teacher.run(data.inputs(probeRows));
             DistillLoss loss = loss(spec, distilled, hidden.keySet(), probe, data.hasLabels(), notes);
             if (loss.labelledOutput() != null) {
                 long[] shape = probe.get(loss.labelledOutput()).shape();
                 data.checkLabels(shape[shape.length - 1], loss.labelledOutput());
             }
             context.progress().progress(0.01, "running the teacher on " + data.size() + " samples");
-            int[] probeRows = Teacher.range(0, Math.min(batch, data.size()));
             boolean cutTokens = acceptsAnyTokenCount(inputs, data.tokenInputs()) && teacher.allowCutTokens(data, probeRows, probe);
             boolean cached = teacher.cache(data, batch);
             if (!cached) {
@@ -501,10 +501,6 @@ final class DistillStage implements Stage {
             int[] order = split.train().clone();
             shuffle(order, shuffler);
             if (cutTokens) {
-                int[] lengths = new int[data.size()];
-                for (int row : order) {
-                    lengths[row] = data.tokens(new int[] {row});
-                }
                 int bucket = batch * BUCKET_BATCHES;
                 for (int from = 0; from < order.length; from += bucket) {
                     int to = Math.min(order.length, from + bucket);
@@ -512,7 +508,7 @@ final class DistillStage implements Stage {
                     for (int i = from; i < to; i++) {
                         part[i - from] = order[i];
                     }
-                    Arrays.sort(part, java.util.Comparator.comparingInt(row -> lengths[row]));
+                    Arrays.sort(part, java.util.Comparator.comparingInt(data::tokens));
                     for (int i = from; i < to; i++) {
                         order[i] = part[i - from];
                     }
@@ -550,7 +546,7 @@ final class DistillStage implements Stage {
             if (cutTokens) {
                 // batches of similar lengths, as in training
                 Integer[] sorted = Arrays.stream(all).boxed().toArray(Integer[]::new);
-                Arrays.sort(sorted, java.util.Comparator.comparingInt(row -> data.tokens(new int[] {row})));
+                Arrays.sort(sorted, java.util.Comparator.comparingInt(data::tokens));
                 all = Arrays.stream(sorted).mapToInt(Integer::intValue).toArray();
             }
             double lossSum = 0;

@@ -27,6 +27,8 @@ final class SampleSet {
     private final long[] labels;
     private final HostArray attentionMask;
     private final int size;
+    /** Each sample's length in tokens, for data with an attention mask, else null. */
+    private final int[] lengths;
 
     private SampleSet(Map<String, HostArray> inputs, Map<String, Boolean> batched, long[] labels, HostArray attentionMask, int size) {
         this.inputs = inputs;
@@ -34,6 +36,22 @@ final class SampleSet {
         this.labels = labels;
         this.attentionMask = attentionMask;
         this.size = size;
+        this.lengths = attentionMask == null ? null : lengths(attentionMask);
+    }
+
+    /** Each sample's length in tokens: its last unmasked token (at least 1). */
+    private static int[] lengths(HostArray mask) {
+        int samples = (int) mask.dim(0);
+        int padded = (int) mask.dim(1);
+        int[] lengths = new int[samples];
+        for (int row = 0; row < samples; row++) {
+            int length = padded;
+            while (length > 1 && mask.getLong(row * padded + length - 1) == 0) {
+                length--;
+            }
+            lengths[row] = length;
+        }
+        return lengths;
     }
 
     /**
@@ -105,20 +123,19 @@ final class SampleSet {
 
     /** The longest of the given samples in tokens (its last unmasked token), or -1 for data without an attention mask. */
     int tokens(int[] rows) {
-        if (attentionMask == null) {
+        if (lengths == null) {
             return -1;
         }
-        int padded = paddedTokens();
         int longest = 1;
         for (int row : rows) {
-            for (int t = padded - 1; t >= longest; t--) {
-                if (attentionMask.getLong(row * padded + t) != 0) {
-                    longest = t + 1;
-                    break;
-                }
-            }
+            longest = Math.max(longest, lengths[row]);
         }
         return longest;
+    }
+
+    /** One sample's length in tokens, or -1 for data without an attention mask. */
+    int tokens(int row) {
+        return lengths == null ? -1 : lengths[row];
     }
 
     /** The names of the inputs that carry tokens: batched and shaped like the attention mask. */
